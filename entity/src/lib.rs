@@ -1,0 +1,26 @@
+//! SeaORM entities for Confide. Enumerated values are stored as text and
+//! parsed into domain types by the application at the edge.
+
+pub mod audit_event;
+pub mod consent;
+pub mod enrolment;
+pub mod note;
+pub mod partner_organisation;
+pub mod risk_exception;
+pub mod staff;
+pub mod student;
+pub mod support_case;
+pub mod third_party_entry;
+
+pub mod prelude {
+    pub use super::audit_event::Entity as AuditEvent;
+    pub use super::consent::Entity as Consent;
+    pub use super::enrolment::Entity as Enrolment;
+    pub use super::note::Entity as Note;
+    pub use super::partner_organisation::Entity as PartnerOrganisation;
+    pub use super::risk_exception::Entity as RiskException;
+    pub use super::staff::Entity as Staff;
+    pub use super::student::Entity as Student;
+    pub use super::support_case::Entity as SupportCase;
+    pub use super::third_party_entry::Entity as ThirdPartyEntry;
+}

@@ -1,0 +1,32 @@
+pub use sea_orm_migration::prelude::*;
+
+mod m20261125_000001_create_staff;
+mod m20261125_000002_create_partner_organisation;
+mod m20261125_000003_create_student;
+mod m20261125_000004_create_enrolment;
+mod m20261125_000005_create_support_case;
+mod m20261125_000006_create_note;
+mod m20261125_000007_create_third_party_entry;
+mod m20261125_000008_create_consent;
+mod m20261125_000009_create_risk_exception;
+mod m20261125_000010_create_audit_event;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261125_000001_create_staff::Migration),
+            Box::new(m20261125_000002_create_partner_organisation::Migration),
+            Box::new(m20261125_000003_create_student::Migration),
+            Box::new(m20261125_000004_create_enrolment::Migration),
+            Box::new(m20261125_000005_create_support_case::Migration),
+            Box::new(m20261125_000006_create_note::Migration),
+            Box::new(m20261125_000007_create_third_party_entry::Migration),
+            Box::new(m20261125_000008_create_consent::Migration),
+            Box::new(m20261125_000009_create_risk_exception::Migration),
+            Box::new(m20261125_000010_create_audit_event::Migration),
+        ]
+    }
+}

@@ -1,0 +1,197 @@
+//! Authentication: a bearer JWT becomes a [`Caller`], whose attributes come from
+//! the database record named by `sub`, never from the token alone.
+
+use crate::domain::Role;
+use crate::error::{AppError, AppResult};
+use crate::settings::JwtSettings;
+use entity::{partner_organisation, staff, student};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use sea_orm::{DatabaseConnection, EntityTrait};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// Who is calling, as far as the policy is concerned.
+#[derive(Clone, Debug)]
+pub struct Caller {
+    pub id: Uuid,
+    pub role: Role,
+    pub name: String,
+    /// Student Support service (practitioner, service lead, reception).
+    pub service: Option<String>,
+    /// Academic department (role department).
+    pub department: Option<String>,
+    /// Named university unit (role university_service).
+    pub unit: Option<String>,
+    /// Registered mental health professional.
+    pub registered_mhp: bool,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Claims {
+    pub sub: String,
+    pub role: String,
+    pub exp: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iat: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iss: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub aud: Option<String>,
+}
+
+/// Verifies tokens (HS256 with a shared secret or RS256 with a PEM public key)
+/// and, with a secret, signs development tokens.
+pub struct Authenticator {
+    decoding: DecodingKey,
+    validation: Validation,
+    encoding: Option<EncodingKey>,
+    issuer: Option<String>,
+    audience: Option<String>,
+}
+
+impl Authenticator {
+    pub fn from_settings(settings: &JwtSettings) -> AppResult<Self> {
+        let (decoding, algorithm, encoding) =
+            match (&settings.public_key_path, &settings.secret) {
+                (Some(path), _) => {
+                    let pem = std::fs::read(path).map_err(|e| {
+                        AppError::internal("jwt", format!("cannot read {}: {e}", path.display()))
+                    })?;
+                    let key = DecodingKey::from_rsa_pem(&pem)
+                        .map_err(|e| AppError::internal("jwt public key", e))?;
+                    (key, Algorithm::RS256, None)
+                }
+                (None, Some(secret)) => {
+                    if secret.len() < 32 {
+                        return Err(AppError::internal(
+                            "jwt",
+                            "the HS256 secret must be at least 32 bytes",
+                        ));
+                    }
+                    (
+                        DecodingKey::from_secret(secret.as_bytes()),
+                        Algorithm::HS256,
+                        Some(EncodingKey::from_secret(secret.as_bytes())),
+                    )
+                }
+                (None, None) => return Err(AppError::internal(
+                    "jwt",
+                    "no JWT key configured: set CONFIDE_JWT_SECRET or CONFIDE_JWT_PUBLIC_KEY_PATH",
+                )),
+            };
+        let mut validation = Validation::new(algorithm);
+        validation.validate_exp = true;
+        validation.validate_nbf = true;
+        validation.leeway = 5;
+        validation.set_required_spec_claims(&["exp", "sub"]);
+        match &settings.issuer {
+            Some(iss) => validation.set_issuer(&[iss]),
+            None => validation.iss = None,
+        }
+        match &settings.audience {
+            Some(aud) => validation.set_audience(&[aud]),
+            None => validation.validate_aud = false,
+        }
+        Ok(Self {
+            decoding,
+            validation,
+            encoding,
+            issuer: settings.issuer.clone(),
+            audience: settings.audience.clone(),
+        })
+    }
+
+    /// Signs a development token (HS256 only).
+    pub fn issue(&self, sub: Uuid, role: Role, ttl: chrono::Duration) -> AppResult<String> {
+        let key = self.encoding.as_ref().ok_or_else(|| {
+            AppError::internal("jwt", "tokens can only be issued with an HS256 secret")
+        })?;
+        let now = chrono::Utc::now().timestamp();
+        let claims = Claims {
+            sub: sub.to_string(),
+            role: role.as_str().to_owned(),
+            exp: now + ttl.num_seconds(),
+            nbf: Some(now),
+            iat: Some(now),
+            iss: self.issuer.clone(),
+            aud: self.audience.clone(),
+        };
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, key)
+            .map_err(|e| AppError::internal("jwt encode", e))
+    }
+
+    /// Verifies the `Authorization` header value and loads the caller.
+    /// Every failure is `Unauthenticated`; the reason is logged, not returned.
+    pub async fn authenticate(
+        &self,
+        db: &DatabaseConnection,
+        header: Option<&str>,
+    ) -> AppResult<Caller> {
+        let token = header
+            .and_then(|h| h.strip_prefix("Bearer "))
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or(AppError::Unauthenticated)?;
+        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
+            .map_err(|e| {
+                tracing::info!(error = %e, "rejected token");
+                AppError::Unauthenticated
+            })?;
+        let id = Uuid::parse_str(&data.claims.sub).map_err(|_| AppError::Unauthenticated)?;
+        let role = Role::parse(&data.claims.role).ok_or(AppError::Unauthenticated)?;
+        load_caller(db, id, role).await?.ok_or_else(|| {
+            tracing::info!(%id, role = role.as_str(), "token names no active record with that role");
+            AppError::Unauthenticated
+        })
+    }
+}
+
+/// The active record behind `(id, role)`, if there is one.
+pub async fn load_caller(
+    db: &DatabaseConnection,
+    id: Uuid,
+    role: Role,
+) -> AppResult<Option<Caller>> {
+    Ok(match role {
+        Role::Student => student::Entity::find_by_id(id)
+            .one(db)
+            .await?
+            .map(|s| Caller {
+                id,
+                role,
+                name: s.name,
+                service: None,
+                department: None,
+                unit: None,
+                registered_mhp: false,
+            }),
+        Role::Partner => partner_organisation::Entity::find_by_id(id)
+            .one(db)
+            .await?
+            .filter(|p| p.active)
+            .map(|p| Caller {
+                id,
+                role,
+                name: p.name,
+                service: None,
+                department: None,
+                unit: None,
+                registered_mhp: false,
+            }),
+        _ => staff::Entity::find_by_id(id)
+            .one(db)
+            .await?
+            .filter(|s| s.active && s.role == role.as_str())
+            .map(|s| Caller {
+                id,
+                role,
+                name: s.name,
+                service: s.service,
+                department: s.department,
+                unit: s.university_unit,
+                registered_mhp: s.registered_mhp,
+            }),
+    })
+}

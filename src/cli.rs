@@ -1,0 +1,124 @@
+//! The command line: `serve`, `token`, `migrate`.
+
+use crate::auth::Authenticator;
+use crate::domain::Role;
+use crate::settings::{DatabaseSettings, JwtSettings, Settings};
+use crate::startup::Application;
+use clap::{Parser, Subcommand};
+use rand::distr::{Alphanumeric, SampleString};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "confide",
+    version,
+    about = "Confide: a privacy-guarded GraphQL API over student support records"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the HTTP server.
+    Serve {
+        #[command(flatten)]
+        settings: Settings,
+        /// Seed demo data and print a development token for each role. Without a
+        /// configured JWT secret, a random one is generated for this run.
+        #[arg(long, env = "CONFIDE_DEMO")]
+        demo: bool,
+    },
+    /// Print a development token signed with the configured HS256 secret.
+    Token {
+        #[command(flatten)]
+        jwt: JwtSettings,
+        /// The id of the staff member, student or partner organisation.
+        #[arg(long)]
+        sub: uuid::Uuid,
+        /// The role (student, practitioner, service_lead, reception, analyst,
+        /// it_support, dpo, department, university_service, partner).
+        #[arg(long)]
+        role: String,
+        /// Lifetime, e.g. 30m, 1h, 2d.
+        #[arg(long, default_value = "1h")]
+        ttl: String,
+    },
+    /// Apply database migrations and exit.
+    Migrate {
+        #[command(flatten)]
+        database: DatabaseSettings,
+    },
+}
+
+fn parse_ttl(text: &str) -> anyhow::Result<chrono::Duration> {
+    let (n, unit) = text.split_at(text.len().saturating_sub(1));
+    let n: i64 = n
+        .parse()
+        .map_err(|_| anyhow::anyhow!("invalid --ttl {text}: use e.g. 30m, 1h, 2d"))?;
+    match unit {
+        "s" => Ok(chrono::Duration::seconds(n)),
+        "m" => Ok(chrono::Duration::minutes(n)),
+        "h" => Ok(chrono::Duration::hours(n)),
+        "d" => Ok(chrono::Duration::days(n)),
+        _ => anyhow::bail!("invalid --ttl {text}: use e.g. 30m, 1h, 2d"),
+    }
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve { mut settings, demo } => {
+            if demo && settings.jwt.secret.is_none() && settings.jwt.public_key_path.is_none() {
+                settings.jwt.secret = Some(Alphanumeric.sample_string(&mut rand::rng(), 48));
+            }
+            let app = Application::build(settings.clone())
+                .await
+                .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+            if demo {
+                let tokens = app
+                    .seed_demo()
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+                println!("Demo data ready. Development tokens (valid 8 hours):");
+                for (label, token) in tokens {
+                    println!("  {label}:\n    {token}");
+                }
+            }
+            println!(
+                "Confide listening on http://{}:{} (GraphiQL at /graphql)",
+                settings
+                    .bind
+                    .rsplit_once(':')
+                    .map(|(h, _)| h)
+                    .unwrap_or("127.0.0.1"),
+                app.port()
+            );
+            app.run_until_stopped().await?;
+            Ok(())
+        }
+        Command::Token {
+            jwt,
+            sub,
+            role,
+            ttl,
+        } => {
+            let role = Role::parse(&role).ok_or_else(|| anyhow::anyhow!("unknown role {role}"))?;
+            let auth = Authenticator::from_settings(&jwt).map_err(|e| anyhow::anyhow!("{e:?}"))?;
+            let token = auth
+                .issue(sub, role, parse_ttl(&ttl)?)
+                .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+            println!("{token}");
+            Ok(())
+        }
+        Command::Migrate { database } => {
+            let db = crate::db::connect(&database.resolved_url())
+                .await
+                .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+            crate::db::migrate(&db)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+            println!("migrations applied");
+            Ok(())
+        }
+    }
+}

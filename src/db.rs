@@ -1,0 +1,47 @@
+//! Database connection, migrations, and the per-request SQL statement counter.
+
+use crate::error::{AppError, AppResult};
+use migration::{Migrator, MigratorTrait};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection};
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+tokio::task_local! {
+    static SQL_STATEMENTS: Arc<AtomicU64>;
+}
+
+/// Runs `fut` counting the SQL statements it issues (the GraphQL execution of one
+/// request runs in one task, so a task-local counter sees exactly its statements).
+pub async fn counting_statements<F: Future>(counter: Arc<AtomicU64>, fut: F) -> F::Output {
+    SQL_STATEMENTS.scope(counter, fut).await
+}
+
+/// Connects (creating a SQLite file if needed) and installs the statement counter.
+pub async fn connect(url: &str) -> AppResult<DatabaseConnection> {
+    let mut options = ConnectOptions::new(url.to_owned());
+    options
+        .sqlx_logging(false)
+        .connect_timeout(Duration::from_secs(10))
+        .acquire_timeout(Duration::from_secs(10));
+    if url.starts_with("sqlite:") {
+        options.max_connections(8).min_connections(1);
+    } else {
+        options.max_connections(16).min_connections(1);
+    }
+    let mut db = Database::connect(options)
+        .await
+        .map_err(|e| AppError::internal("database connect", e))?;
+    db.set_metric_callback(|_info| {
+        let _ = SQL_STATEMENTS.try_with(|c| c.fetch_add(1, Ordering::Relaxed));
+    });
+    Ok(db)
+}
+
+/// Applies every pending migration.
+pub async fn migrate(db: &DatabaseConnection) -> AppResult<()> {
+    Migrator::up(db, None)
+        .await
+        .map_err(|e| AppError::internal("migrate", e))
+}

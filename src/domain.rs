@@ -1,0 +1,215 @@
+//! Domain types: enumerations stored as text in the database, and validated
+//! input values. Everything from outside is parsed into these at the edge.
+
+use crate::error::{AppError, AppResult};
+use async_graphql::Enum;
+
+macro_rules! text_enum {
+    ($(#[$meta:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq, Hash)]
+        pub enum $name { $($variant),+ }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+
+            /// Parses the stored text form; unknown text is `None`.
+            pub fn parse(text: &str) -> Option<Self> {
+                match text { $($text => Some($name::$variant),)+ _ => None }
+            }
+        }
+    };
+}
+
+text_enum!(
+    /// The role a caller acts in. Attributes come from the database record.
+    Role {
+        Student => "student",
+        Practitioner => "practitioner",
+        ServiceLead => "service_lead",
+        Reception => "reception",
+        Analyst => "analyst",
+        ItSupport => "it_support",
+        Dpo => "dpo",
+        Department => "department",
+        UniversityService => "university_service",
+        Partner => "partner",
+    }
+);
+
+impl Role {
+    /// Roles held by rows of the `staff` table.
+    pub fn is_staff(self) -> bool {
+        !matches!(self, Role::Student | Role::Partner)
+    }
+}
+
+text_enum!(
+    /// Status of a support case.
+    CaseStatus { Open => "open", Closed => "closed" }
+);
+
+text_enum!(
+    /// Risk level recorded by the owning service. It never changes sharing by itself.
+    RiskLevel { None => "none", Low => "low", Medium => "medium", High => "high" }
+);
+
+impl RiskLevel {
+    pub fn rank(self) -> i32 {
+        match self {
+            RiskLevel::None => 0,
+            RiskLevel::Low => 1,
+            RiskLevel::Medium => 2,
+            RiskLevel::High => 3,
+        }
+    }
+}
+
+text_enum!(
+    /// Kind of case note.
+    NoteKind { Meeting => "meeting", Communication => "communication", Action => "action" }
+);
+
+text_enum!(
+    /// Sensitivity labels (special category data) carried by notes.
+    SensitivityLabel {
+        MentalHealth => "MENTAL_HEALTH",
+        PhysicalHealth => "PHYSICAL_HEALTH",
+        SelfHarm => "SELF_HARM",
+        SubstanceUse => "SUBSTANCE_USE",
+        SexualHealth => "SEXUAL_HEALTH",
+        Safeguarding => "SAFEGUARDING",
+        Criminal => "CRIMINAL",
+        Finances => "FINANCES",
+        GenderIdentity => "GENDER_IDENTITY",
+        Pregnancy => "PREGNANCY",
+        Family => "FAMILY",
+    }
+);
+
+/// Parses the JSON array of label names stored on a note. Unknown names are
+/// kept out rather than failing the read; they are logged.
+pub fn labels_from_json(value: &serde_json::Value) -> Vec<SensitivityLabel> {
+    value
+        .as_array()
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(|v| {
+                    let parsed = v.as_str().and_then(SensitivityLabel::parse);
+                    if parsed.is_none() {
+                        tracing::warn!(label = ?v, "unknown sensitivity label in database");
+                    }
+                    parsed
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+pub fn labels_to_json(labels: &[SensitivityLabel]) -> serde_json::Value {
+    serde_json::Value::Array(
+        labels
+            .iter()
+            .map(|l| serde_json::Value::String(l.as_str().to_owned()))
+            .collect(),
+    )
+}
+
+/// A required free-text value: trimmed, non-empty, bounded.
+pub fn required_text(field: &str, value: &str, max: usize) -> AppResult<String> {
+    let trimmed = value.trim();
+    if trimmed.is_empty() {
+        return Err(AppError::bad_input(field, "must not be empty"));
+    }
+    if trimmed.chars().count() > max {
+        return Err(AppError::bad_input(
+            field,
+            format!("must be at most {max} characters"),
+        ));
+    }
+    Ok(trimmed.to_owned())
+}
+
+/// An optional free-text value: empty means absent.
+pub fn optional_text(field: &str, value: Option<&str>, max: usize) -> AppResult<Option<String>> {
+    match value.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(v) => required_text(field, v, max).map(Some),
+    }
+}
+
+pub fn email(field: &str, value: &str) -> AppResult<String> {
+    let v = required_text(field, value, 254)?;
+    if !email_address::EmailAddress::is_valid(&v) {
+        return Err(AppError::bad_input(field, "is not a valid email address"));
+    }
+    Ok(v)
+}
+
+/// A slug naming a service, department or university unit: lowercase letters,
+/// digits and underscores.
+pub fn slug(field: &str, value: &str) -> AppResult<String> {
+    let v = required_text(field, value, 64)?;
+    if !v
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+    {
+        return Err(AppError::bad_input(
+            field,
+            "must contain only lowercase letters, digits and underscores",
+        ));
+    }
+    Ok(v)
+}
+
+pub fn student_number(field: &str, value: &str) -> AppResult<String> {
+    let v = required_text(field, value, 32)?;
+    if !v.chars().all(|c| c.is_ascii_alphanumeric()) {
+        return Err(AppError::bad_input(
+            field,
+            "must be letters and digits only",
+        ));
+    }
+    Ok(v)
+}
+
+pub fn uuid(field: &str, value: &str) -> AppResult<uuid::Uuid> {
+    uuid::Uuid::parse_str(value.trim()).map_err(|_| AppError::bad_input(field, "is not a valid id"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_enum_round_trips_through_its_text_form() {
+        for r in Role::ALL {
+            assert_eq!(Role::parse(r.as_str()), Some(*r));
+        }
+        for l in SensitivityLabel::ALL {
+            assert_eq!(SensitivityLabel::parse(l.as_str()), Some(*l));
+        }
+        assert_eq!(Role::parse("root"), None);
+    }
+
+    #[test]
+    fn blank_required_text_is_rejected_with_the_field_name() {
+        match required_text("input.name", "   ", 10) {
+            Err(AppError::BadUserInput { field, .. }) => assert_eq!(field, "input.name"),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn invalid_email_and_slug_are_rejected() {
+        assert!(email("e", "not-an-email").is_err());
+        assert!(email("e", "a@uni.ac.uk").is_ok());
+        assert!(slug("s", "Mental Health").is_err());
+        assert!(slug("s", "mental_health").is_ok());
+    }
+}

@@ -1,0 +1,155 @@
+//! The GraphQL layer: a pure [`schema`] builder, and [`execute`], which runs one
+//! request for one caller and adds `extensions.redactions` (and, when enabled,
+//! `extensions.cost`).
+//!
+//! Every guarded field reads its outcome from the record's [`Mask`] through
+//! [`reveal`]; no resolver decides access itself.
+
+mod mutation;
+mod note;
+mod pagination;
+mod query;
+mod student;
+mod support_case;
+
+use crate::auth::Caller;
+use crate::db;
+use crate::policy::{Decisions, FieldClass, Mask, Outcome, Policy, Reason};
+use async_graphql::{
+    Context, EmptySubscription, ErrorExtensions, Request, Response, Schema, SchemaBuilder,
+};
+use sea_orm::DatabaseConnection;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex};
+
+pub use mutation::MutationRoot;
+pub use query::QueryRoot;
+
+pub type ConfideSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
+
+/// Query depth and complexity limits: bound the work of one request.
+pub const MAX_DEPTH: usize = 12;
+pub const MAX_COMPLEXITY: usize = 5_000;
+
+pub fn schema_builder() -> SchemaBuilder<QueryRoot, MutationRoot, EmptySubscription> {
+    Schema::build(QueryRoot, MutationRoot, EmptySubscription)
+        .limit_depth(MAX_DEPTH)
+        .limit_complexity(MAX_COMPLEXITY)
+}
+
+/// The schema, with no data attached: per-request data is added by [`execute`].
+pub fn schema() -> ConfideSchema {
+    schema_builder().finish()
+}
+
+/// Limits of one request's lists.
+#[derive(Copy, Clone, Debug)]
+pub struct Limits {
+    pub max_page_size: u32,
+}
+
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Redaction {
+    pub path: serde_json::Value,
+    pub reason: Reason,
+}
+
+/// Everything one request's resolvers share.
+pub struct RequestContext {
+    pub db: DatabaseConnection,
+    pub decisions: Decisions,
+    pub limits: Limits,
+    redactions: Mutex<Vec<Redaction>>,
+}
+
+impl RequestContext {
+    fn redact(&self, ctx: &Context<'_>, reason: Reason) {
+        let path = ctx
+            .path_node
+            .as_ref()
+            .and_then(|p| serde_json::to_value(p).ok())
+            .unwrap_or(serde_json::Value::Null);
+        match self.redactions.lock() {
+            Ok(mut r) => r.push(Redaction { path, reason }),
+            Err(poisoned) => poisoned.into_inner().push(Redaction { path, reason }),
+        }
+    }
+
+    fn take_redactions(&self) -> Vec<Redaction> {
+        match self.redactions.lock() {
+            Ok(mut r) => std::mem::take(&mut *r),
+            Err(poisoned) => std::mem::take(&mut *poisoned.into_inner()),
+        }
+    }
+}
+
+pub(crate) fn request_context<'a>(
+    ctx: &Context<'a>,
+) -> async_graphql::Result<&'a Arc<RequestContext>> {
+    ctx.data::<Arc<RequestContext>>()
+}
+
+/// The guard at a field: the value, `null` with a redaction, or `null` with a
+/// FORBIDDEN error at the field's path.
+pub(crate) fn reveal<T>(
+    ctx: &Context<'_>,
+    mask: &Mask,
+    class: FieldClass,
+    value: impl FnOnce() -> Option<T>,
+) -> async_graphql::Result<Option<T>> {
+    match mask.outcome(class) {
+        Outcome::Allow => Ok(value()),
+        Outcome::Redact(reason) => {
+            request_context(ctx)?.redact(ctx, reason);
+            Ok(None)
+        }
+        Outcome::Deny(reason) => Err(deny_error(reason)),
+    }
+}
+
+fn deny_error(reason: Reason) -> async_graphql::Error {
+    crate::error::AppError::Forbidden("not permitted for this caller".to_owned())
+        .extend()
+        .extend_with(|_, e| e.set("reason", reason.as_str()))
+}
+
+/// Runs one request for one authenticated caller.
+pub async fn execute(
+    schema: &ConfideSchema,
+    db: DatabaseConnection,
+    policy: Arc<Policy>,
+    caller: Caller,
+    limits: Limits,
+    report_cost: bool,
+    request: Request,
+) -> Response {
+    let rc = Arc::new(RequestContext {
+        db,
+        decisions: Decisions::new(Arc::new(caller), policy),
+        limits,
+        redactions: Mutex::new(Vec::new()),
+    });
+    let statements = Arc::new(AtomicU64::new(0));
+    let mut response =
+        db::counting_statements(statements.clone(), schema.execute(request.data(rc.clone()))).await;
+    for err in &mut response.errors {
+        crate::error::assign_code(err);
+    }
+    let mut redactions = rc.take_redactions();
+    if !redactions.is_empty() {
+        redactions.sort_by(|a, b| a.path.to_string().cmp(&b.path.to_string()));
+        if let Ok(value) = async_graphql::Value::from_json(serde_json::json!(redactions)) {
+            response.extensions.insert("redactions".to_owned(), value);
+        }
+    }
+    if report_cost {
+        let cost = serde_json::json!({
+            "casbinEvaluations": rc.decisions.evaluations(),
+            "sqlStatements": statements.load(std::sync::atomic::Ordering::Relaxed),
+        });
+        if let Ok(value) = async_graphql::Value::from_json(cost) {
+            response.extensions.insert("cost".to_owned(), value);
+        }
+    }
+    response
+}

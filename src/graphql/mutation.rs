@@ -1,0 +1,332 @@
+//! Mutation root. Inputs are parsed into domain types here; the service asks the
+//! policy before any side effect; each mutation runs in one transaction.
+
+use super::note::{NoteNode, ThirdPartyEntryNode};
+use super::request_context;
+use super::student::{Enrolment, StudentNode};
+use super::support_case::CaseNode;
+use crate::domain::{self, NoteKind, RiskLevel, SensitivityLabel};
+use crate::error::{AppError, AppResult};
+use crate::service;
+use async_graphql::{Context, InputObject, MaybeUndefined, Object, ID};
+use sea_orm::TransactionTrait;
+use std::sync::Arc;
+
+pub struct MutationRoot;
+
+#[derive(InputObject)]
+pub struct CreateStudentInput {
+    pub student_number: String,
+    pub name: String,
+    pub preferred_name: Option<String>,
+    pub email: String,
+    pub phone: Option<String>,
+    pub term_address: Option<String>,
+    pub home_address: Option<String>,
+    pub date_of_birth: Option<chrono::NaiveDate>,
+    pub department: String,
+    pub course: String,
+    pub emergency_contact: Option<String>,
+    pub gp_practice: Option<String>,
+}
+
+/// Changes to a student's details. An omitted field is left as it is; `null`
+/// clears an optional field.
+#[derive(InputObject, Default)]
+pub struct UpdateStudentInput {
+    pub name: Option<String>,
+    pub preferred_name: MaybeUndefined<String>,
+    pub email: Option<String>,
+    pub phone: MaybeUndefined<String>,
+    pub term_address: MaybeUndefined<String>,
+    pub home_address: MaybeUndefined<String>,
+    pub department: Option<String>,
+    pub course: Option<String>,
+    pub emergency_contact: MaybeUndefined<String>,
+    pub gp_practice: MaybeUndefined<String>,
+}
+
+#[derive(InputObject)]
+pub struct OpenCaseInput {
+    pub student_id: ID,
+    pub service: String,
+    pub summary: Option<String>,
+    pub adjustments: Option<String>,
+    #[graphql(default_with = "RiskLevel::None")]
+    pub risk_level: RiskLevel,
+}
+
+#[derive(InputObject)]
+pub struct AddNoteInput {
+    pub case_id: ID,
+    pub kind: NoteKind,
+    /// Defaults to now.
+    pub occurred_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub body: String,
+    #[graphql(default)]
+    pub labels: Vec<SensitivityLabel>,
+}
+
+#[derive(InputObject)]
+pub struct RecordThirdPartyEntryInput {
+    pub case_id: ID,
+    pub source: String,
+    pub subject: String,
+    pub body: String,
+    #[graphql(default)]
+    pub third_party_consented: bool,
+    pub disclosure_justification: Option<String>,
+}
+
+const TEXT: usize = 500;
+const LONG_TEXT: usize = 20_000;
+
+fn opt(field: &str, v: Option<String>) -> AppResult<Option<String>> {
+    domain::optional_text(field, v.as_deref(), TEXT)
+}
+
+fn change(field: &str, v: MaybeUndefined<String>) -> AppResult<Option<Option<String>>> {
+    match v {
+        MaybeUndefined::Undefined => Ok(None),
+        MaybeUndefined::Null => Ok(Some(None)),
+        MaybeUndefined::Value(s) => Ok(Some(domain::optional_text(field, Some(&s), TEXT)?)),
+    }
+}
+
+fn parse_new_student(i: CreateStudentInput) -> AppResult<service::students::NewStudent> {
+    if let Some(dob) = i.date_of_birth {
+        if dob > chrono::Utc::now().date_naive() {
+            return Err(AppError::bad_input(
+                "input.dateOfBirth",
+                "must not be in the future",
+            ));
+        }
+    }
+    Ok(service::students::NewStudent {
+        student_number: domain::student_number("input.studentNumber", &i.student_number)?,
+        name: domain::required_text("input.name", &i.name, 200)?,
+        preferred_name: opt("input.preferredName", i.preferred_name)?,
+        email: domain::email("input.email", &i.email)?,
+        phone: opt("input.phone", i.phone)?,
+        term_address: opt("input.termAddress", i.term_address)?,
+        home_address: opt("input.homeAddress", i.home_address)?,
+        date_of_birth: i.date_of_birth,
+        department: domain::slug("input.department", &i.department)?,
+        course: domain::required_text("input.course", &i.course, 200)?,
+        emergency_contact: opt("input.emergencyContact", i.emergency_contact)?,
+        gp_practice: opt("input.gpPractice", i.gp_practice)?,
+    })
+}
+
+fn parse_changes(i: UpdateStudentInput) -> AppResult<service::students::StudentChanges> {
+    Ok(service::students::StudentChanges {
+        name: i
+            .name
+            .map(|v| domain::required_text("input.name", &v, 200))
+            .transpose()?,
+        preferred_name: change("input.preferredName", i.preferred_name)?,
+        email: i
+            .email
+            .map(|v| domain::email("input.email", &v))
+            .transpose()?,
+        phone: change("input.phone", i.phone)?,
+        term_address: change("input.termAddress", i.term_address)?,
+        home_address: change("input.homeAddress", i.home_address)?,
+        department: i
+            .department
+            .map(|v| domain::slug("input.department", &v))
+            .transpose()?,
+        course: i
+            .course
+            .map(|v| domain::required_text("input.course", &v, 200))
+            .transpose()?,
+        emergency_contact: change("input.emergencyContact", i.emergency_contact)?,
+        gp_practice: change("input.gpPractice", i.gp_practice)?,
+    })
+}
+
+/// Runs a write in one transaction: committed only if it succeeds.
+macro_rules! in_transaction {
+    ($rc:expr, |$txn:ident| $body:expr) => {{
+        let $txn = $rc.db.begin().await.map_err(AppError::from)?;
+        let result: AppResult<_> = $body;
+        match result {
+            Ok(value) => {
+                $txn.commit().await.map_err(AppError::from)?;
+                Ok::<_, AppError>(value)
+            }
+            Err(e) => {
+                if let Err(rollback) = $txn.rollback().await {
+                    tracing::error!(error = %rollback, "rollback failed");
+                }
+                Err(e)
+            }
+        }
+    }};
+}
+
+#[Object]
+impl MutationRoot {
+    /// Registers a student. Practitioners, service leads and reception.
+    async fn create_student(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateStudentInput,
+    ) -> async_graphql::Result<StudentNode> {
+        let rc = request_context(ctx)?;
+        let new = parse_new_student(input)?;
+        let model = in_transaction!(rc, |txn| service::students::create(
+            &txn,
+            &rc.decisions,
+            new
+        )
+        .await)?;
+        StudentNode::page(ctx, vec![model])?
+            .pop()
+            .ok_or_else(|| AppError::internal("createStudent", "no node").into())
+    }
+
+    /// Updates a student's details.
+    async fn update_student(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        input: UpdateStudentInput,
+    ) -> async_graphql::Result<StudentNode> {
+        let rc = request_context(ctx)?;
+        let id = domain::uuid("id", &id)?;
+        let changes = parse_changes(input)?;
+        let model = in_transaction!(rc, |txn| service::students::update(
+            &txn,
+            &rc.decisions,
+            id,
+            changes
+        )
+        .await)?;
+        StudentNode::page(ctx, vec![model])?
+            .pop()
+            .ok_or_else(|| AppError::internal("updateStudent", "no node").into())
+    }
+
+    /// Records a period of study.
+    async fn record_enrolment(
+        &self,
+        ctx: &Context<'_>,
+        student_id: ID,
+        starts_on: chrono::NaiveDate,
+        ends_on: Option<chrono::NaiveDate>,
+    ) -> async_graphql::Result<Enrolment> {
+        let rc = request_context(ctx)?;
+        let student_id = domain::uuid("studentId", &student_id)?;
+        let (_, row) = in_transaction!(rc, |txn| {
+            service::students::record_enrolment(&txn, &rc.decisions, student_id, starts_on, ends_on)
+                .await
+        })?;
+        Ok(Enrolment::from(&row))
+    }
+
+    /// Opens a case in a service (practitioners and service leads: their own service).
+    async fn open_case(
+        &self,
+        ctx: &Context<'_>,
+        input: OpenCaseInput,
+    ) -> async_graphql::Result<CaseNode> {
+        let rc = request_context(ctx)?;
+        let new = service::cases::NewCase {
+            student_id: domain::uuid("input.studentId", &input.student_id)?,
+            service: domain::slug("input.service", &input.service)?,
+            summary: domain::optional_text("input.summary", input.summary.as_deref(), LONG_TEXT)?,
+            adjustments: domain::optional_text(
+                "input.adjustments",
+                input.adjustments.as_deref(),
+                LONG_TEXT,
+            )?,
+            risk_level: input.risk_level,
+        };
+        let row = in_transaction!(rc, |txn| service::cases::open(&txn, &rc.decisions, new)
+            .await)?;
+        CaseNode::one(ctx, row)
+    }
+
+    /// Assigns a case to a practitioner of its service (service lead of that service).
+    async fn assign_case(
+        &self,
+        ctx: &Context<'_>,
+        case_id: ID,
+        staff_id: ID,
+    ) -> async_graphql::Result<CaseNode> {
+        let rc = request_context(ctx)?;
+        let case_id = domain::uuid("caseId", &case_id)?;
+        let staff_id = domain::uuid("staffId", &staff_id)?;
+        let row = in_transaction!(rc, |txn| service::cases::assign(
+            &txn,
+            &rc.decisions,
+            case_id,
+            staff_id
+        )
+        .await)?;
+        CaseNode::one(ctx, row)
+    }
+
+    /// Closes a case (its own service).
+    async fn close_case(&self, ctx: &Context<'_>, case_id: ID) -> async_graphql::Result<CaseNode> {
+        let rc = request_context(ctx)?;
+        let case_id = domain::uuid("caseId", &case_id)?;
+        let row = in_transaction!(rc, |txn| service::cases::close(
+            &txn,
+            &rc.decisions,
+            case_id
+        )
+        .await)?;
+        CaseNode::one(ctx, row)
+    }
+
+    /// Adds a note to a case of your own service.
+    async fn add_note(
+        &self,
+        ctx: &Context<'_>,
+        input: AddNoteInput,
+    ) -> async_graphql::Result<NoteNode> {
+        let rc = request_context(ctx)?;
+        let new = service::notes::NewNote {
+            case_id: domain::uuid("input.caseId", &input.case_id)?,
+            kind: input.kind,
+            occurred_at: input.occurred_at.unwrap_or_else(chrono::Utc::now),
+            body: domain::required_text("input.body", &input.body, LONG_TEXT)?,
+            labels: input.labels,
+        };
+        let (note, row) = in_transaction!(rc, |txn| service::notes::add(&txn, &rc.decisions, new)
+            .await)?;
+        let case = CaseNode::one(ctx, row)?;
+        Ok(case.note_node(Arc::new(note)))
+    }
+
+    /// Records information from or about a third party on a case of your own service.
+    async fn record_third_party_entry(
+        &self,
+        ctx: &Context<'_>,
+        input: RecordThirdPartyEntryInput,
+    ) -> async_graphql::Result<ThirdPartyEntryNode> {
+        let rc = request_context(ctx)?;
+        let new = service::notes::NewThirdPartyEntry {
+            case_id: domain::uuid("input.caseId", &input.case_id)?,
+            source: domain::required_text("input.source", &input.source, TEXT)?,
+            subject: domain::required_text("input.subject", &input.subject, TEXT)?,
+            body: domain::required_text("input.body", &input.body, LONG_TEXT)?,
+            third_party_consented: input.third_party_consented,
+            disclosure_justification: domain::optional_text(
+                "input.disclosureJustification",
+                input.disclosure_justification.as_deref(),
+                LONG_TEXT,
+            )?,
+        };
+        let (entry, row) = in_transaction!(rc, |txn| service::notes::add_third_party(
+            &txn,
+            &rc.decisions,
+            new
+        )
+        .await)?;
+        let case = CaseNode::one(ctx, row)?;
+        Ok(case.third_party_node(entry))
+    }
+}

@@ -1,0 +1,100 @@
+//! Relay-style cursors. A cursor encodes only a position in the result (never a
+//! field value), so it cannot carry protected data.
+
+use crate::error::AppError;
+use crate::service::Page;
+use async_graphql::{SimpleObject, ID};
+use base64::Engine;
+
+const PREFIX: &str = "confide:v1:";
+pub const DEFAULT_PAGE_SIZE: u32 = 20;
+
+pub fn encode(position: u64) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{PREFIX}{position}"))
+}
+
+pub fn decode(cursor: &str) -> Result<u64, AppError> {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(cursor)
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .and_then(|text| {
+            text.strip_prefix(PREFIX)
+                .and_then(|n| n.parse::<u64>().ok())
+        })
+        .ok_or_else(|| AppError::bad_input("after", "is not a valid cursor"))
+}
+
+/// Parses `first`/`after` into a page (fetching one extra row to learn `hasNextPage`).
+pub fn page(first: Option<i32>, after: Option<&str>, max: u32) -> Result<Page, AppError> {
+    let first = match first {
+        None => DEFAULT_PAGE_SIZE.min(max),
+        Some(n) if n < 0 => return Err(AppError::bad_input("first", "must not be negative")),
+        Some(n) if n as u32 > max => {
+            return Err(AppError::bad_input(
+                "first",
+                format!("must be at most {max}"),
+            ))
+        }
+        Some(n) => n as u32,
+    };
+    let offset = match after {
+        Some(c) => decode(c)? + 1,
+        None => 0,
+    };
+    Ok(Page {
+        offset,
+        limit: u64::from(first) + 1,
+    })
+}
+
+#[derive(SimpleObject, Clone, Debug)]
+pub struct PageInfo {
+    pub has_next_page: bool,
+    pub has_previous_page: bool,
+    pub start_cursor: Option<String>,
+    pub end_cursor: Option<String>,
+}
+
+/// Splits a fetched page (with its extra row) into edges' cursors and page info.
+pub fn finish<T>(mut rows: Vec<T>, page: Page) -> (Vec<(String, T)>, PageInfo) {
+    let wanted = (page.limit - 1) as usize;
+    let has_next_page = rows.len() > wanted;
+    rows.truncate(wanted);
+    let edges: Vec<(String, T)> = rows
+        .into_iter()
+        .enumerate()
+        .map(|(i, row)| (encode(page.offset + i as u64), row))
+        .collect();
+    let info = PageInfo {
+        has_next_page,
+        has_previous_page: page.offset > 0,
+        start_cursor: edges.first().map(|(c, _)| c.clone()),
+        end_cursor: edges.last().map(|(c, _)| c.clone()),
+    };
+    (edges, info)
+}
+
+pub fn id(uuid: uuid::Uuid) -> ID {
+    ID(uuid.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursor_round_trips_and_rejects_garbage() {
+        assert_eq!(decode(&encode(41)).expect("cursor"), 41);
+        assert!(decode("not-a-cursor").is_err());
+    }
+
+    #[test]
+    fn page_size_above_the_maximum_is_bad_input() {
+        assert!(matches!(
+            page(Some(101), None, 100),
+            Err(AppError::BadUserInput { .. })
+        ));
+        assert!(page(Some(100), None, 100).is_ok());
+    }
+}

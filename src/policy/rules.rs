@@ -1,0 +1,193 @@
+//! The casbin enforcer over the policy file, with load-time validation.
+
+use super::{Action, FieldClass, Outcome, Reason};
+use crate::domain::Role;
+use crate::error::{AppError, AppResult};
+use casbin::{CoreApi, DefaultModel, Enforcer, MemoryAdapter, MgmtApi};
+
+pub const MODEL: &str = include_str!("model.conf");
+pub const DEFAULT_POLICY: &str = include_str!("default_policy.csv");
+
+const RELATIONS: &[&str] = &[
+    "self",
+    "own",
+    "other",
+    "any",
+    "restricted",
+    "none",
+    "consented",
+    "exception",
+    "*",
+];
+
+/// The loaded policy. `evaluate` never fails: an error is logged and denies.
+pub struct Policy {
+    enforcer: Enforcer,
+}
+
+impl Policy {
+    /// Parses and validates policy text, then loads it into a casbin enforcer.
+    /// A malformed or ambiguous policy refuses to load (the server does not start).
+    pub async fn from_text(text: &str) -> AppResult<Self> {
+        let rules = parse(text)?;
+        let model = DefaultModel::from_str(MODEL)
+            .await
+            .map_err(|e| AppError::internal("policy model", e))?;
+        let mut enforcer = Enforcer::new(model, MemoryAdapter::default())
+            .await
+            .map_err(|e| AppError::internal("policy enforcer", e))?;
+        enforcer
+            .add_policies(rules)
+            .await
+            .map_err(|e| AppError::internal("policy rules", e))?;
+        Ok(Self { enforcer })
+    }
+
+    /// One casbin evaluation. No match, an error or a malformed rule: deny.
+    pub fn evaluate(&self, role: Role, relation: &str, object: &str) -> Outcome {
+        match self.enforcer.enforce_ex((role.as_str(), relation, object)) {
+            Ok((true, matched)) => matched
+                .iter()
+                .map(|rule| rule_outcome(rule))
+                .reduce(Outcome::stricter)
+                .unwrap_or(Outcome::Deny(Reason::RoleNotPermitted)),
+            Ok((false, _)) => Outcome::Deny(Reason::RoleNotPermitted),
+            Err(e) => {
+                tracing::error!(error = %e, role = role.as_str(), relation, object, "policy evaluation failed; denying");
+                Outcome::Deny(Reason::RoleNotPermitted)
+            }
+        }
+    }
+}
+
+fn rule_outcome(rule: &[String]) -> Outcome {
+    let reason = rule.get(4).and_then(|r| Reason::parse(r));
+    match (rule.get(3).map(String::as_str), reason) {
+        (Some("allow"), _) => Outcome::Allow,
+        (Some("redact"), Some(r)) => Outcome::Redact(r),
+        (Some("deny"), Some(r)) => Outcome::Deny(r),
+        _ => Outcome::Deny(Reason::RoleNotPermitted),
+    }
+}
+
+fn invalid(line: usize, message: impl std::fmt::Display) -> AppError {
+    AppError::internal("policy", format!("line {line}: {message}"))
+}
+
+/// Parses the CSV form: `p, role, relation, object, outcome, reason`; `#` comments.
+fn parse(text: &str) -> AppResult<Vec<Vec<String>>> {
+    let mut rules: Vec<(usize, Vec<String>)> = Vec::new();
+    for (i, raw) in text.lines().enumerate() {
+        let line_no = i + 1;
+        let line = raw.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let cols: Vec<String> = line.split(',').map(|c| c.trim().to_owned()).collect();
+        if cols.len() != 6 || cols[0] != "p" {
+            return Err(invalid(
+                line_no,
+                "expected: p, role, relation, object, outcome, reason",
+            ));
+        }
+        let rule = cols[1..].to_vec();
+        if Role::parse(&rule[0]).is_none() {
+            return Err(invalid(line_no, format!("unknown role {}", rule[0])));
+        }
+        if !RELATIONS.contains(&rule[1].as_str()) {
+            return Err(invalid(line_no, format!("unknown relation {}", rule[1])));
+        }
+        let is_action = Action::parse(&rule[2]).is_some();
+        if FieldClass::parse(&rule[2]).is_none() && !is_action {
+            return Err(invalid(line_no, format!("unknown object {}", rule[2])));
+        }
+        match (rule[3].as_str(), rule[4].as_str()) {
+            ("allow", "-") => {}
+            ("redact" | "deny", reason) if Reason::parse(reason).is_some() && !is_action => {}
+            ("deny", reason) if Reason::parse(reason).is_some() => {}
+            (outcome, reason) => {
+                return Err(invalid(
+                    line_no,
+                    format!("invalid outcome/reason {outcome}/{reason}"),
+                ))
+            }
+        }
+        if let Some((other, _)) = rules.iter().find(|(_, r)| {
+            r[0] == rule[0] && r[2] == rule[2] && (r[1] == rule[1] || r[1] == "*" || rule[1] == "*")
+        }) {
+            return Err(invalid(
+                line_no,
+                format!("overlaps line {other}: two rules would match the same request"),
+            ));
+        }
+        rules.push((line_no, rule));
+    }
+    Ok(rules.into_iter().map(|(_, r)| r).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn default_policy_loads() {
+        Policy::from_text(DEFAULT_POLICY)
+            .await
+            .expect("default policy");
+    }
+
+    #[tokio::test]
+    async fn unmatched_request_is_denied() {
+        let p = Policy::from_text(DEFAULT_POLICY).await.expect("policy");
+        assert_eq!(
+            p.evaluate(Role::Reception, "own", "CASE_NOTES"),
+            Outcome::Deny(Reason::RoleNotPermitted)
+        );
+        assert_eq!(
+            p.evaluate(Role::Student, "other", "IDENTITY"),
+            Outcome::Deny(Reason::RoleNotPermitted)
+        );
+    }
+
+    #[tokio::test]
+    async fn redact_carries_its_reason() {
+        let p = Policy::from_text(DEFAULT_POLICY).await.expect("policy");
+        assert_eq!(
+            p.evaluate(Role::Practitioner, "other", "CASE_NOTES"),
+            Outcome::Redact(Reason::OutsideService)
+        );
+        assert_eq!(
+            p.evaluate(Role::Practitioner, "own", "CASE_NOTES"),
+            Outcome::Allow
+        );
+    }
+
+    #[tokio::test]
+    async fn wildcard_relation_applies_to_every_relation() {
+        let p = Policy::from_text(DEFAULT_POLICY).await.expect("policy");
+        assert_eq!(
+            p.evaluate(Role::Dpo, "restricted", "CONTACT"),
+            Outcome::Allow
+        );
+    }
+
+    #[tokio::test]
+    async fn overlapping_rules_refuse_to_load() {
+        let text =
+            "p, dpo, *, IDENTITY, allow, -\np, dpo, any, IDENTITY, deny, ROLE_NOT_PERMITTED\n";
+        assert!(Policy::from_text(text).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn unknown_role_outcome_or_reason_refuses_to_load() {
+        for text in [
+            "p, root, any, IDENTITY, allow, -",
+            "p, dpo, any, IDENTITY, maybe, -",
+            "p, dpo, any, IDENTITY, redact, BECAUSE",
+            "p, dpo, any, NOT_A_CLASS, allow, -",
+            "p, dpo, somewhere, IDENTITY, allow, -",
+        ] {
+            assert!(Policy::from_text(text).await.is_err(), "{text}");
+        }
+    }
+}

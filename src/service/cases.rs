@@ -1,0 +1,417 @@
+use super::{contains_pattern, masked, scoped, Page};
+use crate::auth::Caller;
+use crate::domain::{CaseStatus, RiskLevel, Role};
+use crate::error::{AppError, AppResult};
+use crate::policy::facts::{self, readable_rows, RowKind, RowScope};
+use crate::policy::{Action, Decisions, FieldClass};
+use entity::{note, staff, student, support_case, third_party_entry};
+use sea_orm::sea_query::{Expr, Func, LikeExpr, NullOrdering, Order, Query};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, ExprTrait, JoinType,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, RelationTrait, Select, Set,
+};
+use std::collections::HashMap;
+use uuid::Uuid;
+
+#[derive(Clone, Debug, Default)]
+pub struct CaseFilter {
+    pub student_id: Option<Uuid>,
+    pub service: Option<String>,
+    pub status: Option<CaseStatus>,
+    pub assigned_to_me: Option<bool>,
+    pub opened_after: Option<chrono::DateTime<chrono::Utc>>,
+    pub opened_before: Option<chrono::DateTime<chrono::Utc>>,
+    pub risk_level: Option<RiskLevel>,
+    pub note_contains: Option<String>,
+}
+
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub enum CaseOrder {
+    #[default]
+    Created,
+    OpenedAtDesc,
+    OpenedAtAsc,
+    RiskLevelDesc,
+}
+
+/// A case with the student it belongs to (always loaded together: the student's
+/// processing restriction is part of the case's facts).
+pub type CaseRow = (support_case::Model, student::Model);
+
+fn base(caller: &Caller) -> Option<Select<support_case::Entity>> {
+    scoped(
+        support_case::Entity::find()
+            .join(JoinType::InnerJoin, support_case::Relation::Student.def()),
+        &facts::case_rows(caller),
+    )
+}
+
+fn readable(decisions: &Decisions, class: FieldClass, arg: &str) -> AppResult<RowScope> {
+    match readable_rows(decisions, class, RowKind::Case) {
+        RowScope::Nothing => Err(AppError::Forbidden(format!(
+            "{arg} is not permitted for this caller"
+        ))),
+        scope => Ok(scope),
+    }
+}
+
+fn query(
+    decisions: &Decisions,
+    filter: &CaseFilter,
+) -> AppResult<Option<Select<support_case::Entity>>> {
+    let Some(mut q) = base(decisions.caller()) else {
+        return Ok(None);
+    };
+    if let Some(id) = filter.student_id {
+        q = q.filter(support_case::Column::StudentId.eq(id));
+    }
+    let summary = |cond: Condition, arg: &str, q: Select<support_case::Entity>| -> AppResult<_> {
+        let r = readable(decisions, FieldClass::SupportSummary, arg)?;
+        Ok(q.filter(masked(cond, &r)))
+    };
+    if let Some(service) = &filter.service {
+        q = summary(
+            Condition::all().add(support_case::Column::Service.eq(service.clone())),
+            "filter service",
+            q,
+        )?;
+    }
+    if let Some(status) = filter.status {
+        q = summary(
+            Condition::all().add(support_case::Column::Status.eq(status.as_str())),
+            "filter status",
+            q,
+        )?;
+    }
+    if filter.assigned_to_me == Some(true) {
+        q = summary(
+            Condition::all().add(support_case::Column::AssignedTo.eq(decisions.caller().id)),
+            "filter assignedToMe",
+            q,
+        )?;
+    }
+    if let Some(after) = filter.opened_after {
+        q = summary(
+            Condition::all().add(support_case::Column::OpenedAt.gte(after)),
+            "filter openedAfter",
+            q,
+        )?;
+    }
+    if let Some(before) = filter.opened_before {
+        q = summary(
+            Condition::all().add(support_case::Column::OpenedAt.lt(before)),
+            "filter openedBefore",
+            q,
+        )?;
+    }
+    if let Some(level) = filter.risk_level {
+        let r = readable(decisions, FieldClass::Risk, "filter riskLevel")?;
+        q = q.filter(masked(
+            Condition::all().add(support_case::Column::RiskLevel.eq(level.as_str())),
+            &r,
+        ));
+    }
+    if let Some(text) = &filter.note_contains {
+        let r = readable(decisions, FieldClass::CaseNotes, "filter noteContains")?;
+        let exists = Expr::exists(
+            Query::select()
+                .expr(Expr::val(1))
+                .from(note::Entity)
+                .and_where(
+                    Expr::col((note::Entity, note::Column::CaseId))
+                        .equals((support_case::Entity, support_case::Column::Id)),
+                )
+                .and_where(
+                    Expr::expr(Func::lower(Expr::col((note::Entity, note::Column::Body))))
+                        .like(LikeExpr::new(contains_pattern(text)).escape('\\')),
+                )
+                .to_owned(),
+        );
+        q = q.filter(masked(Condition::all().add(exists), &r));
+    }
+    Ok(Some(q))
+}
+
+fn risk_rank() -> Expr {
+    let col = || Expr::col((support_case::Entity, support_case::Column::RiskLevel));
+    Expr::Case(Box::new(
+        Expr::case(col().eq(RiskLevel::High.as_str()), RiskLevel::High.rank())
+            .case(
+                col().eq(RiskLevel::Medium.as_str()),
+                RiskLevel::Medium.rank(),
+            )
+            .case(col().eq(RiskLevel::Low.as_str()), RiskLevel::Low.rank())
+            .finally(RiskLevel::None.rank()),
+    ))
+}
+
+pub async fn list(
+    db: &impl ConnectionTrait,
+    decisions: &Decisions,
+    filter: &CaseFilter,
+    order: CaseOrder,
+    page: Page,
+) -> AppResult<Vec<CaseRow>> {
+    let Some(mut q) = query(decisions, filter)? else {
+        return Ok(Vec::new());
+    };
+    let sort = match order {
+        CaseOrder::Created => None,
+        CaseOrder::OpenedAtDesc => Some((
+            FieldClass::SupportSummary,
+            Expr::col((support_case::Entity, support_case::Column::OpenedAt)),
+            Order::Desc,
+        )),
+        CaseOrder::OpenedAtAsc => Some((
+            FieldClass::SupportSummary,
+            Expr::col((support_case::Entity, support_case::Column::OpenedAt)),
+            Order::Asc,
+        )),
+        CaseOrder::RiskLevelDesc => Some((FieldClass::Risk, risk_rank(), Order::Desc)),
+    };
+    if let Some((class, key, dir)) = sort {
+        let key = match readable(decisions, class, "orderBy")? {
+            RowScope::Condition(c) => {
+                Expr::Case(Box::new(Expr::case(c, key).finally(Expr::null())))
+            }
+            _ => key,
+        };
+        q = q.order_by_with_nulls(key, dir, NullOrdering::Last);
+    }
+    let rows = q
+        .select_also(student::Entity)
+        .order_by(support_case::Column::Id, Order::Asc)
+        .offset(page.offset)
+        .limit(page.limit)
+        .all(db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(c, s)| s.map(|s| (c, s)))
+        .collect())
+}
+
+pub async fn count(
+    db: &impl ConnectionTrait,
+    decisions: &Decisions,
+    filter: &CaseFilter,
+) -> AppResult<u64> {
+    match query(decisions, filter)? {
+        Some(q) => Ok(q.count(db).await?),
+        None => Ok(0),
+    }
+}
+
+/// One case with its student, if it exists and is visible to the caller.
+pub async fn find(
+    db: &impl ConnectionTrait,
+    caller: &Caller,
+    id: Uuid,
+) -> AppResult<Option<CaseRow>> {
+    let Some(q) = base(caller) else {
+        return Ok(None);
+    };
+    Ok(q.filter(support_case::Column::Id.eq(id))
+        .select_also(student::Entity)
+        .one(db)
+        .await?
+        .and_then(|(c, s)| s.map(|s| (c, s))))
+}
+
+pub async fn find_required(
+    db: &impl ConnectionTrait,
+    caller: &Caller,
+    id: Uuid,
+) -> AppResult<CaseRow> {
+    find(db, caller, id)
+        .await?
+        .ok_or(AppError::NotFound("support case"))
+}
+
+/// The visible cases of these students, in creation order.
+pub async fn cases_of_students(
+    db: &impl ConnectionTrait,
+    caller: &Caller,
+    student_ids: &[Uuid],
+) -> AppResult<Vec<support_case::Model>> {
+    let Some(q) = scoped(support_case::Entity::find(), &facts::case_rows(caller)) else {
+        return Ok(Vec::new());
+    };
+    Ok(
+        q.filter(support_case::Column::StudentId.is_in(student_ids.iter().copied()))
+            .order_by(support_case::Column::Id, Order::Asc)
+            .all(db)
+            .await?,
+    )
+}
+
+/// Notes of these cases, newest first per case.
+pub async fn notes_of(
+    db: &impl ConnectionTrait,
+    case_ids: &[Uuid],
+) -> AppResult<HashMap<Uuid, Vec<note::Model>>> {
+    let rows = note::Entity::find()
+        .filter(note::Column::CaseId.is_in(case_ids.iter().copied()))
+        .order_by(note::Column::OccurredAt, Order::Desc)
+        .order_by(note::Column::Id, Order::Desc)
+        .all(db)
+        .await?;
+    let mut map: HashMap<Uuid, Vec<note::Model>> = HashMap::new();
+    for row in rows {
+        map.entry(row.case_id).or_default().push(row);
+    }
+    Ok(map)
+}
+
+pub async fn third_party_of(
+    db: &impl ConnectionTrait,
+    case_ids: &[Uuid],
+) -> AppResult<HashMap<Uuid, Vec<third_party_entry::Model>>> {
+    let rows = third_party_entry::Entity::find()
+        .filter(third_party_entry::Column::CaseId.is_in(case_ids.iter().copied()))
+        .order_by(third_party_entry::Column::Id, Order::Asc)
+        .all(db)
+        .await?;
+    let mut map: HashMap<Uuid, Vec<third_party_entry::Model>> = HashMap::new();
+    for row in rows {
+        map.entry(row.case_id).or_default().push(row);
+    }
+    Ok(map)
+}
+
+pub async fn staff_by_ids(
+    db: &impl ConnectionTrait,
+    ids: impl IntoIterator<Item = Uuid>,
+) -> AppResult<HashMap<Uuid, staff::Model>> {
+    let mut ids: Vec<Uuid> = ids.into_iter().collect();
+    ids.sort();
+    ids.dedup();
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    Ok(staff::Entity::find()
+        .filter(staff::Column::Id.is_in(ids))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|s| (s.id, s))
+        .collect())
+}
+
+fn relation_of(caller: &Caller, row: &CaseRow) -> crate::policy::Relation {
+    facts::case_facts(
+        caller,
+        row.1.id,
+        &row.0.service,
+        row.1.processing_restricted,
+    )
+    .base
+}
+
+/// Validated details of a new case.
+#[derive(Clone, Debug)]
+pub struct NewCase {
+    pub student_id: Uuid,
+    pub service: String,
+    pub summary: Option<String>,
+    pub adjustments: Option<String>,
+    pub risk_level: RiskLevel,
+}
+
+pub async fn open(
+    db: &impl ConnectionTrait,
+    decisions: &Decisions,
+    new: NewCase,
+) -> AppResult<CaseRow> {
+    let caller = decisions.caller();
+    let student = super::students::find(db, caller, new.student_id)
+        .await?
+        .ok_or(AppError::NotFound("student"))?;
+    let relation = facts::case_facts(
+        caller,
+        student.id,
+        &new.service,
+        student.processing_restricted,
+    )
+    .base;
+    decisions.authorize(Action::OpenCase, relation)?;
+    let now = chrono::Utc::now();
+    let case = support_case::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        student_id: Set(student.id),
+        service: Set(new.service),
+        status: Set(CaseStatus::Open.as_str().to_owned()),
+        opened_at: Set(now),
+        closed_at: Set(None),
+        assigned_to: Set(None),
+        summary: Set(new.summary),
+        adjustments: Set(new.adjustments),
+        risk_level: Set(new.risk_level.as_str().to_owned()),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(db)
+    .await?;
+    Ok((case, student))
+}
+
+pub async fn assign(
+    db: &impl ConnectionTrait,
+    decisions: &Decisions,
+    case_id: Uuid,
+    staff_id: Uuid,
+) -> AppResult<CaseRow> {
+    let row = find_required(db, decisions.caller(), case_id).await?;
+    decisions.authorize(Action::AssignCase, relation_of(decisions.caller(), &row))?;
+    let assignee = staff::Entity::find_by_id(staff_id).one(db).await?;
+    let eligible = assignee.is_some_and(|s| {
+        s.active
+            && s.service.as_deref() == Some(row.0.service.as_str())
+            && matches!(
+                Role::parse(&s.role),
+                Some(Role::Practitioner | Role::ServiceLead)
+            )
+    });
+    if !eligible {
+        return Err(AppError::bad_input(
+            "staffId",
+            "must be an active practitioner or service lead of the case's service",
+        ));
+    }
+    let (case, student) = row;
+    let mut model: support_case::ActiveModel = case.into();
+    model.assigned_to = Set(Some(staff_id));
+    model.updated_at = Set(chrono::Utc::now());
+    Ok((model.update(db).await?, student))
+}
+
+pub async fn close(
+    db: &impl ConnectionTrait,
+    decisions: &Decisions,
+    case_id: Uuid,
+) -> AppResult<CaseRow> {
+    let row = find_required(db, decisions.caller(), case_id).await?;
+    decisions.authorize(Action::CloseCase, relation_of(decisions.caller(), &row))?;
+    let (case, student) = row;
+    if case.status == CaseStatus::Closed.as_str() {
+        return Err(AppError::Conflict("the case is already closed".to_owned()));
+    }
+    let now = chrono::Utc::now();
+    let mut model: support_case::ActiveModel = case.into();
+    model.status = Set(CaseStatus::Closed.as_str().to_owned());
+    model.closed_at = Set(Some(now));
+    model.updated_at = Set(now);
+    Ok((model.update(db).await?, student))
+}
+
+/// The case a note or entry is written to, authorized for `action`.
+pub async fn authorized_case(
+    db: &impl ConnectionTrait,
+    decisions: &Decisions,
+    case_id: Uuid,
+    action: Action,
+) -> AppResult<CaseRow> {
+    let row = find_required(db, decisions.caller(), case_id).await?;
+    decisions.authorize(action, relation_of(decisions.caller(), &row))?;
+    Ok(row)
+}

@@ -1,0 +1,309 @@
+use super::{contains_pattern, masked, scoped, Page};
+use crate::auth::Caller;
+use crate::error::{AppError, AppResult};
+use crate::policy::facts::{self, readable_rows, RowKind, RowScope};
+use crate::policy::{Action, Decisions, FieldClass, Relation};
+use entity::{enrolment, student};
+use sea_orm::sea_query::{Expr, Func, LikeExpr, NullOrdering, Order};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, ExprTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
+};
+use std::collections::HashMap;
+use uuid::Uuid;
+
+#[derive(Clone, Debug, Default)]
+pub struct StudentFilter {
+    pub department: Option<String>,
+    pub name_contains: Option<String>,
+    pub student_number: Option<String>,
+}
+
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub enum StudentOrder {
+    #[default]
+    Created,
+    Name,
+}
+
+/// Builds the row-scoped, filter-masked query. A filter or sort on a class the
+/// caller can read nowhere is refused with FORBIDDEN naming the argument.
+fn query(
+    decisions: &Decisions,
+    filter: &StudentFilter,
+) -> AppResult<Option<sea_orm::Select<student::Entity>>> {
+    let Some(mut q) = scoped(
+        student::Entity::find(),
+        &facts::student_rows(decisions.caller()),
+    ) else {
+        return Ok(None);
+    };
+    let readable = |class: FieldClass, arg: &str| -> AppResult<RowScope> {
+        match readable_rows(decisions, class, RowKind::Student) {
+            RowScope::Nothing => Err(AppError::Forbidden(format!(
+                "filter {arg} is not permitted for this caller"
+            ))),
+            scope => Ok(scope),
+        }
+    };
+    if let Some(dept) = &filter.department {
+        let r = readable(FieldClass::Academic, "department")?;
+        q = q.filter(masked(
+            Condition::all().add(student::Column::Department.eq(dept.clone())),
+            &r,
+        ));
+    }
+    if let Some(text) = &filter.name_contains {
+        let r = readable(FieldClass::Identity, "nameContains")?;
+        let like = Expr::expr(Func::lower(Expr::col((
+            student::Entity,
+            student::Column::Name,
+        ))))
+        .like(LikeExpr::new(contains_pattern(text)).escape('\\'));
+        q = q.filter(masked(Condition::all().add(like), &r));
+    }
+    if let Some(number) = &filter.student_number {
+        let r = readable(FieldClass::Identity, "studentNumber")?;
+        q = q.filter(masked(
+            Condition::all().add(student::Column::StudentNumber.eq(number.clone())),
+            &r,
+        ));
+    }
+    Ok(Some(q))
+}
+
+pub async fn list(
+    db: &impl ConnectionTrait,
+    decisions: &Decisions,
+    filter: &StudentFilter,
+    order: StudentOrder,
+    page: Page,
+) -> AppResult<Vec<student::Model>> {
+    let Some(mut q) = query(decisions, filter)? else {
+        return Ok(Vec::new());
+    };
+    if order == StudentOrder::Name {
+        match readable_rows(decisions, FieldClass::Identity, RowKind::Student) {
+            RowScope::Nothing => {
+                return Err(AppError::Forbidden(
+                    "orderBy NAME is not permitted for this caller".to_owned(),
+                ))
+            }
+            RowScope::All => q = q.order_by(student::Column::Name, Order::Asc),
+            RowScope::Condition(c) => {
+                let key = Expr::case(c, Expr::col((student::Entity, student::Column::Name)))
+                    .finally(Expr::null());
+                q = q.order_by_with_nulls(
+                    Expr::Case(Box::new(key)),
+                    Order::Asc,
+                    NullOrdering::Last,
+                );
+            }
+        }
+    }
+    Ok(q.order_by(student::Column::Id, Order::Asc)
+        .offset(page.offset)
+        .limit(page.limit)
+        .all(db)
+        .await?)
+}
+
+pub async fn count(
+    db: &impl ConnectionTrait,
+    decisions: &Decisions,
+    filter: &StudentFilter,
+) -> AppResult<u64> {
+    match query(decisions, filter)? {
+        Some(q) => Ok(q.count(db).await?),
+        None => Ok(0),
+    }
+}
+
+/// One student, if it exists and is visible to the caller (otherwise `None`, the same).
+pub async fn find(
+    db: &impl ConnectionTrait,
+    caller: &Caller,
+    id: Uuid,
+) -> AppResult<Option<student::Model>> {
+    match scoped(
+        student::Entity::find_by_id(id),
+        &facts::student_rows(caller),
+    ) {
+        Some(q) => Ok(q.one(db).await?),
+        None => Ok(None),
+    }
+}
+
+async fn find_required(
+    db: &impl ConnectionTrait,
+    caller: &Caller,
+    id: Uuid,
+) -> AppResult<student::Model> {
+    find(db, caller, id)
+        .await?
+        .ok_or(AppError::NotFound("student"))
+}
+
+pub async fn enrolments_of(
+    db: &impl ConnectionTrait,
+    student_ids: &[Uuid],
+) -> AppResult<HashMap<Uuid, Vec<enrolment::Model>>> {
+    let rows = enrolment::Entity::find()
+        .filter(enrolment::Column::StudentId.is_in(student_ids.iter().copied()))
+        .order_by(enrolment::Column::StartsOn, Order::Asc)
+        .all(db)
+        .await?;
+    let mut map: HashMap<Uuid, Vec<enrolment::Model>> = HashMap::new();
+    for row in rows {
+        map.entry(row.student_id).or_default().push(row);
+    }
+    Ok(map)
+}
+
+/// Validated details of a new student.
+#[derive(Clone, Debug)]
+pub struct NewStudent {
+    pub student_number: String,
+    pub name: String,
+    pub preferred_name: Option<String>,
+    pub email: String,
+    pub phone: Option<String>,
+    pub term_address: Option<String>,
+    pub home_address: Option<String>,
+    pub date_of_birth: Option<chrono::NaiveDate>,
+    pub department: String,
+    pub course: String,
+    pub emergency_contact: Option<String>,
+    pub gp_practice: Option<String>,
+}
+
+pub async fn create<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    decisions: &Decisions,
+    new: NewStudent,
+) -> AppResult<student::Model> {
+    decisions.authorize(Action::CreateStudent, Relation::Any)?;
+    let existing = student::Entity::find()
+        .filter(student::Column::StudentNumber.eq(new.student_number.clone()))
+        .count(db)
+        .await?;
+    if existing > 0 {
+        return Err(AppError::Conflict(
+            "a student with this student number already exists".to_owned(),
+        ));
+    }
+    let now = chrono::Utc::now();
+    let model = student::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        student_number: Set(new.student_number),
+        name: Set(new.name),
+        preferred_name: Set(new.preferred_name),
+        email: Set(new.email),
+        phone: Set(new.phone),
+        term_address: Set(new.term_address),
+        home_address: Set(new.home_address),
+        date_of_birth: Set(new.date_of_birth),
+        department: Set(new.department),
+        course: Set(new.course),
+        emergency_contact: Set(new.emergency_contact),
+        gp_practice: Set(new.gp_practice),
+        processing_restricted: Set(false),
+        created_at: Set(now),
+        updated_at: Set(now),
+    };
+    Ok(model.insert(db).await?)
+}
+
+/// Validated changes to a student's details; `None` leaves a field as it is.
+#[derive(Clone, Debug, Default)]
+pub struct StudentChanges {
+    pub name: Option<String>,
+    pub preferred_name: Option<Option<String>>,
+    pub email: Option<String>,
+    pub phone: Option<Option<String>>,
+    pub term_address: Option<Option<String>>,
+    pub home_address: Option<Option<String>>,
+    pub department: Option<String>,
+    pub course: Option<String>,
+    pub emergency_contact: Option<Option<String>>,
+    pub gp_practice: Option<Option<String>>,
+}
+
+fn update_relation(caller: &Caller, current: &student::Model) -> Relation {
+    facts::student_facts(caller, current.id, current.processing_restricted).base
+}
+
+pub async fn update<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    decisions: &Decisions,
+    id: Uuid,
+    changes: StudentChanges,
+) -> AppResult<student::Model> {
+    let current = find_required(db, decisions.caller(), id).await?;
+    decisions.authorize(
+        Action::UpdateStudent,
+        update_relation(decisions.caller(), &current),
+    )?;
+    let mut model: student::ActiveModel = current.into();
+    if let Some(v) = changes.name {
+        model.name = Set(v);
+    }
+    if let Some(v) = changes.preferred_name {
+        model.preferred_name = Set(v);
+    }
+    if let Some(v) = changes.email {
+        model.email = Set(v);
+    }
+    if let Some(v) = changes.phone {
+        model.phone = Set(v);
+    }
+    if let Some(v) = changes.term_address {
+        model.term_address = Set(v);
+    }
+    if let Some(v) = changes.home_address {
+        model.home_address = Set(v);
+    }
+    if let Some(v) = changes.department {
+        model.department = Set(v);
+    }
+    if let Some(v) = changes.course {
+        model.course = Set(v);
+    }
+    if let Some(v) = changes.emergency_contact {
+        model.emergency_contact = Set(v);
+    }
+    if let Some(v) = changes.gp_practice {
+        model.gp_practice = Set(v);
+    }
+    model.updated_at = Set(chrono::Utc::now());
+    Ok(model.update(db).await?)
+}
+
+pub async fn record_enrolment<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    decisions: &Decisions,
+    student_id: Uuid,
+    starts_on: chrono::NaiveDate,
+    ends_on: Option<chrono::NaiveDate>,
+) -> AppResult<(student::Model, enrolment::Model)> {
+    let current = find_required(db, decisions.caller(), student_id).await?;
+    decisions.authorize(
+        Action::RecordEnrolment,
+        update_relation(decisions.caller(), &current),
+    )?;
+    if let Some(end) = ends_on {
+        if end < starts_on {
+            return Err(AppError::bad_input("endsOn", "must not be before startsOn"));
+        }
+    }
+    let row = enrolment::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        student_id: Set(student_id),
+        starts_on: Set(starts_on),
+        ends_on: Set(ends_on),
+        created_at: Set(chrono::Utc::now()),
+    }
+    .insert(db)
+    .await?;
+    Ok((current, row))
+}

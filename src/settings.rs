@@ -1,0 +1,91 @@
+//! Typed settings, from command-line flags and `CONFIDE_*` environment variables.
+
+use clap::Args;
+use std::path::PathBuf;
+
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://confide.db?mode=rwc";
+
+#[derive(Args, Clone, Debug)]
+pub struct Settings {
+    /// Address to listen on.
+    #[arg(long, env = "CONFIDE_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: String,
+
+    #[command(flatten)]
+    pub database: DatabaseSettings,
+
+    #[command(flatten)]
+    pub jwt: JwtSettings,
+
+    /// Casbin policy file (CSV); the embedded default policy when unset.
+    #[arg(long, env = "CONFIDE_POLICY_PATH")]
+    pub policy_path: Option<PathBuf>,
+
+    /// Largest `first` a list accepts.
+    #[arg(long, env = "CONFIDE_MAX_PAGE_SIZE", default_value_t = 100)]
+    pub max_page_size: u32,
+
+    /// Add `extensions.cost` (casbin evaluations, SQL statements) to every response.
+    /// For benchmarks and tests; off in production.
+    #[arg(long, env = "CONFIDE_REPORT_COST", default_value_t = false)]
+    pub report_cost: bool,
+}
+
+#[derive(Args, Clone, Debug, Default)]
+pub struct DatabaseSettings {
+    /// Database URL (`sqlite://...` or `postgres://...`). Falls back to
+    /// `DATABASE_URL`, then to `sqlite://confide.db?mode=rwc`.
+    #[arg(long = "database-url", env = "CONFIDE_DATABASE_URL")]
+    pub url: Option<String>,
+}
+
+impl DatabaseSettings {
+    pub fn resolved_url(&self) -> String {
+        self.url
+            .clone()
+            .or_else(|| std::env::var("DATABASE_URL").ok().filter(|u| !u.is_empty()))
+            .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned())
+    }
+}
+
+#[derive(Args, Clone, Debug, Default)]
+pub struct JwtSettings {
+    /// HS256 shared secret (at least 32 bytes).
+    #[arg(
+        long = "jwt-secret",
+        env = "CONFIDE_JWT_SECRET",
+        hide_env_values = true
+    )]
+    pub secret: Option<String>,
+
+    /// RS256 public key (PEM) of the identity provider; takes precedence over the secret.
+    #[arg(long = "jwt-public-key", env = "CONFIDE_JWT_PUBLIC_KEY_PATH")]
+    pub public_key_path: Option<PathBuf>,
+
+    /// Required `iss` claim, when set.
+    #[arg(long = "jwt-issuer", env = "CONFIDE_JWT_ISSUER")]
+    pub issuer: Option<String>,
+
+    /// Required `aud` claim, when set.
+    #[arg(long = "jwt-audience", env = "CONFIDE_JWT_AUDIENCE")]
+    pub audience: Option<String>,
+}
+
+impl Settings {
+    /// Settings for an embedded server on the given database, for tests and tools.
+    pub fn new(database_url: &str, jwt_secret: &str) -> Self {
+        Settings {
+            bind: "127.0.0.1:0".to_owned(),
+            database: DatabaseSettings {
+                url: Some(database_url.to_owned()),
+            },
+            jwt: JwtSettings {
+                secret: Some(jwt_secret.to_owned()),
+                ..JwtSettings::default()
+            },
+            policy_path: None,
+            max_page_size: 100,
+            report_cost: false,
+        }
+    }
+}
