@@ -142,7 +142,7 @@ impl QueryRoot {
         first: Option<i32>,
         after: Option<String>,
         filter: Option<StudentFilterInput>,
-        #[graphql(default)] order_by: StudentOrderBy,
+        order_by: Option<StudentOrderBy>,
     ) -> async_graphql::Result<StudentConnection> {
         let rc = request_context(ctx)?;
         let page = pagination::page(first, after.as_deref(), rc.limits.max_page_size)?;
@@ -161,7 +161,7 @@ impl QueryRoot {
                 .map(|n| domain::student_number("filter.studentNumber", &n))
                 .transpose()?,
         };
-        let order = match order_by {
+        let order = match order_by.unwrap_or_default() {
             StudentOrderBy::Created => StudentOrder::Created,
             StudentOrderBy::Name => StudentOrder::Name,
         };
@@ -208,12 +208,12 @@ impl QueryRoot {
         first: Option<i32>,
         after: Option<String>,
         filter: Option<SupportCaseFilterInput>,
-        #[graphql(default)] order_by: SupportCaseOrderBy,
+        order_by: Option<SupportCaseOrderBy>,
     ) -> async_graphql::Result<SupportCaseConnection> {
         let rc = request_context(ctx)?;
         let page = pagination::page(first, after.as_deref(), rc.limits.max_page_size)?;
         let filter = parse_case_filter(filter.unwrap_or_default())?;
-        let order = match order_by {
+        let order = match order_by.unwrap_or_default() {
             SupportCaseOrderBy::Created => CaseOrder::Created,
             SupportCaseOrderBy::OpenedAtDesc => CaseOrder::OpenedAtDesc,
             SupportCaseOrderBy::OpenedAtAsc => CaseOrder::OpenedAtAsc,

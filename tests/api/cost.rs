@@ -1,0 +1,158 @@
+//! Casbin evaluations and SQL statements per request do not grow with page size
+//! or with the number of fields of one class.
+
+use crate::helpers::{spawn_app, TestApp};
+use confide::domain::{labels_to_json, Role, SensitivityLabel};
+use entity::{note, student, support_case};
+use sea_orm::{EntityTrait, Set, TransactionTrait};
+use serde_json::json;
+use uuid::Uuid;
+
+/// Adds `n` counselling and mental health cases, each for a new student, with three notes.
+async fn add_cases(app: &TestApp, n: usize) {
+    let txn = app.db.begin().await.unwrap();
+    let now = chrono::Utc::now();
+    let mut students = Vec::new();
+    let mut cases = Vec::new();
+    let mut notes = Vec::new();
+    for i in 0..n {
+        let student_id = Uuid::now_v7();
+        students.push(student::ActiveModel {
+            id: Set(student_id),
+            student_number: Set(format!("B{i:07}")),
+            name: Set(format!("Bench Student {i}")),
+            preferred_name: Set(None),
+            email: Set(format!("bench{i}@student.uni.example")),
+            phone: Set(None),
+            term_address: Set(None),
+            home_address: Set(None),
+            date_of_birth: Set(None),
+            department: Set("physics".to_owned()),
+            course: Set("BSc Physics".to_owned()),
+            emergency_contact: Set(None),
+            gp_practice: Set(None),
+            processing_restricted: Set(i % 10 == 9),
+            created_at: Set(now),
+            updated_at: Set(now),
+        });
+        let case_id = Uuid::now_v7();
+        cases.push(support_case::ActiveModel {
+            id: Set(case_id),
+            student_id: Set(student_id),
+            service: Set(if i % 2 == 0 { "counselling" } else { "mental_health" }.to_owned()),
+            status: Set("open".to_owned()),
+            opened_at: Set(now),
+            closed_at: Set(None),
+            assigned_to: Set(Some(app.demo.counsellor)),
+            summary: Set(Some("Summary".to_owned())),
+            adjustments: Set(None),
+            risk_level: Set("low".to_owned()),
+            created_at: Set(now),
+            updated_at: Set(now),
+        });
+        for k in 0..3 {
+            notes.push(note::ActiveModel {
+                id: Set(Uuid::now_v7()),
+                case_id: Set(case_id),
+                kind: Set("meeting".to_owned()),
+                occurred_at: Set(now - chrono::Duration::days(k)),
+                author_id: Set(if k == 0 { app.demo.counsellor } else { app.demo.counselling_lead }),
+                body: Set(format!("Note {k}")),
+                labels: Set(labels_to_json(&[SensitivityLabel::MentalHealth])),
+                created_at: Set(now),
+            });
+        }
+    }
+    student::Entity::insert_many(students).exec(&txn).await.unwrap();
+    support_case::Entity::insert_many(cases).exec(&txn).await.unwrap();
+    for chunk in notes.chunks(300) {
+        note::Entity::insert_many(chunk.to_vec()).exec(&txn).await.unwrap();
+    }
+    txn.commit().await.unwrap();
+}
+
+/// The practitioner dashboard: cases with student and last three notes.
+const DASHBOARD: &str = r#"query($first: Int) { supportCases(first: $first) {
+    totalCount
+    edges { node {
+        id service status openedAt summary adjustments riskLevel assignedTo { name }
+        student { id name preferredName email studentNumber department course enrolments { startsOn } }
+        notes(limit: 3) { id kind occurredAt body labels author { name } }
+        thirdPartyEntries { source body }
+    } }
+} }"#;
+
+#[tokio::test]
+async fn sql_statements_and_casbin_evaluations_do_not_grow_with_page_size() {
+    let app = spawn_app().await;
+    add_cases(&app, 100).await;
+    let mut costs = Vec::new();
+    for first in [10, 50, 100] {
+        let res = app
+            .as_caller(app.demo.counsellor, Role::Practitioner, DASHBOARD, json!({ "first": first }))
+            .await;
+        res.assert_no_errors();
+        assert_eq!(res.data()["supportCases"]["edges"].as_array().unwrap().len(), first);
+        costs.push(res.cost());
+    }
+    eprintln!("dashboard cost (casbin evaluations, SQL statements) for 10/50/100 cases: {costs:?}");
+    assert!(costs.iter().all(|c| *c == costs[0]), "cost must not depend on page size: {costs:?}");
+    let (evaluations, statements) = costs[0];
+    // Own, other and restricted cases; students; one decision per field class each.
+    assert!(evaluations <= 40, "{evaluations} casbin evaluations");
+    // cases+students, count, enrolments, notes, note authors, assignees, third-party entries.
+    assert!(statements <= 8, "{statements} SQL statements");
+}
+
+#[tokio::test]
+async fn casbin_evaluations_do_not_grow_with_the_number_of_fields_of_one_class() {
+    let app = spawn_app().await;
+    let one = app
+        .as_caller(
+            app.demo.counsellor,
+            Role::Practitioner,
+            r#"{ students(first: 3) { edges { node { email } } } }"#,
+            json!({}),
+        )
+        .await;
+    let many = app
+        .as_caller(
+            app.demo.counsellor,
+            Role::Practitioner,
+            r#"{ students(first: 3) { edges { node { email phone termAddress homeAddress a: email b: phone } } } }"#,
+            json!({}),
+        )
+        .await;
+    one.assert_no_errors();
+    many.assert_no_errors();
+    assert_eq!(one.cost().0, many.cost().0);
+    assert!(one.cost().0 >= 1, "the guard must actually be consulted");
+}
+
+#[tokio::test]
+async fn schema_execution_applies_the_same_guard_as_http() {
+    // Schema-level: execute the schema directly, without HTTP.
+    let app = spawn_app().await;
+    let policy = confide::policy::load(None).await.unwrap();
+    let caller = confide::auth::load_caller(&app.db, app.demo.mental_health_adviser, Role::Practitioner)
+        .await
+        .unwrap()
+        .unwrap();
+    let request = async_graphql::Request::new(format!(
+        r#"{{ supportCase(id: "{}") {{ notes {{ body }} }} }}"#,
+        app.demo.alice_counselling_case
+    ));
+    let response = confide::graphql::execute(
+        &confide::schema(),
+        app.db.clone(),
+        policy,
+        caller,
+        confide::graphql::Limits { max_page_size: 100 },
+        false,
+        request,
+    )
+    .await;
+    let body = serde_json::to_value(&response).unwrap();
+    assert!(body["data"]["supportCase"]["notes"].is_null());
+    assert_eq!(body["extensions"]["redactions"][0]["reason"], "OUTSIDE_SERVICE");
+}

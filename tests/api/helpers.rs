@@ -1,0 +1,186 @@
+use confide::auth::{Authenticator, Claims};
+use confide::demo::Demo;
+use confide::domain::Role;
+use confide::settings::{JwtSettings, Settings};
+use confide::startup::Application;
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
+use serde_json::{json, Value};
+
+pub const SECRET: &str = "test-secret-test-secret-test-secret-0123456789";
+
+/// A running server with the demo data loaded.
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub db: DatabaseConnection,
+    pub demo: Demo,
+    auth: Authenticator,
+    _dir: Option<tempfile::TempDir>,
+}
+
+/// A fresh database URL: a new SQLite file, or a new PostgreSQL database on the
+/// server named by CONFIDE_TEST_DATABASE_URL.
+async fn fresh_database() -> (String, Option<tempfile::TempDir>) {
+    match std::env::var("CONFIDE_TEST_DATABASE_URL") {
+        Ok(admin_url) if !admin_url.is_empty() => {
+            let name = format!("confide_test_{}", uuid::Uuid::new_v4().simple());
+            let admin = Database::connect(&admin_url).await.expect("connect to postgres");
+            admin
+                .execute_unprepared(&format!("CREATE DATABASE {name}"))
+                .await
+                .expect("create test database");
+            admin.close().await.expect("close admin connection");
+            let base = admin_url.rsplit_once('/').map(|(b, _)| b).expect("url has a path");
+            (format!("{base}/{name}"), None)
+        }
+        _ => {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let url = format!("sqlite://{}?mode=rwc", dir.path().join("confide.db").display());
+            (url, Some(dir))
+        }
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
+    let (url, dir) = fresh_database().await;
+    let mut settings = Settings::new(&url, SECRET);
+    settings.report_cost = true;
+    configure(&mut settings);
+    let app = Application::build(settings).await.expect("build app");
+    let port = app.port();
+    let db = app.state().db.clone();
+    let demo = confide::demo::seed(&db).await.expect("seed demo data");
+    tokio::spawn(app.run_until_stopped());
+    let auth = Authenticator::from_settings(&JwtSettings {
+        secret: Some(SECRET.to_owned()),
+        ..JwtSettings::default()
+    })
+    .expect("authenticator");
+    TestApp {
+        address: format!("http://127.0.0.1:{port}"),
+        client: reqwest::Client::new(),
+        db,
+        demo,
+        auth,
+        _dir: dir,
+    }
+}
+
+/// A GraphQL response, with helpers to read it.
+#[derive(Debug)]
+pub struct Gql {
+    pub status: u16,
+    pub body: Value,
+}
+
+impl Gql {
+    pub fn data(&self) -> &Value {
+        &self.body["data"]
+    }
+
+    pub fn errors(&self) -> Vec<Value> {
+        self.body["errors"].as_array().cloned().unwrap_or_default()
+    }
+
+    pub fn assert_no_errors(&self) -> &Self {
+        assert!(self.errors().is_empty(), "unexpected errors: {:#}", self.body);
+        self
+    }
+
+    /// Error codes, in order.
+    pub fn codes(&self) -> Vec<String> {
+        self.errors()
+            .iter()
+            .map(|e| e["extensions"]["code"].as_str().unwrap_or("").to_owned())
+            .collect()
+    }
+
+    /// The reason of the redaction at this path, if any.
+    pub fn redaction(&self, path: Value) -> Option<String> {
+        self.body["extensions"]["redactions"]
+            .as_array()?
+            .iter()
+            .find(|r| r["path"] == path)
+            .map(|r| r["reason"].as_str().unwrap_or("").to_owned())
+    }
+
+    /// The code of the error at this path, if any.
+    pub fn error_at(&self, path: Value) -> Option<String> {
+        self.errors()
+            .iter()
+            .find(|e| e["path"] == path)
+            .map(|e| e["extensions"]["code"].as_str().unwrap_or("").to_owned())
+    }
+
+    pub fn cost(&self) -> (u64, u64) {
+        let c = &self.body["extensions"]["cost"];
+        (
+            c["casbinEvaluations"].as_u64().expect("cost reported"),
+            c["sqlStatements"].as_u64().expect("cost reported"),
+        )
+    }
+}
+
+impl TestApp {
+    pub fn token(&self, id: uuid::Uuid, role: Role) -> String {
+        self.auth
+            .issue(id, role, chrono::Duration::minutes(10))
+            .expect("token")
+    }
+
+    /// Signs arbitrary claims with the test secret.
+    pub fn token_with_claims(&self, claims: &Claims) -> String {
+        jsonwebtoken::encode(
+            &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+            claims,
+            &jsonwebtoken::EncodingKey::from_secret(SECRET.as_bytes()),
+        )
+        .expect("encode")
+    }
+
+    pub async fn post_raw(&self, authorization: Option<&str>, body: Value) -> Gql {
+        let mut request = self.client.post(format!("{}/graphql", self.address)).json(&body);
+        if let Some(auth) = authorization {
+            request = request.header("Authorization", auth);
+        }
+        let response = request.send().await.expect("request");
+        let status = response.status().as_u16();
+        let body = response.json().await.expect("json body");
+        Gql { status, body }
+    }
+
+    pub async fn gql(&self, token: &str, query: &str, variables: Value) -> Gql {
+        self.post_raw(
+            Some(&format!("Bearer {token}")),
+            json!({ "query": query, "variables": variables }),
+        )
+        .await
+    }
+
+    /// A query as the demo caller of a role.
+    pub async fn as_caller(&self, id: uuid::Uuid, role: Role, query: &str, variables: Value) -> Gql {
+        let token = self.token(id, role);
+        self.gql(&token, query, variables).await
+    }
+
+    pub async fn count(&self, table: &str) -> i64 {
+        let row = self
+            .db
+            .query_one_raw(sea_orm::Statement::from_string(
+                self.db.get_database_backend(),
+                format!("SELECT COUNT(*) AS n FROM {table}"),
+            ))
+            .await
+            .expect("count query")
+            .expect("a row");
+        row.try_get::<i64>("", "n").expect("count")
+    }
+}
+
+pub fn id(uuid: uuid::Uuid) -> String {
+    uuid.to_string()
+}

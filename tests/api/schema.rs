@@ -1,0 +1,65 @@
+//! The committed schema.graphql is the one the code generates.
+
+use std::path::PathBuf;
+
+fn schema_path() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("schema.graphql")
+}
+
+#[test]
+fn schema_graphql_is_generated_from_the_code() {
+    let sdl = confide::schema().sdl();
+    if std::env::var("UPDATE_SCHEMA").is_ok() {
+        std::fs::write(schema_path(), &sdl).unwrap();
+    }
+    let committed = std::fs::read_to_string(schema_path()).unwrap_or_default();
+    assert!(
+        committed == sdl,
+        "schema.graphql is stale: run `UPDATE_SCHEMA=1 cargo test --test api schema` and commit it"
+    );
+}
+
+#[test]
+fn every_guarded_field_is_nullable_and_names_its_data_category() {
+    let registry = confide::schema().sdl();
+    let categories = [
+        "IDENTITY", "CONTACT", "DEMOGRAPHIC", "ACADEMIC", "TRUSTED_CONTACTS", "SUPPORT_SUMMARY",
+        "ADJUSTMENTS", "CASE_NOTES", "RISK", "THIRD_PARTY",
+    ];
+    let mut checked = 0;
+    for ty in ["Student", "SupportCase", "Note", "ThirdPartyEntry"] {
+        let start = registry.find(&format!("type {ty} {{")).expect("type present");
+        let end = start + registry[start..].find("\n}").expect("type end");
+        let body = &registry[start..end];
+        let mut description = String::new();
+        let mut in_description = false;
+        for line in body.lines().skip(1) {
+            let line = line.trim();
+            if line == "\"\"\"" {
+                in_description = !in_description;
+                continue;
+            }
+            if in_description {
+                description.push_str(line);
+                description.push(' ');
+                continue;
+            }
+            if line.is_empty() {
+                continue;
+            }
+            let name = line.split(['(', ':']).next().unwrap_or("");
+            if ["id", "createdAt", "updatedAt", "student"].contains(&name) {
+                description.clear();
+                continue;
+            }
+            assert!(!line.ends_with('!'), "{ty}.{name} is guarded and must be nullable: {line}");
+            assert!(
+                categories.iter().any(|c| description.contains(&format!("Category {c}"))),
+                "{ty}.{name} must name its data category, got {description:?}"
+            );
+            checked += 1;
+            description.clear();
+        }
+    }
+    assert!(checked >= 30, "checked only {checked} fields");
+}
