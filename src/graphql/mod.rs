@@ -137,7 +137,7 @@ pub async fn execute(
     }
     let mut redactions = rc.take_redactions();
     if !redactions.is_empty() {
-        redactions.sort_by(|a, b| a.path.to_string().cmp(&b.path.to_string()));
+        redactions.sort_by_key(|r| r.path.to_string());
         if let Ok(value) = async_graphql::Value::from_json(serde_json::json!(redactions)) {
             response.extensions.insert("redactions".to_owned(), value);
         }

@@ -13,12 +13,14 @@ use std::sync::Arc;
 use tokio::sync::OnceCell;
 use uuid::Uuid;
 
+type CasesByStudent = HashMap<Uuid, Vec<Arc<support_case::Model>>>;
+
 /// A set of students resolved together: their children are loaded for all of them
 /// in one statement, the first time any of them asks.
 pub struct StudentGroup {
     ids: Vec<Uuid>,
     enrolments: OnceCell<HashMap<Uuid, Vec<enrolment::Model>>>,
-    cases: OnceCell<(HashMap<Uuid, Vec<Arc<support_case::Model>>>, Arc<CaseGroup>)>,
+    cases: OnceCell<(CasesByStudent, Arc<CaseGroup>)>,
     students: HashMap<Uuid, Arc<student::Model>>,
 }
 

@@ -27,7 +27,9 @@ fn assert_unauthenticated(res: &crate::helpers::Gql) {
 #[tokio::test]
 async fn valid_token_makes_a_caller_with_attributes_from_the_database() {
     let app = spawn_app().await;
-    let res = app.as_caller(app.demo.counsellor, Role::Practitioner, ME, json!({})).await;
+    let res = app
+        .as_caller(app.demo.counsellor, Role::Practitioner, ME, json!({}))
+        .await;
     res.assert_no_errors();
     assert_eq!(res.status, 200);
     assert_eq!(res.data()["me"]["service"], "counselling");
@@ -39,8 +41,14 @@ async fn valid_token_makes_a_caller_with_attributes_from_the_database() {
 async fn missing_token_is_unauthenticated() {
     let app = spawn_app().await;
     assert_unauthenticated(&app.post_raw(None, json!({ "query": ME })).await);
-    assert_unauthenticated(&app.post_raw(Some("Basic abc"), json!({ "query": ME })).await);
-    assert_unauthenticated(&app.post_raw(Some("Bearer not.a.jwt"), json!({ "query": ME })).await);
+    assert_unauthenticated(
+        &app.post_raw(Some("Basic abc"), json!({ "query": ME }))
+            .await,
+    );
+    assert_unauthenticated(
+        &app.post_raw(Some("Bearer not.a.jwt"), json!({ "query": ME }))
+            .await,
+    );
 }
 
 #[tokio::test]
@@ -123,7 +131,8 @@ async fn unauthenticated_mutation_executes_nothing() {
 
 #[tokio::test]
 async fn rs256_token_from_an_identity_provider_is_accepted_and_hs256_is_not() {
-    let public = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/rs256_public.pem");
+    let public = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/rs256_public.pem");
     let app = spawn_app_with(|s| {
         s.jwt.secret = None;
         s.jwt.public_key_path = Some(public);
@@ -136,14 +145,24 @@ async fn rs256_token_from_an_identity_provider_is_accepted_and_hs256_is_not() {
     let mut c = claims(app.demo.dpo, "dpo", 600);
     c.iss = Some("https://idp.uni.example".to_owned());
     c.aud = Some("confide".to_owned());
-    let token = jsonwebtoken::encode(&jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256), &c, &key).unwrap();
+    let token = jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256),
+        &c,
+        &key,
+    )
+    .unwrap();
     let res = app.gql(&token, ME, json!({})).await;
     res.assert_no_errors();
     assert_eq!(res.data()["me"]["role"], "DPO");
 
     let mut wrong_aud = c;
     wrong_aud.aud = Some("another-api".to_owned());
-    let token = jsonwebtoken::encode(&jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256), &wrong_aud, &key).unwrap();
+    let token = jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256),
+        &wrong_aud,
+        &key,
+    )
+    .unwrap();
     assert_unauthenticated(&app.gql(&token, ME, json!({})).await);
 
     // An HS256 token signed with a guessable secret must not pass an RS256 deployment.

@@ -39,7 +39,12 @@ async fn add_cases(app: &TestApp, n: usize) {
         cases.push(support_case::ActiveModel {
             id: Set(case_id),
             student_id: Set(student_id),
-            service: Set(if i % 2 == 0 { "counselling" } else { "mental_health" }.to_owned()),
+            service: Set(if i % 2 == 0 {
+                "counselling"
+            } else {
+                "mental_health"
+            }
+            .to_owned()),
             status: Set("open".to_owned()),
             opened_at: Set(now),
             closed_at: Set(None),
@@ -56,17 +61,30 @@ async fn add_cases(app: &TestApp, n: usize) {
                 case_id: Set(case_id),
                 kind: Set("meeting".to_owned()),
                 occurred_at: Set(now - chrono::Duration::days(k)),
-                author_id: Set(if k == 0 { app.demo.counsellor } else { app.demo.counselling_lead }),
+                author_id: Set(if k == 0 {
+                    app.demo.counsellor
+                } else {
+                    app.demo.counselling_lead
+                }),
                 body: Set(format!("Note {k}")),
                 labels: Set(labels_to_json(&[SensitivityLabel::MentalHealth])),
                 created_at: Set(now),
             });
         }
     }
-    student::Entity::insert_many(students).exec(&txn).await.unwrap();
-    support_case::Entity::insert_many(cases).exec(&txn).await.unwrap();
+    student::Entity::insert_many(students)
+        .exec(&txn)
+        .await
+        .unwrap();
+    support_case::Entity::insert_many(cases)
+        .exec(&txn)
+        .await
+        .unwrap();
     for chunk in notes.chunks(300) {
-        note::Entity::insert_many(chunk.to_vec()).exec(&txn).await.unwrap();
+        note::Entity::insert_many(chunk.to_vec())
+            .exec(&txn)
+            .await
+            .unwrap();
     }
     txn.commit().await.unwrap();
 }
@@ -89,14 +107,28 @@ async fn sql_statements_and_casbin_evaluations_do_not_grow_with_page_size() {
     let mut costs = Vec::new();
     for first in [10, 50, 100] {
         let res = app
-            .as_caller(app.demo.counsellor, Role::Practitioner, DASHBOARD, json!({ "first": first }))
+            .as_caller(
+                app.demo.counsellor,
+                Role::Practitioner,
+                DASHBOARD,
+                json!({ "first": first }),
+            )
             .await;
         res.assert_no_errors();
-        assert_eq!(res.data()["supportCases"]["edges"].as_array().unwrap().len(), first);
+        assert_eq!(
+            res.data()["supportCases"]["edges"]
+                .as_array()
+                .unwrap()
+                .len(),
+            first
+        );
         costs.push(res.cost());
     }
     eprintln!("dashboard cost (casbin evaluations, SQL statements) for 10/50/100 cases: {costs:?}");
-    assert!(costs.iter().all(|c| *c == costs[0]), "cost must not depend on page size: {costs:?}");
+    assert!(
+        costs.iter().all(|c| *c == costs[0]),
+        "cost must not depend on page size: {costs:?}"
+    );
     let (evaluations, statements) = costs[0];
     // Own, other and restricted cases; students; one decision per field class each.
     assert!(evaluations <= 40, "{evaluations} casbin evaluations");
@@ -134,10 +166,11 @@ async fn schema_execution_applies_the_same_guard_as_http() {
     // Schema-level: execute the schema directly, without HTTP.
     let app = spawn_app().await;
     let policy = confide::policy::load(None).await.unwrap();
-    let caller = confide::auth::load_caller(&app.db, app.demo.mental_health_adviser, Role::Practitioner)
-        .await
-        .unwrap()
-        .unwrap();
+    let caller =
+        confide::auth::load_caller(&app.db, app.demo.mental_health_adviser, Role::Practitioner)
+            .await
+            .unwrap()
+            .unwrap();
     let request = async_graphql::Request::new(format!(
         r#"{{ supportCase(id: "{}") {{ notes {{ body }} }} }}"#,
         app.demo.alice_counselling_case
@@ -154,5 +187,8 @@ async fn schema_execution_applies_the_same_guard_as_http() {
     .await;
     let body = serde_json::to_value(&response).unwrap();
     assert!(body["data"]["supportCase"]["notes"].is_null());
-    assert_eq!(body["extensions"]["redactions"][0]["reason"], "OUTSIDE_SERVICE");
+    assert_eq!(
+        body["extensions"]["redactions"][0]["reason"],
+        "OUTSIDE_SERVICE"
+    );
 }

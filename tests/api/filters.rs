@@ -25,14 +25,24 @@ async fn risk_filter_matches_only_cases_whose_risk_the_caller_can_read() {
     let app = spawn_app().await;
     // Alice's counselling case is MEDIUM risk; the mental health adviser cannot read it.
     let res = app
-        .as_caller(app.demo.mental_health_adviser, Role::Practitioner, CASES, json!({ "filter": { "riskLevel": "MEDIUM" } }))
+        .as_caller(
+            app.demo.mental_health_adviser,
+            Role::Practitioner,
+            CASES,
+            json!({ "filter": { "riskLevel": "MEDIUM" } }),
+        )
         .await;
     res.assert_no_errors();
     assert_eq!(res.data()["supportCases"]["totalCount"], 0);
     assert!(ids(&res).is_empty());
     // The counsellor can.
     let res = app
-        .as_caller(app.demo.counsellor, Role::Practitioner, CASES, json!({ "filter": { "riskLevel": "MEDIUM" } }))
+        .as_caller(
+            app.demo.counsellor,
+            Role::Practitioner,
+            CASES,
+            json!({ "filter": { "riskLevel": "MEDIUM" } }),
+        )
         .await;
     res.assert_no_errors();
     assert_eq!(ids(&res), vec![id(app.demo.alice_counselling_case)]);
@@ -44,17 +54,32 @@ async fn filters_never_match_a_restricted_students_hidden_values() {
     let app = spawn_app().await;
     // Carol's (restricted) counselling case is LOW risk, in the counsellor's own service.
     let res = app
-        .as_caller(app.demo.counsellor, Role::Practitioner, CASES, json!({ "filter": { "riskLevel": "LOW" } }))
+        .as_caller(
+            app.demo.counsellor,
+            Role::Practitioner,
+            CASES,
+            json!({ "filter": { "riskLevel": "LOW" } }),
+        )
         .await;
     res.assert_no_errors();
     assert_eq!(res.data()["supportCases"]["totalCount"], 0);
     let res = app
-        .as_caller(app.demo.counsellor, Role::Practitioner, CASES, json!({ "filter": { "noteContains": "family" } }))
+        .as_caller(
+            app.demo.counsellor,
+            Role::Practitioner,
+            CASES,
+            json!({ "filter": { "noteContains": "family" } }),
+        )
         .await;
     assert_eq!(res.data()["supportCases"]["totalCount"], 0);
     // The DPO is not bound by the restriction.
     let res = app
-        .as_caller(app.demo.dpo, Role::Dpo, CASES, json!({ "filter": { "status": "OPEN", "service": "counselling" } }))
+        .as_caller(
+            app.demo.dpo,
+            Role::Dpo,
+            CASES,
+            json!({ "filter": { "status": "OPEN", "service": "counselling" } }),
+        )
         .await;
     res.assert_no_errors();
     assert_eq!(res.data()["supportCases"]["totalCount"], 2);
@@ -64,12 +89,22 @@ async fn filters_never_match_a_restricted_students_hidden_values() {
 async fn note_text_filter_only_searches_the_callers_own_service() {
     let app = spawn_app().await;
     let res = app
-        .as_caller(app.demo.counsellor, Role::Practitioner, CASES, json!({ "filter": { "noteContains": "LOW MOOD" } }))
+        .as_caller(
+            app.demo.counsellor,
+            Role::Practitioner,
+            CASES,
+            json!({ "filter": { "noteContains": "LOW MOOD" } }),
+        )
         .await;
     res.assert_no_errors();
     assert_eq!(ids(&res), vec![id(app.demo.alice_counselling_case)]);
     let res = app
-        .as_caller(app.demo.mental_health_adviser, Role::Practitioner, CASES, json!({ "filter": { "noteContains": "low mood" } }))
+        .as_caller(
+            app.demo.mental_health_adviser,
+            Role::Practitioner,
+            CASES,
+            json!({ "filter": { "noteContains": "low mood" } }),
+        )
         .await;
     res.assert_no_errors();
     assert_eq!(res.data()["supportCases"]["totalCount"], 0);
@@ -79,7 +114,12 @@ async fn note_text_filter_only_searches_the_callers_own_service() {
 async fn sorting_by_risk_puts_rows_with_hidden_risk_last_in_creation_order() {
     let app = spawn_app().await;
     let res = app
-        .as_caller(app.demo.mental_health_adviser, Role::Practitioner, CASES, json!({ "order": "RISK_LEVEL_DESC" }))
+        .as_caller(
+            app.demo.mental_health_adviser,
+            Role::Practitioner,
+            CASES,
+            json!({ "order": "RISK_LEVEL_DESC" }),
+        )
         .await;
     res.assert_no_errors();
     let got = ids(&res);
@@ -87,7 +127,11 @@ async fn sorting_by_risk_puts_rows_with_hidden_risk_last_in_creation_order() {
     // The rest (risk hidden) keep creation order, whatever their risk.
     assert_eq!(
         got[1..].to_vec(),
-        vec![id(app.demo.alice_counselling_case), id(app.demo.bob_disability_case), id(app.demo.carol_counselling_case)]
+        vec![
+            id(app.demo.alice_counselling_case),
+            id(app.demo.bob_disability_case),
+            id(app.demo.carol_counselling_case)
+        ]
     );
 }
 
@@ -95,7 +139,12 @@ async fn sorting_by_risk_puts_rows_with_hidden_risk_last_in_creation_order() {
 async fn filter_on_a_field_the_caller_can_read_nowhere_is_forbidden() {
     let app = spawn_app().await;
     let res = app
-        .as_caller(app.demo.it_support, Role::ItSupport, CASES, json!({ "filter": { "service": "counselling" } }))
+        .as_caller(
+            app.demo.it_support,
+            Role::ItSupport,
+            CASES,
+            json!({ "filter": { "service": "counselling" } }),
+        )
         .await;
     assert_eq!(res.codes(), vec!["FORBIDDEN"]);
     let res = app
@@ -108,7 +157,12 @@ async fn filter_on_a_field_the_caller_can_read_nowhere_is_forbidden() {
         .await;
     assert_eq!(res.codes(), vec!["FORBIDDEN"]);
     let res = app
-        .as_caller(app.demo.analyst, Role::Analyst, r#"{ students(orderBy: NAME) { totalCount } }"#, json!({}))
+        .as_caller(
+            app.demo.analyst,
+            Role::Analyst,
+            r#"{ students(orderBy: NAME) { totalCount } }"#,
+            json!({}),
+        )
         .await;
     assert_eq!(res.codes(), vec!["FORBIDDEN"]);
 }
@@ -117,21 +171,42 @@ async fn filter_on_a_field_the_caller_can_read_nowhere_is_forbidden() {
 async fn cursors_encode_positions_not_values_and_paginate() {
     let app = spawn_app().await;
     let first = app
-        .as_caller(app.demo.counsellor, Role::Practitioner, CASES, json!({ "first": 2, "order": "RISK_LEVEL_DESC" }))
+        .as_caller(
+            app.demo.counsellor,
+            Role::Practitioner,
+            CASES,
+            json!({ "first": 2, "order": "RISK_LEVEL_DESC" }),
+        )
         .await;
     first.assert_no_errors();
-    assert_eq!(first.data()["supportCases"]["pageInfo"]["hasNextPage"], true);
+    assert_eq!(
+        first.data()["supportCases"]["pageInfo"]["hasNextPage"],
+        true
+    );
     for edge in first.data()["supportCases"]["edges"].as_array().unwrap() {
         let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
             .decode(edge["cursor"].as_str().unwrap())
             .unwrap();
         let text = String::from_utf8(raw).unwrap();
         assert!(text.starts_with("confide:v1:"), "{text}");
-        assert!(text["confide:v1:".len()..].chars().all(|c| c.is_ascii_digit()), "{text}");
+        assert!(
+            text["confide:v1:".len()..]
+                .chars()
+                .all(|c| c.is_ascii_digit()),
+            "{text}"
+        );
     }
-    let after = first.data()["supportCases"]["pageInfo"]["endCursor"].as_str().unwrap().to_owned();
+    let after = first.data()["supportCases"]["pageInfo"]["endCursor"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let second = app
-        .as_caller(app.demo.counsellor, Role::Practitioner, CASES, json!({ "first": 2, "after": after, "order": "RISK_LEVEL_DESC" }))
+        .as_caller(
+            app.demo.counsellor,
+            Role::Practitioner,
+            CASES,
+            json!({ "first": 2, "after": after, "order": "RISK_LEVEL_DESC" }),
+        )
         .await;
     second.assert_no_errors();
     let mut all = ids(&first);
@@ -139,19 +214,32 @@ async fn cursors_encode_positions_not_values_and_paginate() {
     all.sort();
     all.dedup();
     assert_eq!(all.len(), 4);
-    assert_eq!(second.data()["supportCases"]["pageInfo"]["hasNextPage"], false);
+    assert_eq!(
+        second.data()["supportCases"]["pageInfo"]["hasNextPage"],
+        false
+    );
 }
 
 #[tokio::test]
 async fn invalid_cursor_and_oversized_page_are_bad_user_input() {
     let app = spawn_app().await;
     let res = app
-        .as_caller(app.demo.counsellor, Role::Practitioner, CASES, json!({ "after": "bm9wZQ" }))
+        .as_caller(
+            app.demo.counsellor,
+            Role::Practitioner,
+            CASES,
+            json!({ "after": "bm9wZQ" }),
+        )
         .await;
     assert_eq!(res.codes(), vec!["BAD_USER_INPUT"]);
     assert_eq!(res.errors()[0]["extensions"]["field"], "after");
     let res = app
-        .as_caller(app.demo.counsellor, Role::Practitioner, CASES, json!({ "first": 1000 }))
+        .as_caller(
+            app.demo.counsellor,
+            Role::Practitioner,
+            CASES,
+            json!({ "first": 1000 }),
+        )
         .await;
     assert_eq!(res.codes(), vec!["BAD_USER_INPUT"]);
     assert_eq!(res.errors()[0]["extensions"]["field"], "first");

@@ -3,9 +3,19 @@ use crate::helpers::spawn_app;
 #[tokio::test]
 async fn healthz_and_readyz_answer_ok() {
     let app = spawn_app().await;
-    let health = app.client.get(format!("{}/healthz", app.address)).send().await.unwrap();
+    let health = app
+        .client
+        .get(format!("{}/healthz", app.address))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(health.status().as_u16(), 200);
-    let ready = app.client.get(format!("{}/readyz", app.address)).send().await.unwrap();
+    let ready = app
+        .client
+        .get(format!("{}/readyz", app.address))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(ready.status().as_u16(), 200);
     let body: serde_json::Value = ready.json().await.unwrap();
     assert_eq!(body["status"], "ready");
@@ -15,14 +25,29 @@ async fn healthz_and_readyz_answer_ok() {
 async fn readyz_reports_unavailable_when_the_database_is_gone() {
     let app = spawn_app().await;
     app.db.clone().close().await.unwrap();
-    let ready = app.client.get(format!("{}/readyz", app.address)).send().await.unwrap();
+    let ready = app
+        .client
+        .get(format!("{}/readyz", app.address))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(ready.status().as_u16(), 503);
 }
 
 #[tokio::test]
 async fn get_graphql_serves_graphiql() {
     let app = spawn_app().await;
-    let page = app.client.get(format!("{}/graphql", app.address)).send().await.unwrap();
+    let page = app
+        .client
+        .get(format!("{}/graphql", app.address))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(page.status().as_u16(), 200);
-    assert!(page.text().await.unwrap().to_lowercase().contains("graphiql"));
+    assert!(page
+        .text()
+        .await
+        .unwrap()
+        .to_lowercase()
+        .contains("graphiql"));
 }

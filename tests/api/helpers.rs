@@ -24,18 +24,26 @@ async fn fresh_database() -> (String, Option<tempfile::TempDir>) {
     match std::env::var("CONFIDE_TEST_DATABASE_URL") {
         Ok(admin_url) if !admin_url.is_empty() => {
             let name = format!("confide_test_{}", uuid::Uuid::new_v4().simple());
-            let admin = Database::connect(&admin_url).await.expect("connect to postgres");
+            let admin = Database::connect(&admin_url)
+                .await
+                .expect("connect to postgres");
             admin
                 .execute_unprepared(&format!("CREATE DATABASE {name}"))
                 .await
                 .expect("create test database");
             admin.close().await.expect("close admin connection");
-            let base = admin_url.rsplit_once('/').map(|(b, _)| b).expect("url has a path");
+            let base = admin_url
+                .rsplit_once('/')
+                .map(|(b, _)| b)
+                .expect("url has a path");
             (format!("{base}/{name}"), None)
         }
         _ => {
             let dir = tempfile::tempdir().expect("temp dir");
-            let url = format!("sqlite://{}?mode=rwc", dir.path().join("confide.db").display());
+            let url = format!(
+                "sqlite://{}?mode=rwc",
+                dir.path().join("confide.db").display()
+            );
             (url, Some(dir))
         }
     }
@@ -87,7 +95,11 @@ impl Gql {
     }
 
     pub fn assert_no_errors(&self) -> &Self {
-        assert!(self.errors().is_empty(), "unexpected errors: {:#}", self.body);
+        assert!(
+            self.errors().is_empty(),
+            "unexpected errors: {:#}",
+            self.body
+        );
         self
     }
 
@@ -143,7 +155,10 @@ impl TestApp {
     }
 
     pub async fn post_raw(&self, authorization: Option<&str>, body: Value) -> Gql {
-        let mut request = self.client.post(format!("{}/graphql", self.address)).json(&body);
+        let mut request = self
+            .client
+            .post(format!("{}/graphql", self.address))
+            .json(&body);
         if let Some(auth) = authorization {
             request = request.header("Authorization", auth);
         }
@@ -162,7 +177,13 @@ impl TestApp {
     }
 
     /// A query as the demo caller of a role.
-    pub async fn as_caller(&self, id: uuid::Uuid, role: Role, query: &str, variables: Value) -> Gql {
+    pub async fn as_caller(
+        &self,
+        id: uuid::Uuid,
+        role: Role,
+        query: &str,
+        variables: Value,
+    ) -> Gql {
         let token = self.token(id, role);
         self.gql(&token, query, variables).await
     }

@@ -20,7 +20,12 @@ fn p(field: &str) -> serde_json::Value {
 async fn practitioner_sees_the_content_of_their_own_service_case() {
     let app = spawn_app().await;
     let res = app
-        .as_caller(app.demo.counsellor, Role::Practitioner, CASE, json!({ "id": id(app.demo.alice_counselling_case) }))
+        .as_caller(
+            app.demo.counsellor,
+            Role::Practitioner,
+            CASE,
+            json!({ "id": id(app.demo.alice_counselling_case) }),
+        )
         .await;
     res.assert_no_errors();
     let case = &res.data()["supportCase"];
@@ -45,13 +50,21 @@ async fn practitioner_of_another_service_gets_the_case_with_outside_service_reda
         .await;
     res.assert_no_errors();
     let case = &res.data()["supportCase"];
-    assert_eq!(case["id"], id(app.demo.alice_counselling_case), "a redaction never nulls the parent");
+    assert_eq!(
+        case["id"],
+        id(app.demo.alice_counselling_case),
+        "a redaction never nulls the parent"
+    );
     assert_eq!(case["service"], "counselling");
     assert_eq!(case["summary"], "Weekly counselling sessions.");
     assert_eq!(case["student"]["name"], "Alice Example");
     for field in ["adjustments", "riskLevel", "notes", "thirdPartyEntries"] {
         assert!(case[field].is_null(), "{field} must be withheld");
-        assert_eq!(res.redaction(p(field)).as_deref(), Some("OUTSIDE_SERVICE"), "{field}");
+        assert_eq!(
+            res.redaction(p(field)).as_deref(),
+            Some("OUTSIDE_SERVICE"),
+            "{field}"
+        );
     }
 }
 
@@ -59,32 +72,62 @@ async fn practitioner_of_another_service_gets_the_case_with_outside_service_reda
 async fn service_lead_sees_own_service_third_party_entries_but_not_another_services() {
     let app = spawn_app().await;
     let own = app
-        .as_caller(app.demo.counselling_lead, Role::ServiceLead, CASE, json!({ "id": id(app.demo.alice_counselling_case) }))
+        .as_caller(
+            app.demo.counselling_lead,
+            Role::ServiceLead,
+            CASE,
+            json!({ "id": id(app.demo.alice_counselling_case) }),
+        )
         .await;
     own.assert_no_errors();
-    assert_eq!(own.data()["supportCase"]["thirdPartyEntries"][0]["body"], "Flatmate reported being worried about Alice's wellbeing.");
+    assert_eq!(
+        own.data()["supportCase"]["thirdPartyEntries"][0]["body"],
+        "Flatmate reported being worried about Alice's wellbeing."
+    );
     let other = app
-        .as_caller(app.demo.counselling_lead, Role::ServiceLead, CASE, json!({ "id": id(app.demo.alice_mental_health_case) }))
+        .as_caller(
+            app.demo.counselling_lead,
+            Role::ServiceLead,
+            CASE,
+            json!({ "id": id(app.demo.alice_mental_health_case) }),
+        )
         .await;
     other.assert_no_errors();
     assert!(other.data()["supportCase"]["notes"].is_null());
-    assert_eq!(other.redaction(p("notes")).as_deref(), Some("OUTSIDE_SERVICE"));
+    assert_eq!(
+        other.redaction(p("notes")).as_deref(),
+        Some("OUTSIDE_SERVICE")
+    );
 }
 
 #[tokio::test]
 async fn student_sees_own_record_with_notes_via_subject_access_and_no_third_party_information() {
     let app = spawn_app().await;
     let res = app
-        .as_caller(app.demo.alice, Role::Student, CASE, json!({ "id": id(app.demo.alice_counselling_case) }))
+        .as_caller(
+            app.demo.alice,
+            Role::Student,
+            CASE,
+            json!({ "id": id(app.demo.alice_counselling_case) }),
+        )
         .await;
     let case = &res.data()["supportCase"];
     assert_eq!(case["adjustments"], "Extra time in exams (25%).");
     assert_eq!(case["student"]["email"], "alice@student.uni.example");
     assert!(case["notes"].is_null());
-    assert_eq!(res.redaction(p("notes")).as_deref(), Some("ACCESS_VIA_SUBJECT_ACCESS_REQUEST"));
-    assert_eq!(res.redaction(p("riskLevel")).as_deref(), Some("ACCESS_VIA_SUBJECT_ACCESS_REQUEST"));
+    assert_eq!(
+        res.redaction(p("notes")).as_deref(),
+        Some("ACCESS_VIA_SUBJECT_ACCESS_REQUEST")
+    );
+    assert_eq!(
+        res.redaction(p("riskLevel")).as_deref(),
+        Some("ACCESS_VIA_SUBJECT_ACCESS_REQUEST")
+    );
     assert!(case["thirdPartyEntries"].is_null());
-    assert_eq!(res.error_at(p("thirdPartyEntries")).as_deref(), Some("FORBIDDEN"));
+    assert_eq!(
+        res.error_at(p("thirdPartyEntries")).as_deref(),
+        Some("FORBIDDEN")
+    );
     assert_eq!(res.errors().len(), 1);
 }
 
@@ -108,7 +151,10 @@ async fn student_cannot_see_another_student_by_any_route() {
     assert!(res.data()["student"].is_null());
     assert!(res.data()["supportCase"].is_null());
     assert_eq!(res.data()["students"]["totalCount"], 1);
-    assert_eq!(res.data()["students"]["edges"][0]["node"]["id"], id(app.demo.alice));
+    assert_eq!(
+        res.data()["students"]["edges"][0]["node"]["id"],
+        id(app.demo.alice)
+    );
     assert_eq!(res.data()["supportCases"]["totalCount"], 2);
 }
 
@@ -116,17 +162,29 @@ async fn student_cannot_see_another_student_by_any_route() {
 async fn reception_sees_booking_metadata_but_summary_is_denied_and_adjustments_redacted() {
     let app = spawn_app().await;
     let res = app
-        .as_caller(app.demo.reception, Role::Reception, CASE, json!({ "id": id(app.demo.alice_counselling_case) }))
+        .as_caller(
+            app.demo.reception,
+            Role::Reception,
+            CASE,
+            json!({ "id": id(app.demo.alice_counselling_case) }),
+        )
         .await;
     let case = &res.data()["supportCase"];
     assert_eq!(case["status"], "OPEN");
     assert!(case["openedAt"].is_string());
     assert_eq!(case["student"]["email"], "alice@student.uni.example");
     assert!(case["adjustments"].is_null());
-    assert_eq!(res.redaction(p("adjustments")).as_deref(), Some("ROLE_NOT_PERMITTED"));
+    assert_eq!(
+        res.redaction(p("adjustments")).as_deref(),
+        Some("ROLE_NOT_PERMITTED")
+    );
     for field in ["summary", "riskLevel", "notes", "thirdPartyEntries"] {
         assert!(case[field].is_null());
-        assert_eq!(res.error_at(p(field)).as_deref(), Some("FORBIDDEN"), "{field}");
+        assert_eq!(
+            res.error_at(p(field)).as_deref(),
+            Some("FORBIDDEN"),
+            "{field}"
+        );
     }
 }
 
@@ -144,10 +202,19 @@ async fn analyst_gets_pseudonymised_identity_and_denied_contact() {
     let s = &res.data()["student"];
     assert_eq!(s["id"], id(app.demo.alice), "identifiers are allowed");
     assert!(s["name"].is_null());
-    assert_eq!(res.redaction(json!(["student", "name"])).as_deref(), Some("PSEUDONYMISED"));
+    assert_eq!(
+        res.redaction(json!(["student", "name"])).as_deref(),
+        Some("PSEUDONYMISED")
+    );
     assert!(s["email"].is_null());
-    assert_eq!(res.error_at(json!(["student", "email"])).as_deref(), Some("FORBIDDEN"));
-    assert_eq!(res.error_at(json!(["student", "department"])).as_deref(), Some("FORBIDDEN"));
+    assert_eq!(
+        res.error_at(json!(["student", "email"])).as_deref(),
+        Some("FORBIDDEN")
+    );
+    assert_eq!(
+        res.error_at(json!(["student", "department"])).as_deref(),
+        Some("FORBIDDEN")
+    );
 }
 
 #[tokio::test]
@@ -165,7 +232,10 @@ async fn it_support_sees_identifiers_and_timestamps_only() {
     assert_eq!(case["id"], id(app.demo.alice_counselling_case));
     assert!(case["createdAt"].is_string());
     assert!(case["service"].is_null());
-    assert_eq!(res.redaction(p("service")).as_deref(), Some("ROLE_NOT_PERMITTED"));
+    assert_eq!(
+        res.redaction(p("service")).as_deref(),
+        Some("ROLE_NOT_PERMITTED")
+    );
     assert!(case["student"]["name"].is_null());
     assert_eq!(res.error_at(p("notes")).as_deref(), Some("FORBIDDEN"));
 }
@@ -174,14 +244,25 @@ async fn it_support_sees_identifiers_and_timestamps_only() {
 async fn dpo_reads_identity_and_sees_notes_only_through_a_subject_access_request() {
     let app = spawn_app().await;
     let res = app
-        .as_caller(app.demo.dpo, Role::Dpo, CASE, json!({ "id": id(app.demo.alice_counselling_case) }))
+        .as_caller(
+            app.demo.dpo,
+            Role::Dpo,
+            CASE,
+            json!({ "id": id(app.demo.alice_counselling_case) }),
+        )
         .await;
     res.assert_no_errors();
     let case = &res.data()["supportCase"];
     assert_eq!(case["student"]["email"], "alice@student.uni.example");
     assert!(case["notes"].is_null());
-    assert_eq!(res.redaction(p("notes")).as_deref(), Some("ACCESS_VIA_SUBJECT_ACCESS_REQUEST"));
-    assert_eq!(res.redaction(p("adjustments")).as_deref(), Some("ACCESS_VIA_SUBJECT_ACCESS_REQUEST"));
+    assert_eq!(
+        res.redaction(p("notes")).as_deref(),
+        Some("ACCESS_VIA_SUBJECT_ACCESS_REQUEST")
+    );
+    assert_eq!(
+        res.redaction(p("adjustments")).as_deref(),
+        Some("ACCESS_VIA_SUBJECT_ACCESS_REQUEST")
+    );
 }
 
 #[tokio::test]
@@ -189,11 +270,19 @@ async fn restricted_student_is_redacted_for_every_role_but_the_dpo() {
     let app = spawn_app().await;
     let q = r#"query($id: ID!) { student(id: $id) { id name email cases { id notes { body } } } }"#;
     let vars = json!({ "id": id(app.demo.carol) });
-    let counsellor = app.as_caller(app.demo.counsellor, Role::Practitioner, q, vars.clone()).await;
+    let counsellor = app
+        .as_caller(app.demo.counsellor, Role::Practitioner, q, vars.clone())
+        .await;
     counsellor.assert_no_errors();
     assert!(counsellor.data()["student"]["name"].is_null());
-    assert_eq!(counsellor.redaction(json!(["student", "name"])).as_deref(), Some("PROCESSING_RESTRICTED"));
-    assert_eq!(counsellor.redaction(json!(["student", "cases"])).as_deref(), Some("PROCESSING_RESTRICTED"));
+    assert_eq!(
+        counsellor.redaction(json!(["student", "name"])).as_deref(),
+        Some("PROCESSING_RESTRICTED")
+    );
+    assert_eq!(
+        counsellor.redaction(json!(["student", "cases"])).as_deref(),
+        Some("PROCESSING_RESTRICTED")
+    );
     let dpo = app.as_caller(app.demo.dpo, Role::Dpo, q, vars).await;
     dpo.assert_no_errors();
     assert_eq!(dpo.data()["student"]["name"], "Carol Example");
@@ -230,10 +319,20 @@ async fn a_hidden_row_answers_exactly_like_a_missing_one() {
     let app = spawn_app().await;
     let q = r#"query($id: ID!) { student(id: $id) { id name } }"#;
     let hidden = app
-        .as_caller(app.demo.history_department, Role::Department, q, json!({ "id": id(app.demo.alice) }))
+        .as_caller(
+            app.demo.history_department,
+            Role::Department,
+            q,
+            json!({ "id": id(app.demo.alice) }),
+        )
         .await;
     let missing = app
-        .as_caller(app.demo.history_department, Role::Department, q, json!({ "id": id(uuid::Uuid::now_v7()) }))
+        .as_caller(
+            app.demo.history_department,
+            Role::Department,
+            q,
+            json!({ "id": id(uuid::Uuid::now_v7()) }),
+        )
         .await;
     assert_eq!(hidden.status, missing.status);
     let strip = |b: &serde_json::Value| {

@@ -4,7 +4,14 @@ use crate::helpers::{id, spawn_app, Gql, TestApp};
 use confide::domain::Role;
 use serde_json::json;
 
-const BODIES: &[&str] = &["low mood", "sexual health", "exam arrangements", "safety plan", "accessibility", "family"];
+const BODIES: &[&str] = &[
+    "low mood",
+    "sexual health",
+    "exam arrangements",
+    "safety plan",
+    "accessibility",
+    "family",
+];
 
 fn assert_no_note_text(res: &Gql) {
     let text = res.body.to_string().to_lowercase();
@@ -26,19 +33,37 @@ async fn reception(app: &TestApp, query: &str) -> Gql {
 #[tokio::test]
 async fn reception_cannot_read_note_bodies_through_the_field() {
     let app = spawn_app().await;
-    let res = reception(&app, r#"query($case: ID!) { supportCase(id: $case) { id notes { body } } }"#).await;
+    let res = reception(
+        &app,
+        r#"query($case: ID!) { supportCase(id: $case) { id notes { body } } }"#,
+    )
+    .await;
     assert_no_note_text(&res);
     assert!(res.data()["supportCase"]["notes"].is_null());
-    assert_eq!(res.error_at(json!(["supportCase", "notes"])).as_deref(), Some("FORBIDDEN"));
-    assert_eq!(res.data()["supportCase"]["id"], id(app.demo.alice_counselling_case));
+    assert_eq!(
+        res.error_at(json!(["supportCase", "notes"])).as_deref(),
+        Some("FORBIDDEN")
+    );
+    assert_eq!(
+        res.data()["supportCase"]["id"],
+        id(app.demo.alice_counselling_case)
+    );
 }
 
 #[tokio::test]
 async fn reception_cannot_read_note_bodies_through_an_alias() {
     let app = spawn_app().await;
-    let res = reception(&app, r#"query($case: ID!) { supportCase(id: $case) { appointments: notes { text: body } } }"#).await;
+    let res = reception(
+        &app,
+        r#"query($case: ID!) { supportCase(id: $case) { appointments: notes { text: body } } }"#,
+    )
+    .await;
     assert_no_note_text(&res);
-    assert_eq!(res.error_at(json!(["supportCase", "appointments"])).as_deref(), Some("FORBIDDEN"));
+    assert_eq!(
+        res.error_at(json!(["supportCase", "appointments"]))
+            .as_deref(),
+        Some("FORBIDDEN")
+    );
 }
 
 #[tokio::test]
@@ -86,8 +111,16 @@ async fn reception_cannot_probe_note_bodies_with_a_filter() {
 #[tokio::test]
 async fn reception_cannot_sort_by_risk_it_cannot_read() {
     let app = spawn_app().await;
-    let res = reception(&app, r#"{ supportCases(orderBy: RISK_LEVEL_DESC) { edges { node { id } } } }"#).await;
+    let res = reception(
+        &app,
+        r#"{ supportCases(orderBy: RISK_LEVEL_DESC) { edges { node { id } } } }"#,
+    )
+    .await;
     assert_eq!(res.codes(), vec!["FORBIDDEN"]);
-    let res = reception(&app, r#"{ supportCases(filter: { riskLevel: HIGH }) { totalCount } }"#).await;
+    let res = reception(
+        &app,
+        r#"{ supportCases(filter: { riskLevel: HIGH }) { totalCount } }"#,
+    )
+    .await;
     assert_eq!(res.codes(), vec!["FORBIDDEN"]);
 }

@@ -23,12 +23,22 @@ fn schema_graphql_is_generated_from_the_code() {
 fn every_guarded_field_is_nullable_and_names_its_data_category() {
     let registry = confide::schema().sdl();
     let categories = [
-        "IDENTITY", "CONTACT", "DEMOGRAPHIC", "ACADEMIC", "TRUSTED_CONTACTS", "SUPPORT_SUMMARY",
-        "ADJUSTMENTS", "CASE_NOTES", "RISK", "THIRD_PARTY",
+        "IDENTITY",
+        "CONTACT",
+        "DEMOGRAPHIC",
+        "ACADEMIC",
+        "TRUSTED_CONTACTS",
+        "SUPPORT_SUMMARY",
+        "ADJUSTMENTS",
+        "CASE_NOTES",
+        "RISK",
+        "THIRD_PARTY",
     ];
     let mut checked = 0;
     for ty in ["Student", "SupportCase", "Note", "ThirdPartyEntry"] {
-        let start = registry.find(&format!("type {ty} {{")).expect("type present");
+        let start = registry
+            .find(&format!("type {ty} {{"))
+            .expect("type present");
         let end = start + registry[start..].find("\n}").expect("type end");
         let body = &registry[start..end];
         let mut description = String::new();
@@ -52,9 +62,14 @@ fn every_guarded_field_is_nullable_and_names_its_data_category() {
                 description.clear();
                 continue;
             }
-            assert!(!line.ends_with('!'), "{ty}.{name} is guarded and must be nullable: {line}");
             assert!(
-                categories.iter().any(|c| description.contains(&format!("Category {c}"))),
+                !line.ends_with('!'),
+                "{ty}.{name} is guarded and must be nullable: {line}"
+            );
+            assert!(
+                categories
+                    .iter()
+                    .any(|c| description.contains(&format!("Category {c}"))),
                 "{ty}.{name} must name its data category, got {description:?}"
             );
             checked += 1;

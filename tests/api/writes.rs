@@ -14,7 +14,12 @@ fn note_input(case: uuid::Uuid) -> serde_json::Value {
 async fn practitioner_adds_a_note_to_a_case_of_their_own_service() {
     let app = spawn_app().await;
     let res = app
-        .as_caller(app.demo.counsellor, Role::Practitioner, ADD_NOTE, note_input(app.demo.alice_counselling_case))
+        .as_caller(
+            app.demo.counsellor,
+            Role::Practitioner,
+            ADD_NOTE,
+            note_input(app.demo.alice_counselling_case),
+        )
         .await;
     res.assert_no_errors();
     let note = &res.data()["addNote"];
@@ -43,13 +48,25 @@ async fn forbidden_note_writes_leave_the_database_unchanged() {
         (app.demo.analyst, Role::Analyst),
         (app.demo.alice, Role::Student),
     ] {
-        let res = app.as_caller(who, role, ADD_NOTE, note_input(app.demo.alice_counselling_case)).await;
+        let res = app
+            .as_caller(
+                who,
+                role,
+                ADD_NOTE,
+                note_input(app.demo.alice_counselling_case),
+            )
+            .await;
         assert_eq!(res.codes(), vec!["FORBIDDEN"], "{role:?}: {:#}", res.body);
         assert!(res.data().is_null());
     }
     // A case the caller cannot see at all does not exist for them.
     let res = app
-        .as_caller(app.demo.nhs_trust, Role::Partner, ADD_NOTE, note_input(app.demo.alice_counselling_case))
+        .as_caller(
+            app.demo.nhs_trust,
+            Role::Partner,
+            ADD_NOTE,
+            note_input(app.demo.alice_counselling_case),
+        )
         .await;
     assert_eq!(res.codes(), vec!["NOT_FOUND"]);
     assert_eq!(app.count("note").await, before);
@@ -65,13 +82,26 @@ fn new_student(number: &str, email: &str) -> serde_json::Value {
 async fn reception_registers_a_student_and_a_student_cannot() {
     let app = spawn_app().await;
     let res = app
-        .as_caller(app.demo.reception, Role::Reception, CREATE, new_student("S2000001", "dana@student.uni.example"))
+        .as_caller(
+            app.demo.reception,
+            Role::Reception,
+            CREATE,
+            new_student("S2000001", "dana@student.uni.example"),
+        )
         .await;
     res.assert_no_errors();
-    assert_eq!(res.data()["createStudent"]["email"], "dana@student.uni.example");
+    assert_eq!(
+        res.data()["createStudent"]["email"],
+        "dana@student.uni.example"
+    );
     let before = app.count("student").await;
     let res = app
-        .as_caller(app.demo.alice, Role::Student, CREATE, new_student("S2000002", "eve@student.uni.example"))
+        .as_caller(
+            app.demo.alice,
+            Role::Student,
+            CREATE,
+            new_student("S2000002", "eve@student.uni.example"),
+        )
         .await;
     assert_eq!(res.codes(), vec!["FORBIDDEN"]);
     assert_eq!(app.count("student").await, before);
@@ -83,11 +113,22 @@ async fn invalid_input_is_bad_user_input_naming_the_field_and_writes_nothing() {
     let before = app.count("student").await;
     for (vars, field) in [
         (new_student("S2000003", "not-an-email"), "input.email"),
-        (new_student("S 2000003", "f@uni.example"), "input.studentNumber"),
-        (json!({ "input": { "studentNumber": "S2000004", "name": "   ", "email": "g@uni.example", "department": "history", "course": "BA" } }), "input.name"),
-        (json!({ "input": { "studentNumber": "S2000005", "name": "G", "email": "g@uni.example", "department": "History Dept", "course": "BA" } }), "input.department"),
+        (
+            new_student("S 2000003", "f@uni.example"),
+            "input.studentNumber",
+        ),
+        (
+            json!({ "input": { "studentNumber": "S2000004", "name": "   ", "email": "g@uni.example", "department": "history", "course": "BA" } }),
+            "input.name",
+        ),
+        (
+            json!({ "input": { "studentNumber": "S2000005", "name": "G", "email": "g@uni.example", "department": "History Dept", "course": "BA" } }),
+            "input.department",
+        ),
     ] {
-        let res = app.as_caller(app.demo.reception, Role::Reception, CREATE, vars).await;
+        let res = app
+            .as_caller(app.demo.reception, Role::Reception, CREATE, vars)
+            .await;
         assert_eq!(res.codes(), vec!["BAD_USER_INPUT"], "{:#}", res.body);
         assert_eq!(res.errors()[0]["extensions"]["field"], field);
     }
@@ -98,11 +139,21 @@ async fn invalid_input_is_bad_user_input_naming_the_field_and_writes_nothing() {
 async fn wrongly_typed_input_is_bad_user_input_and_never_internal() {
     let app = spawn_app().await;
     let res = app
-        .as_caller(app.demo.counsellor, Role::Practitioner, ADD_NOTE, json!({ "input": { "caseId": "x", "kind": "GOSSIP", "body": "b" } }))
+        .as_caller(
+            app.demo.counsellor,
+            Role::Practitioner,
+            ADD_NOTE,
+            json!({ "input": { "caseId": "x", "kind": "GOSSIP", "body": "b" } }),
+        )
         .await;
     assert_eq!(res.codes(), vec!["BAD_USER_INPUT"]);
     let res = app
-        .as_caller(app.demo.counsellor, Role::Practitioner, ADD_NOTE, json!({ "input": { "caseId": "not-a-uuid", "kind": "MEETING", "body": "b" } }))
+        .as_caller(
+            app.demo.counsellor,
+            Role::Practitioner,
+            ADD_NOTE,
+            json!({ "input": { "caseId": "not-a-uuid", "kind": "MEETING", "body": "b" } }),
+        )
         .await;
     assert_eq!(res.codes(), vec!["BAD_USER_INPUT"]);
     assert_eq!(res.errors()[0]["extensions"]["field"], "input.caseId");
@@ -112,7 +163,12 @@ async fn wrongly_typed_input_is_bad_user_input_and_never_internal() {
 async fn duplicate_student_number_is_a_conflict() {
     let app = spawn_app().await;
     let res = app
-        .as_caller(app.demo.reception, Role::Reception, CREATE, new_student("S1000001", "dup@student.uni.example"))
+        .as_caller(
+            app.demo.reception,
+            Role::Reception,
+            CREATE,
+            new_student("S1000001", "dup@student.uni.example"),
+        )
         .await;
     assert_eq!(res.codes(), vec!["CONFLICT"]);
 }
@@ -131,7 +187,10 @@ async fn updating_a_student_changes_only_the_given_fields_and_null_clears() {
     res.assert_no_errors();
     let s = &res.data()["updateStudent"];
     assert!(s["phone"].is_null());
-    assert!(res.body["extensions"]["redactions"].is_null(), "phone is cleared, not redacted");
+    assert!(
+        res.body["extensions"]["redactions"].is_null(),
+        "phone is cleared, not redacted"
+    );
     assert_eq!(s["course"], "BA History and Politics");
     assert_eq!(s["email"], "alice@student.uni.example");
 }
@@ -141,12 +200,22 @@ async fn enrolment_periods_are_recorded_and_validated() {
     let app = spawn_app().await;
     let q = r#"mutation($id: ID!, $s: NaiveDate!, $e: NaiveDate) { recordEnrolment(studentId: $id, startsOn: $s, endsOn: $e) { startsOn endsOn } }"#;
     let res = app
-        .as_caller(app.demo.reception, Role::Reception, q, json!({ "id": id(app.demo.bob), "s": "2026-09-28", "e": "2027-06-30" }))
+        .as_caller(
+            app.demo.reception,
+            Role::Reception,
+            q,
+            json!({ "id": id(app.demo.bob), "s": "2026-09-28", "e": "2027-06-30" }),
+        )
         .await;
     res.assert_no_errors();
     let before = app.count("enrolment").await;
     let res = app
-        .as_caller(app.demo.reception, Role::Reception, q, json!({ "id": id(app.demo.bob), "s": "2026-09-28", "e": "2025-06-30" }))
+        .as_caller(
+            app.demo.reception,
+            Role::Reception,
+            q,
+            json!({ "id": id(app.demo.bob), "s": "2026-09-28", "e": "2025-06-30" }),
+        )
         .await;
     assert_eq!(res.codes(), vec!["BAD_USER_INPUT"]);
     assert_eq!(app.count("enrolment").await, before);
@@ -164,7 +233,12 @@ async fn practitioners_open_cases_only_in_their_own_service() {
     assert_eq!(res.data()["openCase"]["riskLevel"], "LOW");
     let before = app.count("support_case").await;
     let res = app
-        .as_caller(app.demo.counsellor, Role::Practitioner, q, json!({ "input": { "studentId": id(app.demo.bob), "service": "mental_health" } }))
+        .as_caller(
+            app.demo.counsellor,
+            Role::Practitioner,
+            q,
+            json!({ "input": { "studentId": id(app.demo.bob), "service": "mental_health" } }),
+        )
         .await;
     assert_eq!(res.codes(), vec!["FORBIDDEN"]);
     assert_eq!(app.count("support_case").await, before);
@@ -175,14 +249,38 @@ async fn only_the_service_lead_assigns_and_only_to_staff_of_the_service() {
     let app = spawn_app().await;
     let q = r#"mutation($case: ID!, $staff: ID!) { assignCase(caseId: $case, staffId: $staff) { assignedTo { id name } } }"#;
     let vars = |staff: uuid::Uuid| json!({ "case": id(app.demo.alice_counselling_case), "staff": id(staff) });
-    let res = app.as_caller(app.demo.counsellor, Role::Practitioner, q, vars(app.demo.counselling_lead)).await;
+    let res = app
+        .as_caller(
+            app.demo.counsellor,
+            Role::Practitioner,
+            q,
+            vars(app.demo.counselling_lead),
+        )
+        .await;
     assert_eq!(res.codes(), vec!["FORBIDDEN"]);
-    let res = app.as_caller(app.demo.counselling_lead, Role::ServiceLead, q, vars(app.demo.mental_health_adviser)).await;
+    let res = app
+        .as_caller(
+            app.demo.counselling_lead,
+            Role::ServiceLead,
+            q,
+            vars(app.demo.mental_health_adviser),
+        )
+        .await;
     assert_eq!(res.codes(), vec!["BAD_USER_INPUT"]);
     assert_eq!(res.errors()[0]["extensions"]["field"], "staffId");
-    let res = app.as_caller(app.demo.counselling_lead, Role::ServiceLead, q, vars(app.demo.counselling_lead)).await;
+    let res = app
+        .as_caller(
+            app.demo.counselling_lead,
+            Role::ServiceLead,
+            q,
+            vars(app.demo.counselling_lead),
+        )
+        .await;
     res.assert_no_errors();
-    assert_eq!(res.data()["assignCase"]["assignedTo"]["name"], "Maria Lopez");
+    assert_eq!(
+        res.data()["assignCase"]["assignedTo"]["name"],
+        "Maria Lopez"
+    );
 }
 
 #[tokio::test]
@@ -190,10 +288,14 @@ async fn closing_a_case_twice_is_a_conflict() {
     let app = spawn_app().await;
     let q = r#"mutation($case: ID!) { closeCase(caseId: $case) { status closedAt } }"#;
     let vars = json!({ "case": id(app.demo.alice_counselling_case) });
-    let res = app.as_caller(app.demo.counsellor, Role::Practitioner, q, vars.clone()).await;
+    let res = app
+        .as_caller(app.demo.counsellor, Role::Practitioner, q, vars.clone())
+        .await;
     res.assert_no_errors();
     assert_eq!(res.data()["closeCase"]["status"], "CLOSED");
-    let res = app.as_caller(app.demo.counsellor, Role::Practitioner, q, vars).await;
+    let res = app
+        .as_caller(app.demo.counsellor, Role::Practitioner, q, vars)
+        .await;
     assert_eq!(res.codes(), vec!["CONFLICT"]);
 }
 
@@ -202,10 +304,22 @@ async fn third_party_entries_stay_within_the_owning_service() {
     let app = spawn_app().await;
     let q = r#"mutation($input: RecordThirdPartyEntryInput!) { recordThirdPartyEntry(input: $input) { id source body } }"#;
     let input = json!({ "input": { "caseId": id(app.demo.alice_mental_health_case), "source": "Parent", "subject": "Parent", "body": "Parent called with concerns." } });
-    let res = app.as_caller(app.demo.mental_health_adviser, Role::Practitioner, q, input.clone()).await;
+    let res = app
+        .as_caller(
+            app.demo.mental_health_adviser,
+            Role::Practitioner,
+            q,
+            input.clone(),
+        )
+        .await;
     res.assert_no_errors();
-    assert_eq!(res.data()["recordThirdPartyEntry"]["body"], "Parent called with concerns.");
-    let res = app.as_caller(app.demo.counsellor, Role::Practitioner, q, input).await;
+    assert_eq!(
+        res.data()["recordThirdPartyEntry"]["body"],
+        "Parent called with concerns."
+    );
+    let res = app
+        .as_caller(app.demo.counsellor, Role::Practitioner, q, input)
+        .await;
     assert_eq!(res.codes(), vec!["FORBIDDEN"]);
     let read = app
         .as_caller(
@@ -216,5 +330,9 @@ async fn third_party_entries_stay_within_the_owning_service() {
         )
         .await;
     assert!(read.data()["supportCase"]["thirdPartyEntries"].is_null());
-    assert_eq!(read.redaction(json!(["supportCase", "thirdPartyEntries"])).as_deref(), Some("OUTSIDE_SERVICE"));
+    assert_eq!(
+        read.redaction(json!(["supportCase", "thirdPartyEntries"]))
+            .as_deref(),
+        Some("OUTSIDE_SERVICE")
+    );
 }
