@@ -310,7 +310,7 @@ pub async fn seed(db: &DatabaseConnection) -> AppResult<Demo> {
         .insert(&txn)
         .await?;
         enrolment::ActiveModel {
-            id: Set(Uuid::now_v7()),
+            id: Set(Uuid::new_v4()),
             student_id: Set(id),
             starts_on: Set(NaiveDate::from_ymd_opt(2023, 9, 25).unwrap_or_default()),
             ends_on: Set(None),

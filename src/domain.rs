@@ -91,6 +91,90 @@ text_enum!(
     }
 );
 
+text_enum!(
+    /// Who a consent or risk exception names. Departments, university services
+    /// and partner organisations call the API; the others are recipients of
+    /// disclosures made outside it.
+    RecipientKind {
+        Department => "department",
+        UniversityService => "university_service",
+        Partner => "partner",
+        Gp => "gp",
+        EmergencyContact => "emergency_contact",
+        Research => "research",
+    }
+);
+
+impl RecipientKind {
+    /// Whether a recipient of this kind must be named (a department, unit or organisation).
+    pub fn needs_ref(self) -> bool {
+        matches!(
+            self,
+            RecipientKind::Department | RecipientKind::UniversityService | RecipientKind::Partner
+        )
+    }
+}
+
+text_enum!(
+    /// The data categories of the privacy model.
+    DataCategory {
+        Identity => "IDENTITY",
+        Contact => "CONTACT",
+        Demographic => "DEMOGRAPHIC",
+        Academic => "ACADEMIC",
+        TrustedContacts => "TRUSTED_CONTACTS",
+        SupportSummary => "SUPPORT_SUMMARY",
+        Adjustments => "ADJUSTMENTS",
+        CaseNotes => "CASE_NOTES",
+        Risk => "RISK",
+        ThirdParty => "THIRD_PARTY",
+    }
+);
+
+text_enum!(
+    /// Grounds for sharing without consent.
+    RiskGround {
+        SeriousHarmToSelf => "serious_harm_to_self",
+        HarmToOthers => "harm_to_others",
+        Safeguarding => "safeguarding",
+        LegalObligation => "legal_obligation",
+        LifeThreatening => "life_threatening",
+    }
+);
+
+text_enum!(
+    /// Why the student's consent was not obtained.
+    StudentPosition { Refused => "refused", LacksCapacity => "lacks_capacity" }
+);
+
+/// Parses a JSON array of enum names, dropping (and logging) unknown ones.
+pub fn enum_list_from_json<T>(value: &serde_json::Value, parse: fn(&str) -> Option<T>) -> Vec<T> {
+    value
+        .as_array()
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(|v| {
+                    let parsed = v.as_str().and_then(parse);
+                    if parsed.is_none() {
+                        tracing::warn!(value = ?v, "unknown enumerated value in database");
+                    }
+                    parsed
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+pub fn enum_list_to_json(names: impl IntoIterator<Item = &'static str>) -> serde_json::Value {
+    serde_json::Value::Array(
+        names
+            .into_iter()
+            .map(|n| serde_json::Value::String(n.to_owned()))
+            .collect(),
+    )
+}
+
 /// Parses the JSON array of label names stored on a note. Unknown names are
 /// kept out rather than failing the read; they are logged.
 pub fn labels_from_json(value: &serde_json::Value) -> Vec<SensitivityLabel> {

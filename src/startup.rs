@@ -10,7 +10,7 @@ use actix_web::dev::Server;
 use actix_web::http::StatusCode;
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer, Responder};
 use async_graphql::http::GraphiQLSource;
-use async_graphql_actix_web::{GraphQLRequest, GraphQLResponse};
+use async_graphql_actix_web::GraphQLResponse;
 use sea_orm::DatabaseConnection;
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -65,7 +65,7 @@ impl Application {
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(data.clone())
-                .app_data(web::JsonConfig::default().limit(256 * 1024))
+                .app_data(web::PayloadConfig::new(256 * 1024))
                 .route("/graphql", web::post().to(graphql_handler))
                 .route("/graphql", web::get().to(graphiql))
                 .route("/healthz", web::get().to(healthz))
@@ -114,10 +114,19 @@ fn unauthenticated() -> HttpResponse {
         }))
 }
 
+fn bad_request(message: &str) -> HttpResponse {
+    HttpResponse::BadRequest().json(serde_json::json!({
+        "data": null,
+        "errors": [{ "message": message, "extensions": { "code": "BAD_USER_INPUT" } }]
+    }))
+}
+
+/// `POST /graphql`: authenticate first (nothing is parsed or executed for an
+/// unauthenticated caller), then parse the JSON body and execute.
 async fn graphql_handler(
     state: web::Data<AppState>,
     http: HttpRequest,
-    request: GraphQLRequest,
+    body: web::Bytes,
 ) -> HttpResponse {
     let header = http
         .headers()
@@ -134,6 +143,13 @@ async fn graphql_handler(
             }));
         }
     };
+    let request = match serde_json::from_slice::<async_graphql::Request>(&body) {
+        Ok(request) => request,
+        Err(e) => {
+            tracing::info!(error = %e, "unparseable GraphQL request body");
+            return bad_request("the request body must be a JSON GraphQL request (one operation)");
+        }
+    };
     let response = graphql::execute(
         &state.schema,
         state.db.clone(),
@@ -141,7 +157,7 @@ async fn graphql_handler(
         caller,
         state.limits,
         state.report_cost,
-        request.into_inner(),
+        request,
     )
     .await;
     let body: GraphQLResponse = response.into();

@@ -7,6 +7,7 @@ pub mod enrolment;
 pub mod note;
 pub mod partner_organisation;
 pub mod risk_exception;
+pub mod risk_exception_recipient;
 pub mod staff;
 pub mod student;
 pub mod support_case;

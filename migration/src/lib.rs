@@ -10,6 +10,7 @@ mod m20261125_000007_create_third_party_entry;
 mod m20261125_000008_create_consent;
 mod m20261125_000009_create_risk_exception;
 mod m20261125_000010_create_audit_event;
+mod m20261125_000011_create_risk_exception_recipient;
 
 pub struct Migrator;
 
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000008_create_consent::Migration),
             Box::new(m20261125_000009_create_risk_exception::Migration),
             Box::new(m20261125_000010_create_audit_event::Migration),
+            Box::new(m20261125_000011_create_risk_exception_recipient::Migration),
         ]
     }
 }

@@ -14,6 +14,7 @@ mod support_case;
 
 use crate::auth::Caller;
 use crate::db;
+use crate::error::AppError;
 use crate::policy::{Decisions, FieldClass, Mask, Outcome, Policy, Reason};
 use async_graphql::{
     Context, EmptySubscription, ErrorExtensions, Request, Response, Schema, SchemaBuilder,
@@ -83,10 +84,9 @@ impl RequestContext {
     }
 }
 
-pub(crate) fn request_context<'a>(
-    ctx: &Context<'a>,
-) -> async_graphql::Result<&'a Arc<RequestContext>> {
+pub(crate) fn request_context<'a>(ctx: &Context<'a>) -> Result<&'a Arc<RequestContext>, AppError> {
     ctx.data::<Arc<RequestContext>>()
+        .map_err(|e| AppError::internal("request context", e.message))
 }
 
 /// The guard at a field: the value, `null` with a redaction, or `null` with a
@@ -108,7 +108,7 @@ pub(crate) fn reveal<T>(
 }
 
 fn deny_error(reason: Reason) -> async_graphql::Error {
-    crate::error::AppError::Forbidden("not permitted for this caller".to_owned())
+    AppError::Forbidden("not permitted for this caller".to_owned())
         .extend()
         .extend_with(|_, e| e.set("reason", reason.as_str()))
 }

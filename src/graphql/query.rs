@@ -25,6 +25,15 @@ pub struct Me {
     pub registered_mental_health_professional: bool,
 }
 
+/// Case counts for one service and status. Students whose processing is
+/// restricted are not counted.
+#[derive(SimpleObject)]
+pub struct CaseStatistic {
+    pub service: String,
+    pub status: Option<CaseStatus>,
+    pub count: i64,
+}
+
 /// Filters on students. Each is checked by the policy like the field it reads:
 /// refused (FORBIDDEN) if the caller can read that field nowhere, and otherwise
 /// matched only on rows where the caller can read it.
@@ -117,6 +126,23 @@ impl QueryRoot {
             university_unit: caller.unit.clone(),
             registered_mental_health_professional: caller.registered_mhp,
         })
+    }
+
+    /// Aggregate case statistics (analysts, service leads, the DPO): no individual rows.
+    async fn case_statistics(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Vec<CaseStatistic>> {
+        let rc = request_context(ctx)?;
+        let rows = service::cases::statistics(&rc.db, &rc.decisions).await?;
+        Ok(rows
+            .into_iter()
+            .map(|(service, status, count)| CaseStatistic {
+                service,
+                status: CaseStatus::parse(&status),
+                count,
+            })
+            .collect())
     }
 
     /// One student, or null if it does not exist or is not visible to you (the same answer).

@@ -221,16 +221,6 @@ impl StudentNode {
             .collect::<async_graphql::Result<Vec<_>>>()
             .map(Some)
     }
-
-    /// When the record was created (not guarded: a timestamp).
-    async fn created_at(&self) -> chrono::DateTime<chrono::Utc> {
-        self.model.created_at
-    }
-
-    /// When the record was last changed (not guarded: a timestamp).
-    async fn updated_at(&self) -> chrono::DateTime<chrono::Utc> {
-        self.model.updated_at
-    }
 }
 
 /// A period of study.

@@ -297,16 +297,6 @@ impl CaseNode {
                 .unwrap_or_default(),
         ))
     }
-
-    /// When the record was created (not guarded: a timestamp).
-    async fn created_at(&self) -> chrono::DateTime<chrono::Utc> {
-        self.model.created_at
-    }
-
-    /// When the record was last changed (not guarded: a timestamp).
-    async fn updated_at(&self) -> chrono::DateTime<chrono::Utc> {
-        self.model.updated_at
-    }
 }
 
 #[derive(SimpleObject)]

@@ -21,6 +21,14 @@ pub enum Relation {
     None,
     Consented,
     Exception,
+    ExcludedLabel,
+    /// For risk exception actions: a registered mental health professional who
+    /// did not propose the exception.
+    Registered,
+    /// For risk exception actions: the professional who proposed it.
+    Proposer,
+    /// For risk exception actions: not a registered mental health professional.
+    Unregistered,
 }
 
 impl Relation {
@@ -34,6 +42,10 @@ impl Relation {
             Relation::None => "none",
             Relation::Consented => "consented",
             Relation::Exception => "exception",
+            Relation::ExcludedLabel => "excluded_label",
+            Relation::Registered => "registered",
+            Relation::Proposer => "proposer",
+            Relation::Unregistered => "unregistered",
         }
     }
 }
@@ -47,6 +59,8 @@ pub struct Facts {
     pub consented: u16,
     /// Field classes opened by an active risk exception.
     pub exception: u16,
+    /// A note whose labels every consent covering its case's notes excludes.
+    pub label_excluded: bool,
 }
 
 impl Facts {
@@ -55,6 +69,7 @@ impl Facts {
             base,
             consented: 0,
             exception: 0,
+            label_excluded: false,
         }
     }
 
@@ -62,6 +77,8 @@ impl Facts {
     pub fn relation_for(self, class: FieldClass) -> Relation {
         if self.base == Relation::Restricted {
             Relation::Restricted
+        } else if class == FieldClass::CaseNotes && self.label_excluded {
+            Relation::ExcludedLabel
         } else if self.consented & class.bit() != 0 {
             Relation::Consented
         } else if self.exception & class.bit() != 0 {
@@ -125,6 +142,7 @@ pub fn student_rows(caller: &Caller) -> RowScope {
         Role::Student => {
             RowScope::Condition(Condition::all().add(student::Column::Id.eq(caller.id)))
         }
+        Role::Analyst => RowScope::Nothing,
         role if is_outside(role) => RowScope::Nothing,
         _ => RowScope::All,
     }
@@ -136,6 +154,7 @@ pub fn case_rows(caller: &Caller) -> RowScope {
         Role::Student => {
             RowScope::Condition(Condition::all().add(support_case::Column::StudentId.eq(caller.id)))
         }
+        Role::Analyst => RowScope::Nothing,
         role if is_outside(role) => RowScope::Nothing,
         _ => RowScope::All,
     }

@@ -11,7 +11,7 @@ pub mod facts;
 mod rules;
 
 use crate::auth::Caller;
-use crate::domain::Role;
+use crate::domain::{DataCategory, Role};
 use crate::error::{AppError, AppResult};
 use std::collections::HashMap;
 use std::path::Path;
@@ -37,9 +37,13 @@ pub enum FieldClass {
     CaseNotes,
     Risk,
     ThirdParty,
+    /// Consent records (not a data category: the workflow's own records).
+    Consents,
+    /// Risk exception records.
+    RiskExceptions,
 }
 
-pub const FIELD_CLASS_COUNT: usize = 11;
+pub const FIELD_CLASS_COUNT: usize = 13;
 
 impl FieldClass {
     pub const ALL: [FieldClass; FIELD_CLASS_COUNT] = [
@@ -54,6 +58,8 @@ impl FieldClass {
         FieldClass::CaseNotes,
         FieldClass::Risk,
         FieldClass::ThirdParty,
+        FieldClass::Consents,
+        FieldClass::RiskExceptions,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -69,6 +75,8 @@ impl FieldClass {
             FieldClass::CaseNotes => "CASE_NOTES",
             FieldClass::Risk => "RISK",
             FieldClass::ThirdParty => "THIRD_PARTY",
+            FieldClass::Consents => "CONSENTS",
+            FieldClass::RiskExceptions => "RISK_EXCEPTIONS",
         }
     }
 
@@ -82,6 +90,43 @@ impl FieldClass {
 
     pub fn bit(self) -> u16 {
         1 << (self as u16)
+    }
+
+    /// The field classes a data category consists of.
+    pub fn of_category(category: DataCategory) -> &'static [FieldClass] {
+        match category {
+            DataCategory::Identity => &[FieldClass::Identity],
+            DataCategory::Contact => &[FieldClass::Contact],
+            DataCategory::Demographic => &[FieldClass::Demographic],
+            DataCategory::Academic => &[FieldClass::Academic],
+            DataCategory::TrustedContacts => &[FieldClass::TrustedContacts],
+            DataCategory::SupportSummary => &[FieldClass::SupportSummary, FieldClass::SummaryText],
+            DataCategory::Adjustments => &[FieldClass::Adjustments],
+            DataCategory::CaseNotes => &[FieldClass::CaseNotes],
+            DataCategory::Risk => &[FieldClass::Risk],
+            DataCategory::ThirdParty => &[FieldClass::ThirdParty],
+        }
+    }
+
+    /// The bits of the field classes of these categories.
+    pub fn bits_of(categories: &[DataCategory]) -> u16 {
+        categories
+            .iter()
+            .flat_map(|c| Self::of_category(*c))
+            .fold(0, |acc, class| acc | class.bit())
+    }
+
+    /// Whether the class belongs to a case rather than to the student record.
+    pub fn is_case_level(self) -> bool {
+        matches!(
+            self,
+            FieldClass::SupportSummary
+                | FieldClass::SummaryText
+                | FieldClass::Adjustments
+                | FieldClass::CaseNotes
+                | FieldClass::Risk
+                | FieldClass::ThirdParty
+        )
     }
 }
 
@@ -168,10 +213,21 @@ pub enum Action {
     CloseCase,
     AddNote,
     RecordThirdPartyEntry,
+    RecordConsent,
+    WithdrawConsent,
+    ProposeRiskException,
+    ConfirmRiskException,
+    RevokeRiskException,
+    RecordStudentInformed,
+    ListRiskExceptions,
+    RecordDisclosure,
+    ReadOwnDisclosures,
+    PartnerFeed,
+    ReadStatistics,
 }
 
 impl Action {
-    pub const ALL: [Action; 8] = [
+    pub const ALL: [Action; 19] = [
         Action::CreateStudent,
         Action::UpdateStudent,
         Action::RecordEnrolment,
@@ -180,6 +236,17 @@ impl Action {
         Action::CloseCase,
         Action::AddNote,
         Action::RecordThirdPartyEntry,
+        Action::RecordConsent,
+        Action::WithdrawConsent,
+        Action::ProposeRiskException,
+        Action::ConfirmRiskException,
+        Action::RevokeRiskException,
+        Action::RecordStudentInformed,
+        Action::ListRiskExceptions,
+        Action::RecordDisclosure,
+        Action::ReadOwnDisclosures,
+        Action::PartnerFeed,
+        Action::ReadStatistics,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -192,6 +259,17 @@ impl Action {
             Action::CloseCase => "close_case",
             Action::AddNote => "add_note",
             Action::RecordThirdPartyEntry => "record_third_party_entry",
+            Action::RecordConsent => "record_consent",
+            Action::WithdrawConsent => "withdraw_consent",
+            Action::ProposeRiskException => "propose_risk_exception",
+            Action::ConfirmRiskException => "confirm_risk_exception",
+            Action::RevokeRiskException => "revoke_risk_exception",
+            Action::RecordStudentInformed => "record_student_informed",
+            Action::ListRiskExceptions => "list_risk_exceptions",
+            Action::RecordDisclosure => "record_disclosure",
+            Action::ReadOwnDisclosures => "read_own_disclosures",
+            Action::PartnerFeed => "partner_feed",
+            Action::ReadStatistics => "read_statistics",
         }
     }
 

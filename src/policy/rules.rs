@@ -17,6 +17,10 @@ const RELATIONS: &[&str] = &[
     "none",
     "consented",
     "exception",
+    "excluded_label",
+    "registered",
+    "proposer",
+    "unregistered",
     "*",
 ];
 

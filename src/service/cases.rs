@@ -337,7 +337,7 @@ pub async fn open(
     decisions.authorize(Action::OpenCase, relation)?;
     let now = chrono::Utc::now();
     let case = support_case::ActiveModel {
-        id: Set(Uuid::now_v7()),
+        id: Set(Uuid::new_v4()),
         student_id: Set(student.id),
         service: Set(new.service),
         status: Set(CaseStatus::Open.as_str().to_owned()),
@@ -414,4 +414,27 @@ pub async fn authorized_case(
     let row = find_required(db, decisions.caller(), case_id).await?;
     decisions.authorize(action, relation_of(decisions.caller(), &row))?;
     Ok(row)
+}
+
+/// Case counts by service and status: no individual rows. Students whose
+/// processing is restricted are not counted.
+pub async fn statistics(
+    db: &impl ConnectionTrait,
+    decisions: &Decisions,
+) -> AppResult<Vec<(String, String, i64)>> {
+    decisions.authorize(Action::ReadStatistics, crate::policy::Relation::Any)?;
+    Ok(support_case::Entity::find()
+        .join(JoinType::InnerJoin, support_case::Relation::Student.def())
+        .filter(student::Column::ProcessingRestricted.eq(false))
+        .select_only()
+        .column(support_case::Column::Service)
+        .column(support_case::Column::Status)
+        .column_as(support_case::Column::Id.count(), "n")
+        .group_by(support_case::Column::Service)
+        .group_by(support_case::Column::Status)
+        .order_by(support_case::Column::Service, Order::Asc)
+        .order_by(support_case::Column::Status, Order::Asc)
+        .into_tuple::<(String, String, i64)>()
+        .all(db)
+        .await?)
 }

@@ -31,7 +31,7 @@ pub async fn add(
     labels.sort_by_key(|l| l.as_str());
     labels.dedup();
     let note = note::ActiveModel {
-        id: Set(Uuid::now_v7()),
+        id: Set(Uuid::new_v4()),
         case_id: Set(new.case_id),
         kind: Set(new.kind.as_str().to_owned()),
         occurred_at: Set(new.occurred_at),
@@ -63,7 +63,7 @@ pub async fn add_third_party(
 ) -> AppResult<(third_party_entry::Model, CaseRow)> {
     let row = authorized_case(db, decisions, new.case_id, Action::RecordThirdPartyEntry).await?;
     let entry = third_party_entry::ActiveModel {
-        id: Set(Uuid::now_v7()),
+        id: Set(Uuid::new_v4()),
         case_id: Set(new.case_id),
         source: Set(new.source),
         subject: Set(new.subject),

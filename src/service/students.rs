@@ -194,7 +194,7 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(
     }
     let now = chrono::Utc::now();
     let model = student::ActiveModel {
-        id: Set(Uuid::now_v7()),
+        id: Set(Uuid::new_v4()),
         student_number: Set(new.student_number),
         name: Set(new.name),
         preferred_name: Set(new.preferred_name),
@@ -297,7 +297,7 @@ pub async fn record_enrolment<C: ConnectionTrait + TransactionTrait>(
         }
     }
     let row = enrolment::ActiveModel {
-        id: Set(Uuid::now_v7()),
+        id: Set(Uuid::new_v4()),
         student_id: Set(student_id),
         starts_on: Set(starts_on),
         ends_on: Set(ends_on),

@@ -116,6 +116,29 @@ async fn token_with_unknown_role_is_unauthenticated() {
 }
 
 #[tokio::test]
+async fn malformed_body_is_unauthenticated_without_a_token_and_bad_input_with_one() {
+    let app = spawn_app().await;
+    let send = |auth: Option<String>| {
+        let mut r = app
+            .client
+            .post(format!("{}/graphql", app.address))
+            .header("content-type", "application/json")
+            .body("{not json");
+        if let Some(a) = auth {
+            r = r.header("Authorization", a);
+        }
+        r.send()
+    };
+    let res = send(None).await.unwrap();
+    assert_eq!(res.status().as_u16(), 401);
+    let token = app.token(app.demo.dpo, Role::Dpo);
+    let res = send(Some(format!("Bearer {token}"))).await.unwrap();
+    assert_eq!(res.status().as_u16(), 400);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
+}
+
+#[tokio::test]
 async fn unauthenticated_mutation_executes_nothing() {
     let app = spawn_app().await;
     let before = app.count("student").await;
@@ -160,6 +183,18 @@ async fn rs256_token_from_an_identity_provider_is_accepted_and_hs256_is_not() {
     let token = jsonwebtoken::encode(
         &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256),
         &wrong_aud,
+        &key,
+    )
+    .unwrap();
+    assert_unauthenticated(&app.gql(&token, ME, json!({})).await);
+
+    // A configured issuer and audience are required, not merely checked when present.
+    let mut bare = claims(app.demo.dpo, "dpo", 600);
+    bare.iss = None;
+    bare.aud = None;
+    let token = jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256),
+        &bare,
         &key,
     )
     .unwrap();

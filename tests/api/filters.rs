@@ -111,7 +111,7 @@ async fn note_text_filter_only_searches_the_callers_own_service() {
 }
 
 #[tokio::test]
-async fn sorting_by_risk_puts_rows_with_hidden_risk_last_in_creation_order() {
+async fn sorting_by_risk_puts_rows_with_hidden_risk_last_in_id_order() {
     let app = spawn_app().await;
     let res = app
         .as_caller(
@@ -124,7 +124,7 @@ async fn sorting_by_risk_puts_rows_with_hidden_risk_last_in_creation_order() {
     res.assert_no_errors();
     let got = ids(&res);
     assert_eq!(got[0], id(app.demo.alice_mental_health_case));
-    // The rest (risk hidden) keep creation order, whatever their risk.
+    // The rest (risk hidden) keep id order, whatever their risk.
     assert_eq!(
         got[1..].to_vec(),
         vec![
@@ -149,8 +149,8 @@ async fn filter_on_a_field_the_caller_can_read_nowhere_is_forbidden() {
     assert_eq!(res.codes(), vec!["FORBIDDEN"]);
     let res = app
         .as_caller(
-            app.demo.analyst,
-            Role::Analyst,
+            app.demo.it_support,
+            Role::ItSupport,
             r#"{ students(filter: { nameContains: "alice" }) { totalCount } }"#,
             json!({}),
         )
@@ -158,8 +158,8 @@ async fn filter_on_a_field_the_caller_can_read_nowhere_is_forbidden() {
     assert_eq!(res.codes(), vec!["FORBIDDEN"]);
     let res = app
         .as_caller(
-            app.demo.analyst,
-            Role::Analyst,
+            app.demo.it_support,
+            Role::ItSupport,
             r#"{ students(orderBy: NAME) { totalCount } }"#,
             json!({}),
         )

@@ -45,7 +45,7 @@ async fn forbidden_note_writes_leave_the_database_unchanged() {
         (app.demo.mental_health_adviser, Role::Practitioner),
         (app.demo.reception, Role::Reception),
         (app.demo.dpo, Role::Dpo),
-        (app.demo.analyst, Role::Analyst),
+        (app.demo.it_support, Role::ItSupport),
         (app.demo.alice, Role::Student),
     ] {
         let res = app
