@@ -175,6 +175,20 @@ pub fn enum_list_to_json(names: impl IntoIterator<Item = &'static str>) -> serde
     )
 }
 
+impl SensitivityLabel {
+    pub fn bit(self) -> u16 {
+        Self::ALL
+            .iter()
+            .position(|l| *l == self)
+            .map(|i| 1u16 << i)
+            .unwrap_or(0)
+    }
+
+    pub fn bits_of(labels: &[SensitivityLabel]) -> u16 {
+        labels.iter().fold(0, |acc, l| acc | l.bit())
+    }
+}
+
 /// Parses the JSON array of label names stored on a note. Unknown names are
 /// kept out rather than failing the read; they are logged.
 pub fn labels_from_json(value: &serde_json::Value) -> Vec<SensitivityLabel> {

@@ -22,4 +22,10 @@ pub enum Relation {
     RiskException,
 }
 
+impl Related<super::risk_exception::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::RiskException.def()
+    }
+}
+
 impl ActiveModelBehavior for ActiveModel {}

@@ -5,6 +5,7 @@
 //! Every guarded field reads its outcome from the record's [`Mask`] through
 //! [`reveal`]; no resolver decides access itself.
 
+mod audit;
 mod mutation;
 mod note;
 mod pagination;
@@ -15,13 +16,17 @@ mod support_case;
 use crate::auth::Caller;
 use crate::db;
 use crate::error::AppError;
+use crate::policy::access::{self, StudentAccess};
 use crate::policy::{Decisions, FieldClass, Mask, Outcome, Policy, Reason};
+use crate::service;
 use async_graphql::{
     Context, EmptySubscription, ErrorExtensions, Request, Response, Schema, SchemaBuilder,
 };
 use sea_orm::DatabaseConnection;
-use std::sync::atomic::AtomicU64;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use uuid::Uuid;
 
 pub use mutation::MutationRoot;
 pub use query::QueryRoot;
@@ -61,9 +66,83 @@ pub struct RequestContext {
     pub decisions: Decisions,
     pub limits: Limits,
     redactions: Mutex<Vec<Redaction>>,
+    /// Outside callers: consent and exception state per student, loaded once per request.
+    access: tokio::sync::Mutex<HashMap<Uuid, Arc<StudentAccess>>>,
+    /// Field classes allowed / redacted / denied per student, for the audit trail.
+    releases: Mutex<HashMap<Uuid, [u16; 3]>>,
+}
+
+/// A record's guard: its mask and the student it is about. Each outcome of each
+/// class is reported to the audit trail once per record.
+pub struct Guard {
+    mask: Arc<Mask>,
+    student: Uuid,
+    seen: AtomicU64,
+}
+
+impl Guard {
+    pub fn new(mask: Arc<Mask>, student: Uuid) -> Self {
+        Guard {
+            mask,
+            student,
+            seen: AtomicU64::new(0),
+        }
+    }
+
+    pub fn facts(&self) -> crate::policy::Facts {
+        self.mask.facts()
+    }
+
+    pub fn same(&self) -> Self {
+        Guard::new(self.mask.clone(), self.student)
+    }
+}
+
+fn outcome_index(outcome: Outcome) -> usize {
+    match outcome {
+        Outcome::Allow => 0,
+        Outcome::Redact(_) => 1,
+        Outcome::Deny(_) => 2,
+    }
 }
 
 impl RequestContext {
+    /// The outside caller's access to these students (empty for other callers).
+    pub async fn access_for(
+        &self,
+        ids: &[Uuid],
+    ) -> Result<HashMap<Uuid, Arc<StudentAccess>>, AppError> {
+        let Some(recipient) = access::caller_recipient(self.decisions.caller()) else {
+            return Ok(HashMap::new());
+        };
+        let mut cache = self.access.lock().await;
+        let missing: Vec<Uuid> = ids
+            .iter()
+            .filter(|id| !cache.contains_key(id))
+            .copied()
+            .collect();
+        if !missing.is_empty() {
+            let mut loaded =
+                service::access::load(&self.db, &recipient, &missing, self.decisions.now()).await?;
+            for id in missing {
+                let access = loaded.remove(&id).unwrap_or_default();
+                cache.insert(id, Arc::new(access));
+            }
+        }
+        Ok(ids
+            .iter()
+            .filter_map(|id| cache.get(id).map(|a| (*id, a.clone())))
+            .collect())
+    }
+
+    fn record(&self, student: Uuid, class: FieldClass, outcome: Outcome) {
+        let mut releases = match self.releases.lock() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        releases.entry(student).or_default()[outcome_index(outcome)] |= class.bit();
+    }
+
     fn redact(&self, ctx: &Context<'_>, reason: Reason) {
         let path = ctx
             .path_node
@@ -74,6 +153,17 @@ impl RequestContext {
             Ok(mut r) => r.push(Redaction { path, reason }),
             Err(poisoned) => poisoned.into_inner().push(Redaction { path, reason }),
         }
+    }
+
+    fn take_releases(&self) -> HashMap<Uuid, [u16; 3]> {
+        match self.releases.lock() {
+            Ok(mut r) => std::mem::take(&mut *r),
+            Err(poisoned) => std::mem::take(&mut *poisoned.into_inner()),
+        }
+    }
+
+    pub(crate) async fn cached_access(&self, student: Uuid) -> Option<Arc<StudentAccess>> {
+        self.access.lock().await.get(&student).cloned()
     }
 
     fn take_redactions(&self) -> Vec<Redaction> {
@@ -93,11 +183,16 @@ pub(crate) fn request_context<'a>(ctx: &Context<'a>) -> Result<&'a Arc<RequestCo
 /// FORBIDDEN error at the field's path.
 pub(crate) fn reveal<T>(
     ctx: &Context<'_>,
-    mask: &Mask,
+    guard: &Guard,
     class: FieldClass,
     value: impl FnOnce() -> Option<T>,
 ) -> async_graphql::Result<Option<T>> {
-    match mask.outcome(class) {
+    let outcome = guard.mask.outcome(class);
+    let bit = 1u64 << (class.index() * 3 + outcome_index(outcome));
+    if guard.seen.fetch_or(bit, Ordering::Relaxed) & bit == 0 {
+        request_context(ctx)?.record(guard.student, class, outcome);
+    }
+    match outcome {
         Outcome::Allow => Ok(value()),
         Outcome::Redact(reason) => {
             request_context(ctx)?.redact(ctx, reason);
@@ -128,12 +223,29 @@ pub async fn execute(
         decisions: Decisions::new(Arc::new(caller), policy),
         limits,
         redactions: Mutex::new(Vec::new()),
+        access: tokio::sync::Mutex::new(HashMap::new()),
+        releases: Mutex::new(HashMap::new()),
     });
     let statements = Arc::new(AtomicU64::new(0));
     let mut response =
         db::counting_statements(statements.clone(), schema.execute(request.data(rc.clone()))).await;
     for err in &mut response.errors {
         crate::error::assign_code(err);
+    }
+    // No disclosure without its audit record: if the trail cannot be written,
+    // nothing of this response is released.
+    if let Err(e) = audit::record_request(&rc, rc.take_releases()).await {
+        tracing::error!(error = ?e, "audit write failed; withholding the response");
+        let mut failed = Response::from_errors(vec![async_graphql::ServerError::new(
+            "internal error",
+            None,
+        )]);
+        for err in &mut failed.errors {
+            err.extensions
+                .get_or_insert_with(Default::default)
+                .set("code", "INTERNAL");
+        }
+        return failed;
     }
     let mut redactions = rc.take_redactions();
     if !redactions.is_empty() {

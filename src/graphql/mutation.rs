@@ -181,7 +181,8 @@ impl MutationRoot {
             new
         )
         .await)?;
-        StudentNode::page(ctx, vec![model])?
+        StudentNode::page(ctx, vec![model])
+            .await?
             .pop()
             .ok_or_else(|| AppError::internal("createStudent", "no node").into())
     }
@@ -203,7 +204,8 @@ impl MutationRoot {
             changes
         )
         .await)?;
-        StudentNode::page(ctx, vec![model])?
+        StudentNode::page(ctx, vec![model])
+            .await?
             .pop()
             .ok_or_else(|| AppError::internal("updateStudent", "no node").into())
     }
@@ -245,7 +247,7 @@ impl MutationRoot {
         };
         let row = in_transaction!(rc, |txn| service::cases::open(&txn, &rc.decisions, new)
             .await)?;
-        CaseNode::one(ctx, row)
+        CaseNode::one(ctx, row).await
     }
 
     /// Assigns a case to a practitioner of its service (service lead of that service).
@@ -265,7 +267,7 @@ impl MutationRoot {
             staff_id
         )
         .await)?;
-        CaseNode::one(ctx, row)
+        CaseNode::one(ctx, row).await
     }
 
     /// Closes a case (its own service).
@@ -278,7 +280,7 @@ impl MutationRoot {
             case_id
         )
         .await)?;
-        CaseNode::one(ctx, row)
+        CaseNode::one(ctx, row).await
     }
 
     /// Adds a note to a case of your own service.
@@ -297,8 +299,8 @@ impl MutationRoot {
         };
         let (note, row) = in_transaction!(rc, |txn| service::notes::add(&txn, &rc.decisions, new)
             .await)?;
-        let case = CaseNode::one(ctx, row)?;
-        Ok(case.note_node(Arc::new(note)))
+        let case = CaseNode::one(ctx, row).await?;
+        case.note_node(ctx, Arc::new(note))
     }
 
     /// Records information from or about a third party on a case of your own service.
@@ -326,7 +328,7 @@ impl MutationRoot {
             new
         )
         .await)?;
-        let case = CaseNode::one(ctx, row)?;
+        let case = CaseNode::one(ctx, row).await?;
         Ok(case.third_party_node(entry))
     }
 }

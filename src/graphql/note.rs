@@ -1,10 +1,10 @@
 //! Case notes, third-party entries and the staff directory.
 
 use super::pagination::id;
-use super::reveal;
 use super::support_case::CaseGroup;
+use super::{reveal, Guard};
 use crate::domain::{labels_from_json, NoteKind, Role, SensitivityLabel};
-use crate::policy::{FieldClass, Mask};
+use crate::policy::FieldClass;
 use async_graphql::{Context, Object, SimpleObject, ID};
 use entity::{note, staff, third_party_entry};
 use std::sync::Arc;
@@ -31,13 +31,17 @@ impl From<&staff::Model> for StaffMember {
 
 pub struct NoteNode {
     model: Arc<note::Model>,
-    mask: Arc<Mask>,
+    guard: Guard,
     group: Arc<CaseGroup>,
 }
 
 impl NoteNode {
-    pub fn new(model: Arc<note::Model>, mask: Arc<Mask>, group: Arc<CaseGroup>) -> Self {
-        NoteNode { model, mask, group }
+    pub fn new(model: Arc<note::Model>, guard: Guard, group: Arc<CaseGroup>) -> Self {
+        NoteNode {
+            model,
+            guard,
+            group,
+        }
     }
 }
 
@@ -50,7 +54,7 @@ impl NoteNode {
 
     /// Category CASE_NOTES.
     async fn kind(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<NoteKind>> {
-        reveal(ctx, &self.mask, FieldClass::CaseNotes, || {
+        reveal(ctx, &self.guard, FieldClass::CaseNotes, || {
             NoteKind::parse(&self.model.kind)
         })
     }
@@ -60,14 +64,14 @@ impl NoteNode {
         &self,
         ctx: &Context<'_>,
     ) -> async_graphql::Result<Option<chrono::DateTime<chrono::Utc>>> {
-        reveal(ctx, &self.mask, FieldClass::CaseNotes, || {
+        reveal(ctx, &self.guard, FieldClass::CaseNotes, || {
             Some(self.model.occurred_at)
         })
     }
 
     /// Category CASE_NOTES.
     async fn author(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<StaffMember>> {
-        if reveal(ctx, &self.mask, FieldClass::CaseNotes, || Some(()))?.is_none() {
+        if reveal(ctx, &self.guard, FieldClass::CaseNotes, || Some(()))?.is_none() {
             return Ok(None);
         }
         self.group.note_author(ctx, self.model.author_id).await
@@ -75,7 +79,7 @@ impl NoteNode {
 
     /// Category CASE_NOTES. The note's text.
     async fn body(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<&str>> {
-        reveal(ctx, &self.mask, FieldClass::CaseNotes, || {
+        reveal(ctx, &self.guard, FieldClass::CaseNotes, || {
             Some(self.model.body.as_str())
         })
     }
@@ -85,7 +89,7 @@ impl NoteNode {
         &self,
         ctx: &Context<'_>,
     ) -> async_graphql::Result<Option<Vec<SensitivityLabel>>> {
-        reveal(ctx, &self.mask, FieldClass::CaseNotes, || {
+        reveal(ctx, &self.guard, FieldClass::CaseNotes, || {
             Some(labels_from_json(&self.model.labels))
         })
     }
@@ -93,12 +97,12 @@ impl NoteNode {
 
 pub struct ThirdPartyEntryNode {
     model: third_party_entry::Model,
-    mask: Arc<Mask>,
+    guard: Guard,
 }
 
 impl ThirdPartyEntryNode {
-    pub fn new(model: third_party_entry::Model, mask: Arc<Mask>) -> Self {
-        ThirdPartyEntryNode { model, mask }
+    pub fn new(model: third_party_entry::Model, guard: Guard) -> Self {
+        ThirdPartyEntryNode { model, guard }
     }
 }
 
@@ -112,21 +116,21 @@ impl ThirdPartyEntryNode {
 
     /// Category THIRD_PARTY. Who provided the information.
     async fn source(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<&str>> {
-        reveal(ctx, &self.mask, FieldClass::ThirdParty, || {
+        reveal(ctx, &self.guard, FieldClass::ThirdParty, || {
             Some(self.model.source.as_str())
         })
     }
 
     /// Category THIRD_PARTY. Who the information is about.
     async fn subject(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<&str>> {
-        reveal(ctx, &self.mask, FieldClass::ThirdParty, || {
+        reveal(ctx, &self.guard, FieldClass::ThirdParty, || {
             Some(self.model.subject.as_str())
         })
     }
 
     /// Category THIRD_PARTY.
     async fn body(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<&str>> {
-        reveal(ctx, &self.mask, FieldClass::ThirdParty, || {
+        reveal(ctx, &self.guard, FieldClass::ThirdParty, || {
             Some(self.model.body.as_str())
         })
     }
@@ -136,7 +140,7 @@ impl ThirdPartyEntryNode {
         &self,
         ctx: &Context<'_>,
     ) -> async_graphql::Result<Option<bool>> {
-        reveal(ctx, &self.mask, FieldClass::ThirdParty, || {
+        reveal(ctx, &self.guard, FieldClass::ThirdParty, || {
             Some(self.model.third_party_consented)
         })
     }

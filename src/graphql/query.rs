@@ -155,8 +155,8 @@ impl QueryRoot {
         let Ok(uuid) = uuid::Uuid::parse_str(&id) else {
             return Ok(None);
         };
-        match service::students::find(&rc.db, rc.decisions.caller(), uuid).await? {
-            Some(model) => Ok(StudentNode::page(ctx, vec![model])?.pop()),
+        match service::students::find(&rc.db, &rc.decisions, uuid).await? {
+            Some(model) => Ok(StudentNode::page(ctx, vec![model]).await?.pop()),
             None => Ok(None),
         }
     }
@@ -199,7 +199,7 @@ impl QueryRoot {
         };
         let (rows, page_info) = pagination::finish(rows, page);
         let (cursors, models): (Vec<String>, Vec<_>) = rows.into_iter().unzip();
-        let nodes = StudentNode::page(ctx, models)?;
+        let nodes = StudentNode::page(ctx, models).await?;
         Ok(StudentConnection {
             edges: cursors
                 .into_iter()
@@ -221,8 +221,8 @@ impl QueryRoot {
         let Ok(uuid) = uuid::Uuid::parse_str(&id) else {
             return Ok(None);
         };
-        match service::cases::find(&rc.db, rc.decisions.caller(), uuid).await? {
-            Some(row) => Ok(Some(CaseNode::one(ctx, row)?)),
+        match service::cases::find(&rc.db, &rc.decisions, uuid).await? {
+            Some(row) => Ok(Some(CaseNode::one(ctx, row).await?)),
             None => Ok(None),
         }
     }
@@ -253,7 +253,7 @@ impl QueryRoot {
         };
         let (rows, page_info) = pagination::finish(rows, page);
         let (cursors, rows): (Vec<String>, Vec<_>) = rows.into_iter().unzip();
-        let nodes = CaseNode::page(ctx, rows)?;
+        let nodes = CaseNode::page(ctx, rows).await?;
         Ok(SupportCaseConnection {
             edges: cursors
                 .into_iter()

@@ -2,9 +2,9 @@
 
 use super::pagination::{id, PageInfo};
 use super::support_case::{CaseGroup, CaseNode};
-use super::{request_context, reveal};
+use super::{request_context, reveal, Guard};
 use crate::policy::facts::student_facts;
-use crate::policy::{FieldClass, Mask};
+use crate::policy::FieldClass;
 use crate::service;
 use async_graphql::{Context, Object, SimpleObject, ID};
 use entity::{enrolment, student, support_case};
@@ -39,36 +39,46 @@ impl StudentGroup {
 
 pub struct StudentNode {
     model: Arc<student::Model>,
-    mask: Arc<Mask>,
+    guard: Guard,
     group: Arc<StudentGroup>,
 }
 
 impl StudentNode {
-    pub fn new(
+    pub async fn new(
         ctx: &Context<'_>,
         model: Arc<student::Model>,
         group: Arc<StudentGroup>,
     ) -> async_graphql::Result<Self> {
         let rc = request_context(ctx)?;
-        let facts = student_facts(rc.decisions.caller(), model.id, model.processing_restricted);
+        let access = rc.access_for(&[model.id]).await?;
+        let facts = student_facts(
+            rc.decisions.caller(),
+            model.id,
+            model.processing_restricted,
+            access.get(&model.id).map(|a| a.as_ref()),
+        );
         Ok(StudentNode {
-            mask: rc.decisions.mask(facts),
+            guard: Guard::new(rc.decisions.mask(facts), model.id),
             model,
             group,
         })
     }
 
     /// Nodes for a page of students, sharing one group.
-    pub fn page(
+    pub async fn page(
         ctx: &Context<'_>,
         models: Vec<student::Model>,
     ) -> async_graphql::Result<Vec<Self>> {
+        let rc = request_context(ctx)?;
+        let ids: Vec<Uuid> = models.iter().map(|m| m.id).collect();
+        rc.access_for(&ids).await?;
         let models: Vec<Arc<student::Model>> = models.into_iter().map(Arc::new).collect();
         let group = StudentGroup::new(models.iter().cloned());
-        models
-            .into_iter()
-            .map(|m| StudentNode::new(ctx, m, group.clone()))
-            .collect()
+        let mut nodes = Vec::with_capacity(models.len());
+        for m in models {
+            nodes.push(StudentNode::new(ctx, m, group.clone()).await?);
+        }
+        Ok(nodes)
     }
 }
 
@@ -81,49 +91,49 @@ impl StudentNode {
 
     /// Category IDENTITY.
     async fn student_number(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<&str>> {
-        reveal(ctx, &self.mask, FieldClass::Identity, || {
+        reveal(ctx, &self.guard, FieldClass::Identity, || {
             Some(self.model.student_number.as_str())
         })
     }
 
     /// Category IDENTITY. Full name.
     async fn name(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<&str>> {
-        reveal(ctx, &self.mask, FieldClass::Identity, || {
+        reveal(ctx, &self.guard, FieldClass::Identity, || {
             Some(self.model.name.as_str())
         })
     }
 
     /// Category IDENTITY.
     async fn preferred_name(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<&str>> {
-        reveal(ctx, &self.mask, FieldClass::Identity, || {
+        reveal(ctx, &self.guard, FieldClass::Identity, || {
             self.model.preferred_name.as_deref()
         })
     }
 
     /// Category CONTACT.
     async fn email(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<&str>> {
-        reveal(ctx, &self.mask, FieldClass::Contact, || {
+        reveal(ctx, &self.guard, FieldClass::Contact, || {
             Some(self.model.email.as_str())
         })
     }
 
     /// Category CONTACT.
     async fn phone(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<&str>> {
-        reveal(ctx, &self.mask, FieldClass::Contact, || {
+        reveal(ctx, &self.guard, FieldClass::Contact, || {
             self.model.phone.as_deref()
         })
     }
 
     /// Category CONTACT. Term-time address.
     async fn term_address(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<&str>> {
-        reveal(ctx, &self.mask, FieldClass::Contact, || {
+        reveal(ctx, &self.guard, FieldClass::Contact, || {
             self.model.term_address.as_deref()
         })
     }
 
     /// Category CONTACT.
     async fn home_address(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<&str>> {
-        reveal(ctx, &self.mask, FieldClass::Contact, || {
+        reveal(ctx, &self.guard, FieldClass::Contact, || {
             self.model.home_address.as_deref()
         })
     }
@@ -133,28 +143,28 @@ impl StudentNode {
         &self,
         ctx: &Context<'_>,
     ) -> async_graphql::Result<Option<chrono::NaiveDate>> {
-        reveal(ctx, &self.mask, FieldClass::Demographic, || {
+        reveal(ctx, &self.guard, FieldClass::Demographic, || {
             self.model.date_of_birth
         })
     }
 
     /// Category ACADEMIC. Academic department.
     async fn department(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<&str>> {
-        reveal(ctx, &self.mask, FieldClass::Academic, || {
+        reveal(ctx, &self.guard, FieldClass::Academic, || {
             Some(self.model.department.as_str())
         })
     }
 
     /// Category ACADEMIC.
     async fn course(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<&str>> {
-        reveal(ctx, &self.mask, FieldClass::Academic, || {
+        reveal(ctx, &self.guard, FieldClass::Academic, || {
             Some(self.model.course.as_str())
         })
     }
 
     /// Category ACADEMIC. Periods of study, oldest first.
     async fn enrolments(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Vec<Enrolment>>> {
-        if reveal(ctx, &self.mask, FieldClass::Academic, || Some(()))?.is_none() {
+        if reveal(ctx, &self.guard, FieldClass::Academic, || Some(()))?.is_none() {
             return Ok(None);
         }
         let rc = request_context(ctx)?;
@@ -172,14 +182,14 @@ impl StudentNode {
 
     /// Category TRUSTED_CONTACTS. Emergency contact / next of kin.
     async fn emergency_contact(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<&str>> {
-        reveal(ctx, &self.mask, FieldClass::TrustedContacts, || {
+        reveal(ctx, &self.guard, FieldClass::TrustedContacts, || {
             self.model.emergency_contact.as_deref()
         })
     }
 
     /// Category TRUSTED_CONTACTS.
     async fn gp_practice(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<&str>> {
-        reveal(ctx, &self.mask, FieldClass::TrustedContacts, || {
+        reveal(ctx, &self.guard, FieldClass::TrustedContacts, || {
             self.model.gp_practice.as_deref()
         })
     }
@@ -187,7 +197,7 @@ impl StudentNode {
     /// Category SUPPORT_SUMMARY. The student's support cases visible to the caller,
     /// oldest first; each case is guarded by its own service's rules.
     async fn cases(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Vec<CaseNode>>> {
-        if reveal(ctx, &self.mask, FieldClass::SupportSummary, || Some(()))?.is_none() {
+        if reveal(ctx, &self.guard, FieldClass::SupportSummary, || Some(()))?.is_none() {
             return Ok(None);
         }
         let rc = request_context(ctx)?;
@@ -195,12 +205,9 @@ impl StudentNode {
             .group
             .cases
             .get_or_try_init(|| async {
-                let rows = service::cases::cases_of_students(
-                    &rc.db,
-                    rc.decisions.caller(),
-                    &self.group.ids,
-                )
-                .await?;
+                let rows =
+                    service::cases::cases_of_students(&rc.db, &rc.decisions, &self.group.ids)
+                        .await?;
                 let rows: Vec<Arc<support_case::Model>> = rows.into_iter().map(Arc::new).collect();
                 let mut by_student: HashMap<Uuid, Vec<Arc<support_case::Model>>> = HashMap::new();
                 for row in &rows {
@@ -215,11 +222,11 @@ impl StudentNode {
             })
             .await?;
         let cases = by_student.get(&self.model.id).cloned().unwrap_or_default();
-        cases
-            .into_iter()
-            .map(|c| CaseNode::new(ctx, c, self.model.clone(), group.clone()))
-            .collect::<async_graphql::Result<Vec<_>>>()
-            .map(Some)
+        let mut nodes = Vec::with_capacity(cases.len());
+        for c in cases {
+            nodes.push(CaseNode::new(ctx, c, self.model.clone(), group.clone()).await?);
+        }
+        Ok(Some(nodes))
     }
 }
 

@@ -3,11 +3,12 @@
 use super::note::{NoteNode, StaffMember, ThirdPartyEntryNode};
 use super::pagination::{id, PageInfo};
 use super::student::{StudentGroup, StudentNode};
-use super::{request_context, reveal};
-use crate::domain::{CaseStatus, RiskLevel};
+use super::{request_context, reveal, Guard};
+use crate::domain::{labels_from_json, CaseStatus, RiskLevel, SensitivityLabel};
 use crate::error::AppError;
-use crate::policy::facts::case_facts;
-use crate::policy::{FieldClass, Mask};
+use crate::policy::access::StudentAccess;
+use crate::policy::facts::{case_facts, note_facts};
+use crate::policy::FieldClass;
 use crate::service;
 use async_graphql::{Context, Object, SimpleObject, ID};
 use entity::{note, staff, student, support_case, third_party_entry};
@@ -89,26 +90,29 @@ impl CaseGroup {
 pub struct CaseNode {
     model: Arc<support_case::Model>,
     student: Arc<student::Model>,
-    mask: Arc<Mask>,
+    guard: Guard,
+    access: Option<Arc<StudentAccess>>,
     group: Arc<CaseGroup>,
 }
 
 impl CaseNode {
-    pub fn new(
+    pub async fn new(
         ctx: &Context<'_>,
         model: Arc<support_case::Model>,
         student: Arc<student::Model>,
         group: Arc<CaseGroup>,
     ) -> async_graphql::Result<Self> {
         let rc = request_context(ctx)?;
+        let access = rc.access_for(&[student.id]).await?.remove(&student.id);
         let facts = case_facts(
             rc.decisions.caller(),
-            student.id,
-            &model.service,
+            &model,
             student.processing_restricted,
+            access.as_deref(),
         );
         Ok(CaseNode {
-            mask: rc.decisions.mask(facts),
+            guard: Guard::new(rc.decisions.mask(facts), student.id),
+            access,
             model,
             student,
             group,
@@ -116,7 +120,7 @@ impl CaseNode {
     }
 
     /// Nodes for a page of (case, student) rows, sharing one group.
-    pub fn page(
+    pub async fn page(
         ctx: &Context<'_>,
         rows: Vec<service::cases::CaseRow>,
     ) -> async_graphql::Result<Vec<Self>> {
@@ -129,29 +133,52 @@ impl CaseNode {
                 .clone();
             cases.push((Arc::new(case), student));
         }
+        let ids: Vec<Uuid> = students.keys().copied().collect();
+        request_context(ctx)?.access_for(&ids).await?;
         let group = CaseGroup::new(
             cases.iter().map(|(c, _)| c.clone()).collect(),
             students,
             None,
         );
-        cases
-            .into_iter()
-            .map(|(c, s)| CaseNode::new(ctx, c, s, group.clone()))
-            .collect()
+        let mut nodes = Vec::with_capacity(cases.len());
+        for (c, s) in cases {
+            nodes.push(CaseNode::new(ctx, c, s, group.clone()).await?);
+        }
+        Ok(nodes)
     }
 
-    /// A note of this case, guarded as the case's notes are.
-    pub fn note_node(&self, note: Arc<note::Model>) -> NoteNode {
-        NoteNode::new(note, self.mask.clone(), self.group.clone())
+    /// A note of this case: guarded as the case's notes are, and withheld where
+    /// every consent covering the case's notes excludes one of its labels.
+    pub fn note_node(
+        &self,
+        ctx: &Context<'_>,
+        note: Arc<note::Model>,
+    ) -> async_graphql::Result<NoteNode> {
+        let rc = request_context(ctx)?;
+        let labels = SensitivityLabel::bits_of(&labels_from_json(&note.labels));
+        let facts = note_facts(
+            self.guard.facts(),
+            self.model.id,
+            labels,
+            self.access.as_deref(),
+        );
+        Ok(NoteNode::new(
+            note,
+            Guard::new(rc.decisions.mask(facts), self.student.id),
+            self.group.clone(),
+        ))
     }
 
     /// A third-party entry of this case, guarded as the case's entries are.
     pub fn third_party_node(&self, entry: third_party_entry::Model) -> ThirdPartyEntryNode {
-        ThirdPartyEntryNode::new(entry, self.mask.clone())
+        ThirdPartyEntryNode::new(entry, self.guard.same())
     }
 
-    pub fn one(ctx: &Context<'_>, row: service::cases::CaseRow) -> async_graphql::Result<Self> {
-        let mut nodes = Self::page(ctx, vec![row])?;
+    pub async fn one(
+        ctx: &Context<'_>,
+        row: service::cases::CaseRow,
+    ) -> async_graphql::Result<Self> {
+        let mut nodes = Self::page(ctx, vec![row]).await?;
         nodes
             .pop()
             .ok_or_else(|| AppError::internal("case", "empty page").into())
@@ -172,19 +199,19 @@ impl CaseNode {
             .student_group
             .get_or_init(|| StudentGroup::new(self.group.students.values().cloned()))
             .clone();
-        StudentNode::new(ctx, self.student.clone(), group)
+        StudentNode::new(ctx, self.student.clone(), group).await
     }
 
     /// Category SUPPORT_SUMMARY. The Student Support service that owns the case.
     async fn service(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<&str>> {
-        reveal(ctx, &self.mask, FieldClass::SupportSummary, || {
+        reveal(ctx, &self.guard, FieldClass::SupportSummary, || {
             Some(self.model.service.as_str())
         })
     }
 
     /// Category SUPPORT_SUMMARY.
     async fn status(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<CaseStatus>> {
-        reveal(ctx, &self.mask, FieldClass::SupportSummary, || {
+        reveal(ctx, &self.guard, FieldClass::SupportSummary, || {
             CaseStatus::parse(&self.model.status)
         })
     }
@@ -194,7 +221,7 @@ impl CaseNode {
         &self,
         ctx: &Context<'_>,
     ) -> async_graphql::Result<Option<chrono::DateTime<chrono::Utc>>> {
-        reveal(ctx, &self.mask, FieldClass::SupportSummary, || {
+        reveal(ctx, &self.guard, FieldClass::SupportSummary, || {
             Some(self.model.opened_at)
         })
     }
@@ -204,14 +231,14 @@ impl CaseNode {
         &self,
         ctx: &Context<'_>,
     ) -> async_graphql::Result<Option<chrono::DateTime<chrono::Utc>>> {
-        reveal(ctx, &self.mask, FieldClass::SupportSummary, || {
+        reveal(ctx, &self.guard, FieldClass::SupportSummary, || {
             self.model.closed_at
         })
     }
 
     /// Category SUPPORT_SUMMARY. The practitioner the case is assigned to.
     async fn assigned_to(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<StaffMember>> {
-        let Some(staff_id) = reveal(ctx, &self.mask, FieldClass::SupportSummary, || {
+        let Some(staff_id) = reveal(ctx, &self.guard, FieldClass::SupportSummary, || {
             self.model.assigned_to
         })?
         else {
@@ -230,21 +257,21 @@ impl CaseNode {
 
     /// Category SUPPORT_SUMMARY (the shareable text). A short factual summary written to be shared.
     async fn summary(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<&str>> {
-        reveal(ctx, &self.mask, FieldClass::SummaryText, || {
+        reveal(ctx, &self.guard, FieldClass::SummaryText, || {
             self.model.summary.as_deref()
         })
     }
 
     /// Category ADJUSTMENTS. Agreed reasonable adjustments / support plan.
     async fn adjustments(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<&str>> {
-        reveal(ctx, &self.mask, FieldClass::Adjustments, || {
+        reveal(ctx, &self.guard, FieldClass::Adjustments, || {
             self.model.adjustments.as_deref()
         })
     }
 
     /// Category RISK.
     async fn risk_level(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<RiskLevel>> {
-        reveal(ctx, &self.mask, FieldClass::Risk, || {
+        reveal(ctx, &self.guard, FieldClass::Risk, || {
             RiskLevel::parse(&self.model.risk_level)
         })
     }
@@ -255,21 +282,16 @@ impl CaseNode {
         ctx: &Context<'_>,
         #[graphql(default = 100, validator(minimum = 0, maximum = 100))] limit: i32,
     ) -> async_graphql::Result<Option<Vec<NoteNode>>> {
-        if reveal(ctx, &self.mask, FieldClass::CaseNotes, || Some(()))?.is_none() {
+        if reveal(ctx, &self.guard, FieldClass::CaseNotes, || Some(()))?.is_none() {
             return Ok(None);
         }
         let notes = self.group.notes(ctx).await?;
-        Ok(Some(
-            notes
-                .get(&self.model.id)
-                .map(|rows| {
-                    rows.iter()
-                        .take(limit.max(0) as usize)
-                        .map(|n| NoteNode::new(n.clone(), self.mask.clone(), self.group.clone()))
-                        .collect()
-                })
-                .unwrap_or_default(),
-        ))
+        let rows = notes.get(&self.model.id).map(Vec::as_slice).unwrap_or(&[]);
+        rows.iter()
+            .take(limit.max(0) as usize)
+            .map(|n| self.note_node(ctx, n.clone()))
+            .collect::<async_graphql::Result<Vec<_>>>()
+            .map(Some)
     }
 
     /// Category THIRD_PARTY. Information from or about someone other than the student.
@@ -277,7 +299,7 @@ impl CaseNode {
         &self,
         ctx: &Context<'_>,
     ) -> async_graphql::Result<Option<Vec<ThirdPartyEntryNode>>> {
-        if reveal(ctx, &self.mask, FieldClass::ThirdParty, || Some(()))?.is_none() {
+        if reveal(ctx, &self.guard, FieldClass::ThirdParty, || Some(()))?.is_none() {
             return Ok(None);
         }
         let rc = request_context(ctx)?;
@@ -291,7 +313,7 @@ impl CaseNode {
                 .get(&self.model.id)
                 .map(|rows| {
                     rows.iter()
-                        .map(|e| ThirdPartyEntryNode::new(e.clone(), self.mask.clone()))
+                        .map(|e| self.third_party_node(e.clone()))
                         .collect()
                 })
                 .unwrap_or_default(),

@@ -3,10 +3,13 @@
 //! row scopes and for filters and sorts, which must see exactly what the output
 //! would show). The decision itself is always the policy's.
 
+use super::access::{self, StudentAccess};
 use super::{Decisions, FieldClass};
 use crate::auth::Caller;
-use crate::domain::Role;
-use entity::{student, support_case};
+use crate::domain::{RecipientKind, Role};
+use chrono::{DateTime, Utc};
+use entity::{consent, risk_exception, risk_exception_recipient, student, support_case};
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{ColumnTrait, Condition};
 use uuid::Uuid;
 
@@ -96,8 +99,26 @@ fn is_outside(role: Role) -> bool {
     )
 }
 
-/// Facts for a student record (fields not tied to one service).
-pub fn student_facts(caller: &Caller, student_id: Uuid, restricted: bool) -> Facts {
+fn outside(access: Option<&StudentAccess>, consented: impl Fn(&StudentAccess) -> u16) -> Facts {
+    Facts {
+        base: Relation::None,
+        consented: access.map(consented).unwrap_or(0),
+        exception: access.map(|a| a.exception).unwrap_or(0),
+        label_excluded: false,
+    }
+}
+
+/// Facts for a student record (fields not tied to one service). `access` is the
+/// outside caller's consent and exception state for this student.
+pub fn student_facts(
+    caller: &Caller,
+    student_id: Uuid,
+    restricted: bool,
+    access: Option<&StudentAccess>,
+) -> Facts {
+    if is_outside(caller.role) && !restricted {
+        return outside(access, StudentAccess::student_consented);
+    }
     Facts::base(match caller.role {
         Role::Student if caller.id == student_id => Relation::SelfRecord,
         Role::Student => Relation::None,
@@ -108,9 +129,33 @@ pub fn student_facts(caller: &Caller, student_id: Uuid, restricted: bool) -> Fac
     })
 }
 
-/// Facts for a support case (and its notes and third-party entries).
-pub fn case_facts(caller: &Caller, student_id: Uuid, service: &str, restricted: bool) -> Facts {
-    Facts::base(match caller.role {
+/// Facts for a support case (and its third-party entries).
+pub fn case_facts(
+    caller: &Caller,
+    case: &support_case::Model,
+    restricted: bool,
+    access: Option<&StudentAccess>,
+) -> Facts {
+    if is_outside(caller.role) && !restricted {
+        return outside(access, |a| a.case_consented(case.id));
+    }
+    Facts::base(service_relation(
+        caller,
+        case.student_id,
+        &case.service,
+        restricted,
+    ))
+}
+
+/// The relation of a caller to a case of `service` for `student_id`: also the
+/// relation a write to such a case (or opening one) is authorized under.
+pub fn service_relation(
+    caller: &Caller,
+    student_id: Uuid,
+    service: &str,
+    restricted: bool,
+) -> Relation {
+    match caller.role {
         Role::Student if caller.id == student_id => Relation::SelfRecord,
         Role::Student => Relation::None,
         Role::Dpo => Relation::Any,
@@ -124,7 +169,23 @@ pub fn case_facts(caller: &Caller, student_id: Uuid, service: &str, restricted: 
         }
         role if is_outside(role) => Relation::None,
         _ => Relation::Any,
-    })
+    }
+}
+
+/// Facts for a note: its case's, and whether its labels are excluded by every
+/// consent covering the case's notes.
+pub fn note_facts(
+    case: Facts,
+    case_id: Uuid,
+    labels: u16,
+    access: Option<&StudentAccess>,
+) -> Facts {
+    let excluded = case.consented & FieldClass::CaseNotes.bit() != 0
+        && access.is_some_and(|a| a.label_excluded(case_id, labels));
+    Facts {
+        label_excluded: excluded,
+        ..case
+    }
 }
 
 /// Which rows of a list a caller may see at all.
@@ -135,27 +196,114 @@ pub enum RowScope {
     Nothing,
 }
 
-/// Students visible to the caller. Outside audiences see no rows yet (consent
-/// and risk exceptions open them).
-pub fn student_rows(caller: &Caller) -> RowScope {
+/// Consents naming the recipient, in force at `now`, for the student in `student_id`
+/// (a column of the outer query); `case` narrows to general or that case's consents.
+fn consent_exists(
+    (kind, reference): &(RecipientKind, String),
+    student_id: Expr,
+    case: Option<Expr>,
+    now: DateTime<Utc>,
+) -> Expr {
+    let mut q = Query::select();
+    q.expr(Expr::val(1))
+        .from(consent::Entity)
+        .and_where(Expr::col((consent::Entity, consent::Column::StudentId)).eq(student_id))
+        .and_where(consent::Column::RecipientKind.eq(kind.as_str()))
+        .and_where(consent::Column::RecipientRef.eq(reference.clone()))
+        .and_where(consent::Column::GivenAt.lte(now))
+        .and_where(consent::Column::WithdrawnAt.is_null())
+        .cond_where(
+            Condition::any()
+                .add(consent::Column::ExpiresAt.is_null())
+                .add(consent::Column::ExpiresAt.gt(now)),
+        );
+    if let Some(case_id) = case {
+        q.cond_where(
+            Condition::any()
+                .add(consent::Column::CaseId.is_null())
+                .add(Expr::col((consent::Entity, consent::Column::CaseId)).eq(case_id)),
+        );
+    }
+    Expr::exists(q.to_owned())
+}
+
+/// Active risk exceptions naming the recipient for the student in `student_id`.
+fn exception_exists(
+    (kind, reference): &(RecipientKind, String),
+    student_id: Expr,
+    now: DateTime<Utc>,
+) -> Expr {
+    Expr::exists(
+        Query::select()
+            .expr(Expr::val(1))
+            .from(risk_exception_recipient::Entity)
+            .inner_join(
+                risk_exception::Entity,
+                Expr::col((risk_exception::Entity, risk_exception::Column::Id)).equals((
+                    risk_exception_recipient::Entity,
+                    risk_exception_recipient::Column::RiskExceptionId,
+                )),
+            )
+            .and_where(
+                Expr::col((
+                    risk_exception_recipient::Entity,
+                    risk_exception_recipient::Column::StudentId,
+                ))
+                .eq(student_id),
+            )
+            .and_where(risk_exception_recipient::Column::RecipientKind.eq(kind.as_str()))
+            .and_where(risk_exception_recipient::Column::RecipientRef.eq(reference.clone()))
+            .and_where(risk_exception::Column::ConfirmedAt.lte(now))
+            .and_where(risk_exception::Column::RevokedAt.is_null())
+            .and_where(risk_exception::Column::ExpiresAt.gt(now))
+            .to_owned(),
+    )
+}
+
+/// Students visible to the caller. Analysts see no individual rows (aggregate
+/// statistics only); outside audiences see a student only while a consent in
+/// force or an active risk exception names them.
+pub fn student_rows(caller: &Caller, now: DateTime<Utc>) -> RowScope {
     match caller.role {
         Role::Student => {
             RowScope::Condition(Condition::all().add(student::Column::Id.eq(caller.id)))
         }
         Role::Analyst => RowScope::Nothing,
-        role if is_outside(role) => RowScope::Nothing,
+        role if is_outside(role) => match access::caller_recipient(caller) {
+            Some(recipient) => {
+                let id = || Expr::col((student::Entity, student::Column::Id));
+                RowScope::Condition(
+                    Condition::any()
+                        .add(consent_exists(&recipient, id(), None, now))
+                        .add(exception_exists(&recipient, id(), now)),
+                )
+            }
+            None => RowScope::Nothing,
+        },
         _ => RowScope::All,
     }
 }
 
-/// Cases visible to the caller (queries join the case's student).
-pub fn case_rows(caller: &Caller) -> RowScope {
+/// Cases visible to the caller. Outside audiences: the cases a general consent
+/// or an exception opens, or the one case a case-scoped consent names.
+pub fn case_rows(caller: &Caller, now: DateTime<Utc>) -> RowScope {
     match caller.role {
         Role::Student => {
             RowScope::Condition(Condition::all().add(support_case::Column::StudentId.eq(caller.id)))
         }
         Role::Analyst => RowScope::Nothing,
-        role if is_outside(role) => RowScope::Nothing,
+        role if is_outside(role) => match access::caller_recipient(caller) {
+            Some(recipient) => {
+                let student = || Expr::col((support_case::Entity, support_case::Column::StudentId));
+                let case = Expr::col((support_case::Entity, support_case::Column::Id));
+                RowScope::Condition(
+                    Condition::any()
+                        .add(consent_exists(&recipient, student(), Some(case), now))
+                        .add(exception_exists(&recipient, student(), now)),
+                )
+            }
+            None => RowScope::Nothing,
+        },
         _ => RowScope::All,
     }
 }

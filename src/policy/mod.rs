@@ -7,6 +7,7 @@
 //! [`Mask`] per distinct set of facts, so a page of 50 records of the same kind
 //! costs one casbin evaluation per field class, and a field read is an array index.
 
+pub mod access;
 pub mod facts;
 mod rules;
 
@@ -309,6 +310,7 @@ impl Mask {
 /// masks keyed by the full facts of a record (consent state included).
 pub struct Decisions {
     caller: Arc<Caller>,
+    now: chrono::DateTime<chrono::Utc>,
     policy: Arc<Policy>,
     masks: Mutex<HashMap<Facts, Arc<Mask>>>,
     evaluations: Arc<AtomicU64>,
@@ -318,6 +320,7 @@ impl Decisions {
     pub fn new(caller: Arc<Caller>, policy: Arc<Policy>) -> Self {
         Self {
             caller,
+            now: chrono::Utc::now(),
             policy,
             masks: Mutex::new(HashMap::new()),
             evaluations: Arc::new(AtomicU64::new(0)),
@@ -326,6 +329,11 @@ impl Decisions {
 
     pub fn caller(&self) -> &Caller {
         &self.caller
+    }
+
+    /// The request's time: every consent and exception is judged at this instant.
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.now
     }
 
     /// How many casbin evaluations this request has made.

@@ -38,11 +38,11 @@ pub enum CaseOrder {
 /// processing restriction is part of the case's facts).
 pub type CaseRow = (support_case::Model, student::Model);
 
-fn base(caller: &Caller) -> Option<Select<support_case::Entity>> {
+fn base(decisions: &Decisions) -> Option<Select<support_case::Entity>> {
     scoped(
         support_case::Entity::find()
             .join(JoinType::InnerJoin, support_case::Relation::Student.def()),
-        &facts::case_rows(caller),
+        &facts::case_rows(decisions.caller(), decisions.now()),
     )
 }
 
@@ -59,7 +59,7 @@ fn query(
     decisions: &Decisions,
     filter: &CaseFilter,
 ) -> AppResult<Option<Select<support_case::Entity>>> {
-    let Some(mut q) = base(decisions.caller()) else {
+    let Some(mut q) = base(decisions) else {
         return Ok(None);
     };
     if let Some(id) = filter.student_id {
@@ -205,10 +205,10 @@ pub async fn count(
 /// One case with its student, if it exists and is visible to the caller.
 pub async fn find(
     db: &impl ConnectionTrait,
-    caller: &Caller,
+    decisions: &Decisions,
     id: Uuid,
 ) -> AppResult<Option<CaseRow>> {
-    let Some(q) = base(caller) else {
+    let Some(q) = base(decisions) else {
         return Ok(None);
     };
     Ok(q.filter(support_case::Column::Id.eq(id))
@@ -220,10 +220,10 @@ pub async fn find(
 
 pub async fn find_required(
     db: &impl ConnectionTrait,
-    caller: &Caller,
+    decisions: &Decisions,
     id: Uuid,
 ) -> AppResult<CaseRow> {
-    find(db, caller, id)
+    find(db, decisions, id)
         .await?
         .ok_or(AppError::NotFound("support case"))
 }
@@ -231,10 +231,11 @@ pub async fn find_required(
 /// The visible cases of these students, in creation order.
 pub async fn cases_of_students(
     db: &impl ConnectionTrait,
-    caller: &Caller,
+    decisions: &Decisions,
     student_ids: &[Uuid],
 ) -> AppResult<Vec<support_case::Model>> {
-    let Some(q) = scoped(support_case::Entity::find(), &facts::case_rows(caller)) else {
+    let scope = facts::case_rows(decisions.caller(), decisions.now());
+    let Some(q) = scoped(support_case::Entity::find(), &scope) else {
         return Ok(Vec::new());
     };
     Ok(
@@ -299,13 +300,12 @@ pub async fn staff_by_ids(
 }
 
 fn relation_of(caller: &Caller, row: &CaseRow) -> crate::policy::Relation {
-    facts::case_facts(
+    facts::service_relation(
         caller,
         row.1.id,
         &row.0.service,
         row.1.processing_restricted,
     )
-    .base
 }
 
 /// Validated details of a new case.
@@ -324,16 +324,13 @@ pub async fn open(
     new: NewCase,
 ) -> AppResult<CaseRow> {
     let caller = decisions.caller();
-    let student = super::students::find(db, caller, new.student_id)
-        .await?
-        .ok_or(AppError::NotFound("student"))?;
-    let relation = facts::case_facts(
+    let student = super::students::find_required(db, decisions, new.student_id).await?;
+    let relation = facts::service_relation(
         caller,
         student.id,
         &new.service,
         student.processing_restricted,
-    )
-    .base;
+    );
     decisions.authorize(Action::OpenCase, relation)?;
     let now = chrono::Utc::now();
     let case = support_case::ActiveModel {
@@ -361,7 +358,7 @@ pub async fn assign(
     case_id: Uuid,
     staff_id: Uuid,
 ) -> AppResult<CaseRow> {
-    let row = find_required(db, decisions.caller(), case_id).await?;
+    let row = find_required(db, decisions, case_id).await?;
     decisions.authorize(Action::AssignCase, relation_of(decisions.caller(), &row))?;
     let assignee = staff::Entity::find_by_id(staff_id).one(db).await?;
     let eligible = assignee.is_some_and(|s| {
@@ -390,7 +387,7 @@ pub async fn close(
     decisions: &Decisions,
     case_id: Uuid,
 ) -> AppResult<CaseRow> {
-    let row = find_required(db, decisions.caller(), case_id).await?;
+    let row = find_required(db, decisions, case_id).await?;
     decisions.authorize(Action::CloseCase, relation_of(decisions.caller(), &row))?;
     let (case, student) = row;
     if case.status == CaseStatus::Closed.as_str() {
@@ -411,7 +408,7 @@ pub async fn authorized_case(
     case_id: Uuid,
     action: Action,
 ) -> AppResult<CaseRow> {
-    let row = find_required(db, decisions.caller(), case_id).await?;
+    let row = find_required(db, decisions, case_id).await?;
     decisions.authorize(action, relation_of(decisions.caller(), &row))?;
     Ok(row)
 }

@@ -2,6 +2,8 @@
 //! readable-row conditions the policy computed; writes ask the policy before any
 //! side effect and run in one transaction.
 
+pub mod access;
+pub mod audit;
 pub mod cases;
 pub mod notes;
 pub mod students;

@@ -34,7 +34,7 @@ fn query(
 ) -> AppResult<Option<sea_orm::Select<student::Entity>>> {
     let Some(mut q) = scoped(
         student::Entity::find(),
-        &facts::student_rows(decisions.caller()),
+        &facts::student_rows(decisions.caller(), decisions.now()),
     ) else {
         return Ok(None);
     };
@@ -122,24 +122,24 @@ pub async fn count(
 /// One student, if it exists and is visible to the caller (otherwise `None`, the same).
 pub async fn find(
     db: &impl ConnectionTrait,
-    caller: &Caller,
+    decisions: &Decisions,
     id: Uuid,
 ) -> AppResult<Option<student::Model>> {
     match scoped(
         student::Entity::find_by_id(id),
-        &facts::student_rows(caller),
+        &facts::student_rows(decisions.caller(), decisions.now()),
     ) {
         Some(q) => Ok(q.one(db).await?),
         None => Ok(None),
     }
 }
 
-async fn find_required(
+pub async fn find_required(
     db: &impl ConnectionTrait,
-    caller: &Caller,
+    decisions: &Decisions,
     id: Uuid,
 ) -> AppResult<student::Model> {
-    find(db, caller, id)
+    find(db, decisions, id)
         .await?
         .ok_or(AppError::NotFound("student"))
 }
@@ -229,8 +229,9 @@ pub struct StudentChanges {
     pub gp_practice: Option<Option<String>>,
 }
 
-fn update_relation(caller: &Caller, current: &student::Model) -> Relation {
-    facts::student_facts(caller, current.id, current.processing_restricted).base
+/// The relation a write to a student record is authorized under.
+pub fn write_relation(caller: &Caller, current: &student::Model) -> Relation {
+    facts::student_facts(caller, current.id, current.processing_restricted, None).base
 }
 
 pub async fn update<C: ConnectionTrait + TransactionTrait>(
@@ -239,10 +240,10 @@ pub async fn update<C: ConnectionTrait + TransactionTrait>(
     id: Uuid,
     changes: StudentChanges,
 ) -> AppResult<student::Model> {
-    let current = find_required(db, decisions.caller(), id).await?;
+    let current = find_required(db, decisions, id).await?;
     decisions.authorize(
         Action::UpdateStudent,
-        update_relation(decisions.caller(), &current),
+        write_relation(decisions.caller(), &current),
     )?;
     let mut model: student::ActiveModel = current.into();
     if let Some(v) = changes.name {
@@ -286,10 +287,10 @@ pub async fn record_enrolment<C: ConnectionTrait + TransactionTrait>(
     starts_on: chrono::NaiveDate,
     ends_on: Option<chrono::NaiveDate>,
 ) -> AppResult<(student::Model, enrolment::Model)> {
-    let current = find_required(db, decisions.caller(), student_id).await?;
+    let current = find_required(db, decisions, student_id).await?;
     decisions.authorize(
         Action::RecordEnrolment,
-        update_relation(decisions.caller(), &current),
+        write_relation(decisions.caller(), &current),
     )?;
     if let Some(end) = ends_on {
         if end < starts_on {

@@ -1,0 +1,170 @@
+//! What consents and risk exceptions in force give an outside caller
+//! (department, university service, partner). Loaded per request, never cached
+//! across requests: a withdrawal or expiry changes the next answer.
+
+use super::FieldClass;
+use crate::auth::Caller;
+use crate::domain::{enum_list_from_json, DataCategory, RecipientKind, Role, SensitivityLabel};
+use chrono::{DateTime, Utc};
+use entity::{consent, risk_exception};
+use std::collections::HashMap;
+use uuid::Uuid;
+
+/// The recipient an outside caller is, as consents and exceptions name it.
+/// `None` (a misconfigured caller) opens nothing.
+pub fn caller_recipient(caller: &Caller) -> Option<(RecipientKind, String)> {
+    match caller.role {
+        Role::Department => caller
+            .department
+            .clone()
+            .map(|d| (RecipientKind::Department, d)),
+        Role::UniversityService => caller
+            .unit
+            .clone()
+            .map(|u| (RecipientKind::UniversityService, u)),
+        Role::Partner => Some((RecipientKind::Partner, caller.id.to_string())),
+        _ => None,
+    }
+}
+
+/// A consent covers its recipient while `given_at <= now < expires_at` and it is
+/// not withdrawn.
+pub fn consent_in_force(c: &consent::Model, now: DateTime<Utc>) -> bool {
+    c.given_at <= now && c.expires_at.is_none_or(|e| now < e) && c.withdrawn_at.is_none()
+}
+
+/// An exception is active once confirmed, until it expires or is revoked.
+pub fn exception_active(e: &risk_exception::Model, now: DateTime<Utc>) -> bool {
+    e.confirmed_at.is_some_and(|c| c <= now) && e.revoked_at.is_none() && now < e.expires_at
+}
+
+/// One basis of a release: a consent or an exception, its case scope and classes.
+#[derive(Clone, Debug)]
+pub struct Basis {
+    pub label: String,
+    pub case_id: Option<Uuid>,
+    pub classes: u16,
+}
+
+/// Access one outside caller has to one student.
+#[derive(Clone, Debug, Default)]
+pub struct StudentAccess {
+    /// Classes covered by general consents.
+    pub general: u16,
+    /// Classes covered by consents scoped to one case.
+    pub per_case: HashMap<Uuid, u16>,
+    /// Classes opened by active risk exceptions.
+    pub exception: u16,
+    /// Consents covering case notes: their case scope and excluded label bits.
+    pub note_consents: Vec<(Option<Uuid>, u16)>,
+    pub bases: Vec<Basis>,
+}
+
+impl StudentAccess {
+    /// Classes consented anywhere for this student (the student record's view).
+    pub fn student_consented(&self) -> u16 {
+        self.per_case.values().fold(self.general, |acc, b| acc | b)
+    }
+
+    /// Classes consented for one case: general consents and that case's consents.
+    pub fn case_consented(&self, case_id: Uuid) -> u16 {
+        self.general | self.per_case.get(&case_id).copied().unwrap_or(0)
+    }
+
+    /// Whether a note with these labels is excluded by every consent that covers
+    /// its case's notes.
+    pub fn label_excluded(&self, case_id: Uuid, labels: u16) -> bool {
+        let mut covering = self
+            .note_consents
+            .iter()
+            .filter(|(scope, _)| scope.is_none_or(|c| c == case_id))
+            .peekable();
+        covering.peek().is_some() && covering.all(|(_, excluded)| excluded & labels != 0)
+    }
+
+    /// The bases that could have released these classes (for the disclosure log).
+    pub fn bases_for(&self, classes: u16, case_id: Option<Uuid>) -> Vec<String> {
+        self.bases
+            .iter()
+            .filter(|b| b.classes & classes != 0)
+            .filter(|b| match (b.case_id, case_id) {
+                (None, _) => true,
+                (Some(scope), Some(case)) => scope == case,
+                (Some(_), None) => true,
+            })
+            .map(|b| b.label.clone())
+            .collect()
+    }
+}
+
+/// Builds access per student from the consents and exceptions naming the caller
+/// (already filtered to the caller as recipient); only those in force count.
+pub fn build(
+    consents: &[consent::Model],
+    exceptions: &[risk_exception::Model],
+    now: DateTime<Utc>,
+) -> HashMap<Uuid, StudentAccess> {
+    let mut out: HashMap<Uuid, StudentAccess> = HashMap::new();
+    for c in consents.iter().filter(|c| consent_in_force(c, now)) {
+        let categories: Vec<DataCategory> = enum_list_from_json(&c.categories, DataCategory::parse);
+        let classes = FieldClass::bits_of(&categories);
+        let access = out.entry(c.student_id).or_default();
+        match c.case_id {
+            None => access.general |= classes,
+            Some(case) => *access.per_case.entry(case).or_default() |= classes,
+        }
+        if classes & FieldClass::CaseNotes.bit() != 0 {
+            let excluded: Vec<SensitivityLabel> =
+                enum_list_from_json(&c.excluded_labels, SensitivityLabel::parse);
+            access
+                .note_consents
+                .push((c.case_id, SensitivityLabel::bits_of(&excluded)));
+        }
+        access.bases.push(Basis {
+            label: format!("consent:{}", c.id),
+            case_id: c.case_id,
+            classes,
+        });
+    }
+    for e in exceptions.iter().filter(|e| exception_active(e, now)) {
+        let categories: Vec<DataCategory> = enum_list_from_json(&e.categories, DataCategory::parse);
+        // Never notes or third-party information, whatever was stored.
+        let classes = FieldClass::bits_of(&categories)
+            & !(FieldClass::CaseNotes.bit() | FieldClass::ThirdParty.bit());
+        let access = out.entry(e.student_id).or_default();
+        access.exception |= classes;
+        access.bases.push(Basis {
+            label: format!("risk_exception:{}", e.id),
+            case_id: None,
+            classes,
+        });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_note_is_excluded_only_if_every_covering_consent_excludes_one_of_its_labels() {
+        let case = Uuid::new_v4();
+        let sexual = SensitivityLabel::SexualHealth.bit();
+        let mental = SensitivityLabel::MentalHealth.bit();
+        let access = StudentAccess {
+            note_consents: vec![(None, sexual)],
+            ..StudentAccess::default()
+        };
+        assert!(access.label_excluded(case, sexual | mental));
+        assert!(!access.label_excluded(case, mental));
+        let two = StudentAccess {
+            note_consents: vec![(None, sexual), (Some(case), 0)],
+            ..StudentAccess::default()
+        };
+        assert!(
+            !two.label_excluded(case, sexual),
+            "the case consent excludes nothing"
+        );
+        assert!(two.label_excluded(Uuid::new_v4(), sexual));
+    }
+}

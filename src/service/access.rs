@@ -1,0 +1,41 @@
+//! Loading an outside caller's consent and exception state for a set of students.
+
+use crate::domain::RecipientKind;
+use crate::error::AppResult;
+use crate::policy::access::{self, StudentAccess};
+use chrono::{DateTime, Utc};
+use entity::{consent, risk_exception, risk_exception_recipient};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use std::collections::HashMap;
+use uuid::Uuid;
+
+/// Consents and exceptions naming the recipient for these students (two statements),
+/// reduced to what is in force at `now`.
+pub async fn load(
+    db: &impl ConnectionTrait,
+    (kind, reference): &(RecipientKind, String),
+    student_ids: &[Uuid],
+    now: DateTime<Utc>,
+) -> AppResult<HashMap<Uuid, StudentAccess>> {
+    if student_ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let consents = consent::Entity::find()
+        .filter(consent::Column::StudentId.is_in(student_ids.iter().copied()))
+        .filter(consent::Column::RecipientKind.eq(kind.as_str()))
+        .filter(consent::Column::RecipientRef.eq(reference.clone()))
+        .filter(consent::Column::WithdrawnAt.is_null())
+        .all(db)
+        .await?;
+    let exceptions: Vec<risk_exception::Model> = risk_exception_recipient::Entity::find()
+        .filter(risk_exception_recipient::Column::StudentId.is_in(student_ids.iter().copied()))
+        .filter(risk_exception_recipient::Column::RecipientKind.eq(kind.as_str()))
+        .filter(risk_exception_recipient::Column::RecipientRef.eq(reference.clone()))
+        .find_also_related(risk_exception::Entity)
+        .all(db)
+        .await?
+        .into_iter()
+        .filter_map(|(_, e)| e)
+        .collect();
+    Ok(access::build(&consents, &exceptions, now))
+}
