@@ -25,6 +25,10 @@ pub struct Settings {
     #[arg(long, env = "CONFIDE_MAX_PAGE_SIZE", default_value_t = 100)]
     pub max_page_size: u32,
 
+    /// Longest a risk exception may last, in hours (the default expiry is 72).
+    #[arg(long, env = "CONFIDE_RISK_EXCEPTION_MAX_HOURS", default_value_t = 168)]
+    pub risk_exception_max_hours: i64,
+
     /// Add `extensions.cost` (casbin evaluations, SQL statements) to every response.
     /// For benchmarks and tests; off in production.
     #[arg(long, env = "CONFIDE_REPORT_COST", default_value_t = false)]
@@ -85,6 +89,7 @@ impl Settings {
             },
             policy_path: None,
             max_page_size: 100,
+            risk_exception_max_hours: 168,
             report_cost: false,
         }
     }

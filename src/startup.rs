@@ -52,6 +52,7 @@ impl Application {
             schema: graphql::schema(),
             limits: Limits {
                 max_page_size: settings.max_page_size,
+                risk_exception_max_hours: settings.risk_exception_max_hours,
             },
             report_cost: settings.report_cost,
         });

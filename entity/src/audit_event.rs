@@ -18,6 +18,8 @@ pub struct Model {
     pub outcome: String,
     /// role, consent:<id> or risk_exception:<id>.
     pub basis: Option<String>,
+    /// Free-text detail, e.g. the recipient and method of a recorded disclosure.
+    pub detail: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

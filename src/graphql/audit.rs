@@ -52,6 +52,7 @@ pub async fn record_request(
                 fields: class_names(allowed),
                 outcome: "allow",
                 basis,
+                detail: None,
             });
         }
         for (bits, outcome) in [(redacted, "redact"), (denied, "deny")] {
@@ -62,6 +63,7 @@ pub async fn record_request(
                     fields: class_names(bits),
                     outcome,
                     basis: Some(format!("role:{}", caller.role.as_str())),
+                    detail: None,
                 });
             }
         }

@@ -5,11 +5,32 @@
 //! Every guarded field reads its outcome from the record's [`Mask`] through
 //! [`reveal`]; no resolver decides access itself.
 
+/// Runs a write in one transaction: committed only if it succeeds.
+macro_rules! in_transaction {
+    ($rc:expr, |$txn:ident| $body:expr) => {{
+        let $txn = $rc.db.begin().await.map_err(AppError::from)?;
+        let result: AppResult<_> = $body;
+        match result {
+            Ok(value) => {
+                $txn.commit().await.map_err(AppError::from)?;
+                Ok::<_, AppError>(value)
+            }
+            Err(e) => {
+                if let Err(rollback) = $txn.rollback().await {
+                    tracing::error!(error = %rollback, "rollback failed");
+                }
+                Err(e)
+            }
+        }
+    }};
+}
+
 mod audit;
 mod mutation;
 mod note;
 mod pagination;
 mod query;
+mod sharing;
 mod student;
 mod support_case;
 
@@ -20,7 +41,8 @@ use crate::policy::access::{self, StudentAccess};
 use crate::policy::{Decisions, FieldClass, Mask, Outcome, Policy, Reason};
 use crate::service;
 use async_graphql::{
-    Context, EmptySubscription, ErrorExtensions, Request, Response, Schema, SchemaBuilder,
+    Context, EmptySubscription, ErrorExtensions, MergedObject, Request, Response, Schema,
+    SchemaBuilder,
 };
 use sea_orm::DatabaseConnection;
 use std::collections::HashMap;
@@ -28,8 +50,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use uuid::Uuid;
 
-pub use mutation::MutationRoot;
-pub use query::QueryRoot;
+/// The query root: the core records, and the sharing workflows.
+#[derive(MergedObject, Default)]
+pub struct QueryRoot(query::CoreQuery, sharing::SharingQuery);
+
+/// The mutation root.
+#[derive(MergedObject, Default)]
+pub struct MutationRoot(mutation::CoreMutation, sharing::SharingMutation);
 
 pub type ConfideSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
 
@@ -38,9 +65,13 @@ pub const MAX_DEPTH: usize = 12;
 pub const MAX_COMPLEXITY: usize = 5_000;
 
 pub fn schema_builder() -> SchemaBuilder<QueryRoot, MutationRoot, EmptySubscription> {
-    Schema::build(QueryRoot, MutationRoot, EmptySubscription)
-        .limit_depth(MAX_DEPTH)
-        .limit_complexity(MAX_COMPLEXITY)
+    Schema::build(
+        QueryRoot::default(),
+        MutationRoot::default(),
+        EmptySubscription,
+    )
+    .limit_depth(MAX_DEPTH)
+    .limit_complexity(MAX_COMPLEXITY)
 }
 
 /// The schema, with no data attached: per-request data is added by [`execute`].
@@ -52,6 +83,8 @@ pub fn schema() -> ConfideSchema {
 #[derive(Copy, Clone, Debug)]
 pub struct Limits {
     pub max_page_size: u32,
+    /// Longest a risk exception may last, in hours.
+    pub risk_exception_max_hours: i64,
 }
 
 #[derive(Clone, Debug, serde::Serialize)]

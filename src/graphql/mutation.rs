@@ -12,7 +12,8 @@ use async_graphql::{Context, InputObject, MaybeUndefined, Object, ID};
 use sea_orm::TransactionTrait;
 use std::sync::Arc;
 
-pub struct MutationRoot;
+#[derive(Default)]
+pub struct CoreMutation;
 
 #[derive(InputObject)]
 pub struct CreateStudentInput {
@@ -145,28 +146,8 @@ fn parse_changes(i: UpdateStudentInput) -> AppResult<service::students::StudentC
     })
 }
 
-/// Runs a write in one transaction: committed only if it succeeds.
-macro_rules! in_transaction {
-    ($rc:expr, |$txn:ident| $body:expr) => {{
-        let $txn = $rc.db.begin().await.map_err(AppError::from)?;
-        let result: AppResult<_> = $body;
-        match result {
-            Ok(value) => {
-                $txn.commit().await.map_err(AppError::from)?;
-                Ok::<_, AppError>(value)
-            }
-            Err(e) => {
-                if let Err(rollback) = $txn.rollback().await {
-                    tracing::error!(error = %rollback, "rollback failed");
-                }
-                Err(e)
-            }
-        }
-    }};
-}
-
 #[Object]
-impl MutationRoot {
+impl CoreMutation {
     /// Registers a student. Practitioners, service leads and reception.
     async fn create_student(
         &self,

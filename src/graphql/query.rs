@@ -11,7 +11,29 @@ use crate::service::cases::{CaseFilter, CaseOrder};
 use crate::service::students::{StudentFilter, StudentOrder};
 use async_graphql::{Context, Enum, InputObject, Object, SimpleObject, ID};
 
-pub struct QueryRoot;
+#[derive(Default)]
+pub struct CoreQuery;
+
+/// A page of students (with its extra row) as a connection.
+pub(crate) async fn student_connection(
+    ctx: &Context<'_>,
+    rows: Vec<entity::student::Model>,
+    page: crate::service::Page,
+    total_count: u64,
+) -> async_graphql::Result<StudentConnection> {
+    let (rows, page_info) = pagination::finish(rows, page);
+    let (cursors, models): (Vec<String>, Vec<_>) = rows.into_iter().unzip();
+    let nodes = StudentNode::page(ctx, models).await?;
+    Ok(StudentConnection {
+        edges: cursors
+            .into_iter()
+            .zip(nodes)
+            .map(|(cursor, node)| StudentEdge { cursor, node })
+            .collect(),
+        page_info,
+        total_count,
+    })
+}
 
 /// The authenticated caller.
 #[derive(SimpleObject)]
@@ -113,7 +135,7 @@ fn parse_case_filter(input: SupportCaseFilterInput) -> Result<CaseFilter, AppErr
 }
 
 #[Object]
-impl QueryRoot {
+impl CoreQuery {
     /// Who the API thinks you are.
     async fn me(&self, ctx: &Context<'_>) -> async_graphql::Result<Me> {
         let caller = request_context(ctx)?.decisions.caller();
@@ -197,18 +219,7 @@ impl QueryRoot {
         } else {
             0
         };
-        let (rows, page_info) = pagination::finish(rows, page);
-        let (cursors, models): (Vec<String>, Vec<_>) = rows.into_iter().unzip();
-        let nodes = StudentNode::page(ctx, models).await?;
-        Ok(StudentConnection {
-            edges: cursors
-                .into_iter()
-                .zip(nodes)
-                .map(|(cursor, node)| StudentEdge { cursor, node })
-                .collect(),
-            page_info,
-            total_count,
-        })
+        student_connection(ctx, rows, page, total_count).await
     }
 
     /// One support case, or null if it does not exist or is not visible to you.

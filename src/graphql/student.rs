@@ -1,13 +1,16 @@
 //! The `Student` type, its enrolments, and sibling batching of a student page.
 
 use super::pagination::{id, PageInfo};
+use super::sharing::{ConsentNode, RiskExceptionNode};
 use super::support_case::{CaseGroup, CaseNode};
 use super::{request_context, reveal, Guard};
+use crate::domain::Role;
+use crate::policy::access::consent_in_force;
 use crate::policy::facts::student_facts;
 use crate::policy::FieldClass;
 use crate::service;
 use async_graphql::{Context, Object, SimpleObject, ID};
-use entity::{enrolment, student, support_case};
+use entity::{consent, enrolment, student, support_case};
 use std::collections::HashMap;
 use std::sync::Arc;
 use tokio::sync::OnceCell;
@@ -21,6 +24,7 @@ pub struct StudentGroup {
     ids: Vec<Uuid>,
     enrolments: OnceCell<HashMap<Uuid, Vec<enrolment::Model>>>,
     cases: OnceCell<(CasesByStudent, Arc<CaseGroup>)>,
+    consents: OnceCell<HashMap<Uuid, Vec<consent::Model>>>,
     students: HashMap<Uuid, Arc<student::Model>>,
 }
 
@@ -32,6 +36,7 @@ impl StudentGroup {
             ids: students.keys().copied().collect(),
             enrolments: OnceCell::new(),
             cases: OnceCell::new(),
+            consents: OnceCell::new(),
             students,
         })
     }
@@ -192,6 +197,57 @@ impl StudentNode {
         reveal(ctx, &self.guard, FieldClass::TrustedContacts, || {
             self.model.gp_practice.as_deref()
         })
+    }
+
+    /// Category CONSENTS (the consent workflow's records). Consents to share, newest
+    /// first: those in force, or with `includeInactive` also expired and withdrawn ones.
+    async fn consents(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = false)] include_inactive: bool,
+    ) -> async_graphql::Result<Option<Vec<ConsentNode>>> {
+        if reveal(ctx, &self.guard, FieldClass::Consents, || Some(()))?.is_none() {
+            return Ok(None);
+        }
+        let rc = request_context(ctx)?;
+        let now = rc.decisions.now();
+        let all = self
+            .group
+            .consents
+            .get_or_try_init(|| service::consents::of_students(&rc.db, &self.group.ids))
+            .await?;
+        Ok(Some(
+            all.get(&self.model.id)
+                .map(|rows| {
+                    rows.iter()
+                        .filter(|c| include_inactive || consent_in_force(c, now))
+                        .map(|c| ConsentNode::new(c.clone(), now))
+                        .collect()
+                })
+                .unwrap_or_default(),
+        ))
+    }
+
+    /// Category RISK_EXCEPTIONS (the workflow's records). Risk exceptions about the
+    /// student, newest first; a student sees their own only once informed.
+    async fn risk_exceptions(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<Vec<RiskExceptionNode>>> {
+        if reveal(ctx, &self.guard, FieldClass::RiskExceptions, || Some(()))?.is_none() {
+            return Ok(None);
+        }
+        let rc = request_context(ctx)?;
+        let now = rc.decisions.now();
+        let is_student = rc.decisions.caller().role == Role::Student;
+        Ok(Some(
+            service::risk_exceptions::of_student(&rc.db, self.model.id)
+                .await?
+                .into_iter()
+                .filter(|e| !is_student || e.student_informed_at.is_some())
+                .map(|e| RiskExceptionNode::new(e, now))
+                .collect(),
+        ))
     }
 
     /// Category SUPPORT_SUMMARY. The student's support cases visible to the caller,

@@ -15,6 +15,7 @@ pub struct Event {
     pub fields: Vec<String>,
     pub outcome: &'static str,
     pub basis: Option<String>,
+    pub detail: Option<String>,
 }
 
 pub fn class_names(bits: u16) -> Vec<String> {
@@ -45,6 +46,7 @@ pub async fn write(
         fields: Set(serde_json::json!(e.fields)),
         outcome: Set(e.outcome.to_owned()),
         basis: Set(e.basis),
+        detail: Set(e.detail),
     });
     audit_event::Entity::insert_many(rows).exec(db).await?;
     Ok(())

@@ -5,7 +5,9 @@
 pub mod access;
 pub mod audit;
 pub mod cases;
+pub mod consents;
 pub mod notes;
+pub mod risk_exceptions;
 pub mod students;
 
 use crate::policy::facts::RowScope;

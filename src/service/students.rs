@@ -3,8 +3,8 @@ use crate::auth::Caller;
 use crate::error::{AppError, AppResult};
 use crate::policy::facts::{self, readable_rows, RowKind, RowScope};
 use crate::policy::{Action, Decisions, FieldClass, Relation};
-use entity::{enrolment, student};
-use sea_orm::sea_query::{Expr, Func, LikeExpr, NullOrdering, Order};
+use entity::{consent, enrolment, risk_exception, risk_exception_recipient, student, support_case};
+use sea_orm::sea_query::{Expr, Func, LikeExpr, NullOrdering, Order, Query};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, ExprTrait,
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
@@ -307,4 +307,101 @@ pub async fn record_enrolment<C: ConnectionTrait + TransactionTrait>(
     .insert(db)
     .await?;
     Ok((current, row))
+}
+
+/// The partner feed: students the outside caller may see whose data changed
+/// since `since` (record, cases and notes, or the consent or exception that
+/// opened them), in id order.
+fn feed_query(
+    decisions: &Decisions,
+    since: chrono::DateTime<chrono::Utc>,
+) -> AppResult<Option<sea_orm::Select<student::Entity>>> {
+    decisions.authorize(Action::PartnerFeed, Relation::None)?;
+    let Some(recipient) = crate::policy::access::caller_recipient(decisions.caller()) else {
+        return Ok(None);
+    };
+    let Some(q) = query(decisions, &StudentFilter::default())? else {
+        return Ok(None);
+    };
+    let student_id = || Expr::col((student::Entity, student::Column::Id));
+    let case_changed = Expr::exists(
+        Query::select()
+            .expr(Expr::val(1))
+            .from(support_case::Entity)
+            .and_where(
+                Expr::col((support_case::Entity, support_case::Column::StudentId)).eq(student_id()),
+            )
+            .and_where(support_case::Column::UpdatedAt.gt(since))
+            .to_owned(),
+    );
+    let consent_given = Expr::exists(
+        Query::select()
+            .expr(Expr::val(1))
+            .from(consent::Entity)
+            .and_where(Expr::col((consent::Entity, consent::Column::StudentId)).eq(student_id()))
+            .and_where(consent::Column::RecipientKind.eq(recipient.0.as_str()))
+            .and_where(consent::Column::RecipientRef.eq(recipient.1.clone()))
+            .and_where(consent::Column::GivenAt.gt(since))
+            .to_owned(),
+    );
+    let exception_confirmed = Expr::exists(
+        Query::select()
+            .expr(Expr::val(1))
+            .from(risk_exception_recipient::Entity)
+            .inner_join(
+                risk_exception::Entity,
+                Expr::col((risk_exception::Entity, risk_exception::Column::Id)).equals((
+                    risk_exception_recipient::Entity,
+                    risk_exception_recipient::Column::RiskExceptionId,
+                )),
+            )
+            .and_where(
+                Expr::col((
+                    risk_exception_recipient::Entity,
+                    risk_exception_recipient::Column::StudentId,
+                ))
+                .eq(student_id()),
+            )
+            .and_where(risk_exception_recipient::Column::RecipientKind.eq(recipient.0.as_str()))
+            .and_where(risk_exception_recipient::Column::RecipientRef.eq(recipient.1.clone()))
+            .and_where(risk_exception::Column::ConfirmedAt.gt(since))
+            .to_owned(),
+    );
+    Ok(Some(
+        q.filter(
+            Condition::any()
+                .add(student::Column::UpdatedAt.gt(since))
+                .add(case_changed)
+                .add(consent_given)
+                .add(exception_confirmed),
+        ),
+    ))
+}
+
+pub async fn feed(
+    db: &impl ConnectionTrait,
+    decisions: &Decisions,
+    since: chrono::DateTime<chrono::Utc>,
+    page: Page,
+) -> AppResult<Vec<student::Model>> {
+    match feed_query(decisions, since)? {
+        Some(q) => Ok(q
+            .order_by(student::Column::Id, Order::Asc)
+            .offset(page.offset)
+            .limit(page.limit)
+            .all(db)
+            .await?),
+        None => Ok(Vec::new()),
+    }
+}
+
+pub async fn feed_count(
+    db: &impl ConnectionTrait,
+    decisions: &Decisions,
+    since: chrono::DateTime<chrono::Utc>,
+) -> AppResult<u64> {
+    match feed_query(decisions, since)? {
+        Some(q) => Ok(q.count(db).await?),
+        None => Ok(0),
+    }
 }

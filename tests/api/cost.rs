@@ -180,7 +180,10 @@ async fn schema_execution_applies_the_same_guard_as_http() {
         app.db.clone(),
         policy,
         caller,
-        confide::graphql::Limits { max_page_size: 100 },
+        confide::graphql::Limits {
+            max_page_size: 100,
+            risk_exception_max_hours: 168,
+        },
         false,
         request,
     )

@@ -1,0 +1,353 @@
+//! Risk exceptions: sharing without consent, proposed by one registered mental
+//! health professional and active only once a different one confirms it.
+
+use super::consents::Recipient;
+use super::students::{find, find_required, write_relation};
+use crate::auth::Caller;
+use crate::domain::{enum_list_to_json, DataCategory, RiskGround, StudentPosition};
+use crate::error::{AppError, AppResult};
+use crate::policy::access::{consent_in_force, exception_active};
+use crate::policy::{Action, Decisions, Relation};
+use crate::service::audit::{self, Event};
+use chrono::{DateTime, Duration, Utc};
+use entity::{audit_event, consent, risk_exception, risk_exception_recipient};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
+};
+use uuid::Uuid;
+
+pub const DEFAULT_HOURS: i64 = 72;
+
+/// The caller's relation to a risk exception action.
+fn professional(caller: &Caller, proposer: Option<Uuid>) -> Relation {
+    if !caller.registered_mhp {
+        Relation::Unregistered
+    } else if proposer == Some(caller.id) {
+        Relation::Proposer
+    } else {
+        Relation::Registered
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct NewRiskException {
+    pub student_id: Uuid,
+    pub ground: RiskGround,
+    pub student_position: StudentPosition,
+    pub recipients: Vec<Recipient>,
+    pub categories: Vec<DataCategory>,
+    pub justification: String,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+pub async fn propose(
+    db: &impl ConnectionTrait,
+    decisions: &Decisions,
+    new: NewRiskException,
+    max_hours: i64,
+) -> AppResult<risk_exception::Model> {
+    let caller = decisions.caller();
+    let student = find_required(db, decisions, new.student_id).await?;
+    decisions.authorize(Action::ProposeRiskException, professional(caller, None))?;
+    if new.categories.is_empty() {
+        return Err(AppError::bad_input(
+            "input.categories",
+            "must name at least one category",
+        ));
+    }
+    if new
+        .categories
+        .iter()
+        .any(|c| matches!(c, DataCategory::CaseNotes | DataCategory::ThirdParty))
+    {
+        return Err(AppError::bad_input(
+            "input.categories",
+            "a risk exception never shares CASE_NOTES or THIRD_PARTY",
+        ));
+    }
+    if new.recipients.is_empty() {
+        return Err(AppError::bad_input(
+            "input.recipients",
+            "must name at least one recipient",
+        ));
+    }
+    let now = decisions.now();
+    let expires_at = new
+        .expires_at
+        .unwrap_or(now + Duration::hours(DEFAULT_HOURS));
+    if expires_at <= now || expires_at > now + Duration::hours(max_hours) {
+        return Err(AppError::bad_input(
+            "input.expiresAt",
+            format!("must be in the future and at most {max_hours} hours ahead"),
+        ));
+    }
+    let id = Uuid::new_v4();
+    let recipients_json = serde_json::json!(new
+        .recipients
+        .iter()
+        .map(|r| serde_json::json!({ "kind": r.kind.as_str(), "ref": r.reference }))
+        .collect::<Vec<_>>());
+    let model = risk_exception::ActiveModel {
+        id: Set(id),
+        student_id: Set(student.id),
+        ground: Set(new.ground.as_str().to_owned()),
+        student_position: Set(new.student_position.as_str().to_owned()),
+        recipients: Set(recipients_json),
+        categories: Set(enum_list_to_json(new.categories.iter().map(|c| c.as_str()))),
+        justification: Set(new.justification),
+        proposed_by: Set(caller.id),
+        proposed_at: Set(now),
+        confirmed_by: Set(None),
+        confirmed_at: Set(None),
+        expires_at: Set(expires_at),
+        revoked_at: Set(None),
+        revoked_by: Set(None),
+        student_informed_at: Set(None),
+        not_informed_reason: Set(None),
+        created_at: Set(now),
+    }
+    .insert(db)
+    .await?;
+    let rows = new
+        .recipients
+        .into_iter()
+        .map(|r| risk_exception_recipient::ActiveModel {
+            id: Set(Uuid::new_v4()),
+            risk_exception_id: Set(id),
+            student_id: Set(student.id),
+            recipient_kind: Set(r.kind.as_str().to_owned()),
+            recipient_ref: Set(r.reference),
+        });
+    risk_exception_recipient::Entity::insert_many(rows)
+        .exec(db)
+        .await?;
+    Ok(model)
+}
+
+/// An exception whose student the caller can see.
+async fn visible(
+    db: &impl ConnectionTrait,
+    decisions: &Decisions,
+    id: Uuid,
+) -> AppResult<risk_exception::Model> {
+    let e = risk_exception::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .ok_or(AppError::NotFound("risk exception"))?;
+    find(db, decisions, e.student_id)
+        .await?
+        .ok_or(AppError::NotFound("risk exception"))?;
+    Ok(e)
+}
+
+pub async fn confirm(
+    db: &impl ConnectionTrait,
+    decisions: &Decisions,
+    id: Uuid,
+) -> AppResult<risk_exception::Model> {
+    let caller = decisions.caller();
+    let current = visible(db, decisions, id).await?;
+    decisions.authorize(
+        Action::ConfirmRiskException,
+        professional(caller, Some(current.proposed_by)),
+    )?;
+    let now = decisions.now();
+    if current.confirmed_at.is_some() {
+        return Err(AppError::Conflict(
+            "the risk exception is already confirmed".to_owned(),
+        ));
+    }
+    if current.revoked_at.is_some() || current.expires_at <= now {
+        return Err(AppError::Conflict(
+            "the risk exception is revoked or expired".to_owned(),
+        ));
+    }
+    let mut model: risk_exception::ActiveModel = current.into();
+    model.confirmed_by = Set(Some(caller.id));
+    model.confirmed_at = Set(Some(now));
+    Ok(model.update(db).await?)
+}
+
+pub async fn revoke(
+    db: &impl ConnectionTrait,
+    decisions: &Decisions,
+    id: Uuid,
+) -> AppResult<risk_exception::Model> {
+    let caller = decisions.caller();
+    let current = visible(db, decisions, id).await?;
+    decisions.authorize(Action::RevokeRiskException, professional(caller, None))?;
+    if current.revoked_at.is_some() {
+        return Err(AppError::Conflict(
+            "the risk exception is already revoked".to_owned(),
+        ));
+    }
+    let mut model: risk_exception::ActiveModel = current.into();
+    model.revoked_at = Set(Some(decisions.now()));
+    model.revoked_by = Set(Some(caller.id));
+    Ok(model.update(db).await?)
+}
+
+pub async fn record_student_informed(
+    db: &impl ConnectionTrait,
+    decisions: &Decisions,
+    id: Uuid,
+    informed_at: Option<DateTime<Utc>>,
+    not_informed_reason: Option<String>,
+) -> AppResult<risk_exception::Model> {
+    let caller = decisions.caller();
+    let current = visible(db, decisions, id).await?;
+    decisions.authorize(Action::RecordStudentInformed, professional(caller, None))?;
+    match (&informed_at, &not_informed_reason) {
+        (Some(_), None) | (None, Some(_)) => {}
+        _ => {
+            return Err(AppError::bad_input(
+                "informedAt",
+                "give either when the student was informed or the reason they were not",
+            ))
+        }
+    }
+    if informed_at.is_some_and(|t| t > decisions.now()) {
+        return Err(AppError::bad_input(
+            "informedAt",
+            "must not be in the future",
+        ));
+    }
+    let mut model: risk_exception::ActiveModel = current.into();
+    model.student_informed_at = Set(informed_at);
+    model.not_informed_reason = Set(not_informed_reason);
+    Ok(model.update(db).await?)
+}
+
+/// Exceptions (newest first); with `uninformed_only`, those whose student has
+/// been neither informed nor had a reason recorded.
+pub async fn list(
+    db: &impl ConnectionTrait,
+    decisions: &Decisions,
+    uninformed_only: bool,
+) -> AppResult<Vec<risk_exception::Model>> {
+    decisions.authorize(Action::ListRiskExceptions, Relation::Any)?;
+    let mut q = risk_exception::Entity::find().order_by_desc(risk_exception::Column::ProposedAt);
+    if uninformed_only {
+        q = q
+            .filter(risk_exception::Column::ConfirmedAt.is_not_null())
+            .filter(risk_exception::Column::StudentInformedAt.is_null())
+            .filter(risk_exception::Column::NotInformedReason.is_null());
+    }
+    Ok(q.all(db).await?)
+}
+
+pub async fn of_student(
+    db: &impl ConnectionTrait,
+    student_id: Uuid,
+) -> AppResult<Vec<risk_exception::Model>> {
+    Ok(risk_exception::Entity::find()
+        .filter(risk_exception::Column::StudentId.eq(student_id))
+        .order_by_desc(risk_exception::Column::ProposedAt)
+        .all(db)
+        .await?)
+}
+
+/// The basis of a disclosure made outside the API.
+#[derive(Clone, Copy, Debug)]
+pub enum DisclosureBasis {
+    Consent(Uuid),
+    RiskException(Uuid),
+}
+
+#[derive(Clone, Debug)]
+pub struct NewDisclosure {
+    pub student_id: Uuid,
+    pub basis: DisclosureBasis,
+    pub recipient: String,
+    pub method: String,
+    pub categories: Vec<DataCategory>,
+    pub occurred_at: DateTime<Utc>,
+}
+
+/// Logs a disclosure made outside the API (by phone to an emergency contact, to a
+/// GP) against the consent or exception in force when it was made.
+pub async fn record_disclosure(
+    db: &impl ConnectionTrait,
+    decisions: &Decisions,
+    new: NewDisclosure,
+) -> AppResult<()> {
+    let caller = decisions.caller();
+    let student = find_required(db, decisions, new.student_id).await?;
+    decisions.authorize(Action::RecordDisclosure, write_relation(caller, &student))?;
+    if new.occurred_at > decisions.now() {
+        return Err(AppError::bad_input(
+            "input.occurredAt",
+            "must not be in the future",
+        ));
+    }
+    if new.categories.is_empty() {
+        return Err(AppError::bad_input(
+            "input.categories",
+            "must name at least one category",
+        ));
+    }
+    let basis = match new.basis {
+        DisclosureBasis::Consent(id) => {
+            let c = consent::Entity::find_by_id(id).one(db).await?;
+            if !c.is_some_and(|c| {
+                c.student_id == student.id && consent_in_force(&c, new.occurred_at)
+            }) {
+                return Err(AppError::bad_input(
+                    "input.consentId",
+                    "is not a consent of this student in force at that time",
+                ));
+            }
+            format!("consent:{id}")
+        }
+        DisclosureBasis::RiskException(id) => {
+            let e = risk_exception::Entity::find_by_id(id).one(db).await?;
+            if !e.is_some_and(|e| {
+                e.student_id == student.id && exception_active(&e, new.occurred_at)
+            }) {
+                return Err(AppError::bad_input(
+                    "input.riskExceptionId",
+                    "is not a risk exception of this student active at that time",
+                ));
+            }
+            format!("risk_exception:{id}")
+        }
+    };
+    audit::write(
+        db,
+        caller,
+        vec![Event {
+            student_id: Some(student.id),
+            action: "disclosure",
+            fields: new
+                .categories
+                .iter()
+                .map(|c| c.as_str().to_owned())
+                .collect(),
+            outcome: "allow",
+            basis: Some(basis),
+            detail: Some(
+                serde_json::json!({
+                    "recipient": new.recipient,
+                    "method": new.method,
+                    "occurredAt": new.occurred_at,
+                })
+                .to_string(),
+            ),
+        }],
+    )
+    .await
+}
+
+/// Disclosures of the caller's own data (a student): who received what, when.
+pub async fn my_disclosures(
+    db: &impl ConnectionTrait,
+    decisions: &Decisions,
+) -> AppResult<Vec<audit_event::Model>> {
+    decisions.authorize(Action::ReadOwnDisclosures, Relation::SelfRecord)?;
+    Ok(audit_event::Entity::find()
+        .filter(audit_event::Column::StudentId.eq(decisions.caller().id))
+        .filter(audit_event::Column::Action.eq("disclosure"))
+        .order_by_desc(audit_event::Column::OccurredAt)
+        .all(db)
+        .await?)
+}
