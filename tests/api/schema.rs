@@ -33,6 +33,8 @@ fn every_guarded_field_is_nullable_and_names_its_data_category() {
         "CASE_NOTES",
         "RISK",
         "THIRD_PARTY",
+        "CONSENTS",
+        "RISK_EXCEPTIONS",
     ];
     let mut checked = 0;
     for ty in ["Student", "SupportCase", "Note", "ThirdPartyEntry"] {
