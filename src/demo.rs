@@ -35,6 +35,8 @@ pub struct Demo {
     pub nhs_trust: Uuid,
     pub landlord_a: Uuid,
     pub landlord_b: Uuid,
+    /// Partner organisation of kind gp_practice.
+    pub gp_practice: Uuid,
     /// History student with a counselling case and a mental health case.
     pub alice: Uuid,
     /// Physics student with a disability case (adjustments).
@@ -68,6 +70,7 @@ pub const DEMO: Demo = Demo {
     nhs_trust: id(0x201),
     landlord_a: id(0x202),
     landlord_b: id(0x203),
+    gp_practice: id(0x204),
     alice: id(0x301),
     bob: id(0x302),
     carol: id(0x303),
@@ -245,6 +248,7 @@ pub async fn seed(db: &DatabaseConnection) -> AppResult<Demo> {
         (d.nhs_trust, "Northshire NHS Foundation Trust", "nhs_trust"),
         (d.landlord_a, "Castle Lettings", "landlord"),
         (d.landlord_b, "Riverside Homes", "landlord"),
+        (d.gp_practice, "Campus Health Centre", "gp_practice"),
     ] {
         partner_organisation::ActiveModel {
             id: Set(id),

@@ -10,4 +10,5 @@ mod helpers;
 mod matrix;
 mod reception;
 mod schema;
+mod sharing;
 mod writes;
