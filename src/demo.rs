@@ -9,7 +9,10 @@ use chrono::{Duration, NaiveDate, Utc};
 use entity::{
     enrolment, note, partner_organisation, staff, student, support_case, third_party_entry,
 };
-use sea_orm::{ActiveModelTrait, DatabaseConnection, EntityTrait, Set, TransactionTrait};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
+    Set, TransactionTrait,
+};
 use uuid::Uuid;
 
 /// The ids of the demo records.
@@ -463,6 +466,62 @@ pub async fn seed(db: &DatabaseConnection) -> AppResult<Demo> {
     Ok(d)
 }
 
+/// Demo consents for `serve --demo`, so outside audiences have something to see:
+/// Alice consents to share her support summary and adjustments with the history
+/// department, and notes (except SEXUAL_HEALTH) with her GP practice. Not part of
+/// the tests' fixture, which starts with no consent in place.
+pub async fn seed_sharing(db: &DatabaseConnection) -> AppResult<()> {
+    let d = DEMO;
+    let existing = entity::consent::Entity::find()
+        .filter(entity::consent::Column::StudentId.eq(d.alice))
+        .count(db)
+        .await?;
+    if existing > 0 {
+        return Ok(());
+    }
+    let now = Utc::now();
+    let consents = [
+        (
+            "department",
+            "history".to_owned(),
+            vec!["SUPPORT_SUMMARY", "ADJUSTMENTS"],
+            vec![],
+            "Exam adjustments.",
+        ),
+        (
+            "partner",
+            d.gp_practice.to_string(),
+            vec!["IDENTITY", "CONTACT", "SUPPORT_SUMMARY", "CASE_NOTES"],
+            vec!["SEXUAL_HEALTH"],
+            "Continuity of care with my GP.",
+        ),
+    ];
+    for (kind, reference, categories, excluded, purpose) in consents {
+        entity::consent::ActiveModel {
+            id: Set(Uuid::new_v4()),
+            student_id: Set(d.alice),
+            recipient_kind: Set(kind.to_owned()),
+            recipient_ref: Set(Some(reference)),
+            categories: Set(serde_json::json!(categories)),
+            excluded_labels: Set(serde_json::json!(excluded)),
+            case_id: Set(None),
+            purpose: Set(purpose.to_owned()),
+            given_at: Set(now),
+            expires_at: Set(None),
+            form_reference: Set(None),
+            recorded_by: Set(d.alice),
+            recorded_by_role: Set(Role::Student.as_str().to_owned()),
+            withdrawn_at: Set(None),
+            withdrawn_by: Set(None),
+            withdrawal_reason: Set(None),
+            created_at: Set(now),
+        }
+        .insert(db)
+        .await?;
+    }
+    Ok(())
+}
+
 impl Demo {
     /// The demo caller for each role: (label, token).
     pub fn callers(&self) -> Vec<(&'static str, Uuid, Role)> {
@@ -498,6 +557,7 @@ impl Demo {
                 Role::UniversityService,
             ),
             ("partner (NHS trust)", self.nhs_trust, Role::Partner),
+            ("partner (GP practice)", self.gp_practice, Role::Partner),
         ]
     }
 

@@ -99,6 +99,7 @@ impl Application {
     /// Seeds demo data if the database has none, and returns a token per role.
     pub async fn seed_demo(&self) -> Result<Vec<(String, String)>, AppError> {
         let demo = demo::seed(&self.state.db).await?;
+        demo::seed_sharing(&self.state.db).await?;
         demo.tokens(&self.state.auth)
     }
 }

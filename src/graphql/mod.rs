@@ -260,14 +260,19 @@ pub async fn execute(
         releases: Mutex::new(HashMap::new()),
     });
     let statements = Arc::new(AtomicU64::new(0));
-    let mut response =
-        db::counting_statements(statements.clone(), schema.execute(request.data(rc.clone()))).await;
+    // The audit write is part of the request (and of its statement count).
+    let (mut response, audited) = db::counting_statements(statements.clone(), async {
+        let response = schema.execute(request.data(rc.clone())).await;
+        let audited = audit::record_request(&rc, rc.take_releases()).await;
+        (response, audited)
+    })
+    .await;
     for err in &mut response.errors {
         crate::error::assign_code(err);
     }
     // No disclosure without its audit record: if the trail cannot be written,
     // nothing of this response is released.
-    if let Err(e) = audit::record_request(&rc, rc.take_releases()).await {
+    if let Err(e) = audited {
         tracing::error!(error = ?e, "audit write failed; withholding the response");
         let mut failed = Response::from_errors(vec![async_graphql::ServerError::new(
             "internal error",

@@ -195,3 +195,88 @@ async fn schema_execution_applies_the_same_guard_as_http() {
         "OUTSIDE_SERVICE"
     );
 }
+
+/// Gives every student created by `add_cases` a consent naming the NHS trust.
+async fn consent_all_to_trust(app: &TestApp) {
+    use entity::consent;
+    let students = student::Entity::find().all(&app.db).await.unwrap();
+    let now = chrono::Utc::now();
+    let rows: Vec<consent::ActiveModel> = students
+        .iter()
+        .filter(|s| s.student_number.starts_with('B'))
+        .map(|s| consent::ActiveModel {
+            id: Set(Uuid::new_v4()),
+            student_id: Set(s.id),
+            recipient_kind: Set("partner".to_owned()),
+            recipient_ref: Set(Some(app.demo.nhs_trust.to_string())),
+            categories: Set(json!([
+                "IDENTITY",
+                "CONTACT",
+                "SUPPORT_SUMMARY",
+                "CASE_NOTES"
+            ])),
+            excluded_labels: Set(json!(["SEXUAL_HEALTH"])),
+            case_id: Set(None),
+            purpose: Set("Shared care".to_owned()),
+            given_at: Set(now - chrono::Duration::minutes(1)),
+            expires_at: Set(None),
+            form_reference: Set(Some("F".to_owned())),
+            recorded_by: Set(app.demo.counsellor),
+            recorded_by_role: Set("practitioner".to_owned()),
+            withdrawn_at: Set(None),
+            withdrawn_by: Set(None),
+            withdrawal_reason: Set(None),
+            created_at: Set(now),
+        })
+        .collect();
+    for chunk in rows.chunks(200) {
+        consent::Entity::insert_many(chunk.to_vec())
+            .exec(&app.db)
+            .await
+            .unwrap();
+    }
+}
+
+const PARTNER_FEED: &str = r#"query($first: Int, $since: DateTime!) { partnerFeed(since: $since, first: $first) {
+    edges { node {
+        id name email dateOfBirth
+        cases { service status openedAt notes(limit: 3) { occurredAt body labels } }
+    } }
+} }"#;
+
+#[tokio::test]
+async fn partner_feed_cost_does_not_grow_with_page_size() {
+    let app = spawn_app().await;
+    add_cases(&app, 60).await;
+    consent_all_to_trust(&app).await;
+    let since = (chrono::Utc::now() - chrono::Duration::hours(1)).to_rfc3339();
+    let mut costs = Vec::new();
+    for first in [10, 50] {
+        let res = app
+            .as_caller(
+                app.demo.nhs_trust,
+                Role::Partner,
+                PARTNER_FEED,
+                json!({ "first": first, "since": since }),
+            )
+            .await;
+        assert!(
+            res.codes().iter().all(|c| c == "FORBIDDEN"),
+            "only denials (restricted students' denied classes): {:#}",
+            res.body
+        );
+        assert_eq!(
+            res.data()["partnerFeed"]["edges"].as_array().unwrap().len(),
+            first
+        );
+        costs.push(res.cost());
+    }
+    eprintln!(
+        "partner feed cost (casbin evaluations, SQL statements) for 10/50 students: {costs:?}"
+    );
+    assert_eq!(costs[0], costs[1], "cost must not depend on page size");
+    let (evaluations, statements) = costs[1];
+    assert!(evaluations <= 40, "{evaluations} casbin evaluations");
+    // feed page, consents, exceptions, cases, notes, audit insert.
+    assert!(statements <= 7, "{statements} SQL statements");
+}
