@@ -44,6 +44,17 @@ pub enum Command {
         #[arg(long, default_value = "1h")]
         ttl: String,
     },
+    /// Generate a deterministic population (benchmarks, load tests) into an empty database.
+    Seed {
+        #[command(flatten)]
+        database: DatabaseSettings,
+        /// Number of students (about 5 cases each, about 4 notes per case).
+        #[arg(long, default_value_t = 10_000)]
+        students: usize,
+        /// Random seed: the same seed gives the same data.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
     /// Apply database migrations and exit.
     Migrate {
         #[command(flatten)]
@@ -108,6 +119,49 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 .issue(sub, role, parse_ttl(&ttl)?)
                 .map_err(|e| anyhow::anyhow!("{e:?}"))?;
             println!("{token}");
+            Ok(())
+        }
+        Command::Seed {
+            database,
+            students,
+            seed,
+        } => {
+            let db = crate::db::connect(&database.resolved_url())
+                .await
+                .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+            crate::db::migrate(&db)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+            let started = std::time::Instant::now();
+            let summary = crate::seed::run(
+                &db,
+                crate::seed::SeedOptions {
+                    students,
+                    seed,
+                    cases_per_student: 5,
+                    notes_per_case: 4,
+                },
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!(
+                "seeded in {:.1}s: {} students, {} cases, {} notes, {} consents, {} risk exceptions, {} third-party entries, {} staff, {} partners",
+                started.elapsed().as_secs_f64(),
+                summary.students,
+                summary.cases,
+                summary.notes,
+                summary.consents,
+                summary.risk_exceptions,
+                summary.third_party_entries,
+                summary.staff,
+                summary.partners
+            );
+            for (service, id) in &summary.practitioner_by_service {
+                println!("practitioner ({service}): {id}");
+            }
+            if let Some(p) = summary.partner_with_consents {
+                println!("partner (most consents): {p}");
+            }
             Ok(())
         }
         Command::Migrate { database } => {
