@@ -20,7 +20,7 @@ fn is_outside(role: Role) -> bool {
 /// (consent or risk exception ids), and what was redacted or denied.
 pub async fn record_request(
     rc: &RequestContext,
-    releases: HashMap<Uuid, [u16; 3]>,
+    releases: HashMap<(Uuid, Option<Uuid>), [u16; 3]>,
 ) -> AppResult<()> {
     if releases.is_empty() {
         return Ok(());
@@ -29,8 +29,8 @@ pub async fn record_request(
     let outside = is_outside(caller.role);
     let mut events = Vec::new();
     let mut students: Vec<_> = releases.into_iter().collect();
-    students.sort_by_key(|(id, _)| *id);
-    for (student, [allowed, redacted, denied]) in students {
+    students.sort_by_key(|(key, _)| *key);
+    for ((student, case), [allowed, redacted, denied]) in students {
         let allowed = if outside {
             allowed
         } else {
@@ -39,7 +39,7 @@ pub async fn record_request(
         if allowed != 0 {
             let basis = if outside {
                 let bases = match rc.cached_access(student).await {
-                    Some(access) => access.bases_for(allowed, None),
+                    Some(access) => access.bases_for(allowed, case),
                     None => Vec::new(),
                 };
                 Some(bases.join(","))

@@ -102,7 +102,7 @@ pub struct RequestContext {
     /// Outside callers: consent and exception state per student, loaded once per request.
     access: tokio::sync::Mutex<HashMap<Uuid, Arc<StudentAccess>>>,
     /// Field classes allowed / redacted / denied per student, for the audit trail.
-    releases: Mutex<HashMap<Uuid, [u16; 3]>>,
+    releases: Mutex<HashMap<(Uuid, Option<Uuid>), [u16; 3]>>,
 }
 
 /// A record's guard: its mask and the student it is about. Each outcome of each
@@ -110,14 +110,17 @@ pub struct RequestContext {
 pub struct Guard {
     mask: Arc<Mask>,
     student: Uuid,
+    case: Option<Uuid>,
     seen: AtomicU64,
 }
 
 impl Guard {
-    pub fn new(mask: Arc<Mask>, student: Uuid) -> Self {
+    /// The guard of a record about `student` (and, for case data, `case`).
+    pub fn new(mask: Arc<Mask>, student: Uuid, case: Option<Uuid>) -> Self {
         Guard {
             mask,
             student,
+            case,
             seen: AtomicU64::new(0),
         }
     }
@@ -127,7 +130,7 @@ impl Guard {
     }
 
     pub fn same(&self) -> Self {
-        Guard::new(self.mask.clone(), self.student)
+        Guard::new(self.mask.clone(), self.student, self.case)
     }
 }
 
@@ -168,12 +171,13 @@ impl RequestContext {
             .collect())
     }
 
-    fn record(&self, student: Uuid, class: FieldClass, outcome: Outcome) {
+    fn record(&self, guard: &Guard, class: FieldClass, outcome: Outcome) {
         let mut releases = match self.releases.lock() {
             Ok(guard) => guard,
             Err(poisoned) => poisoned.into_inner(),
         };
-        releases.entry(student).or_default()[outcome_index(outcome)] |= class.bit();
+        releases.entry((guard.student, guard.case)).or_default()[outcome_index(outcome)] |=
+            class.bit();
     }
 
     fn redact(&self, ctx: &Context<'_>, reason: Reason) {
@@ -188,7 +192,7 @@ impl RequestContext {
         }
     }
 
-    fn take_releases(&self) -> HashMap<Uuid, [u16; 3]> {
+    fn take_releases(&self) -> HashMap<(Uuid, Option<Uuid>), [u16; 3]> {
         match self.releases.lock() {
             Ok(mut r) => std::mem::take(&mut *r),
             Err(poisoned) => std::mem::take(&mut *poisoned.into_inner()),
@@ -223,7 +227,7 @@ pub(crate) fn reveal<T>(
     let outcome = guard.mask.outcome(class);
     let bit = 1u64 << (class.index() * 3 + outcome_index(outcome));
     if guard.seen.fetch_or(bit, Ordering::Relaxed) & bit == 0 {
-        request_context(ctx)?.record(guard.student, class, outcome);
+        request_context(ctx)?.record(guard, class, outcome);
     }
     match outcome {
         Outcome::Allow => Ok(value()),

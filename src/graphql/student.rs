@@ -63,7 +63,7 @@ impl StudentNode {
             access.get(&model.id).map(|a| a.as_ref()),
         );
         Ok(StudentNode {
-            guard: Guard::new(rc.decisions.mask(facts), model.id),
+            guard: Guard::new(rc.decisions.mask(facts), model.id, None),
             model,
             group,
         })

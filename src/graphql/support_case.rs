@@ -111,7 +111,7 @@ impl CaseNode {
             access.as_deref(),
         );
         Ok(CaseNode {
-            guard: Guard::new(rc.decisions.mask(facts), student.id),
+            guard: Guard::new(rc.decisions.mask(facts), student.id, Some(model.id)),
             access,
             model,
             student,
@@ -164,7 +164,11 @@ impl CaseNode {
         );
         Ok(NoteNode::new(
             note,
-            Guard::new(rc.decisions.mask(facts), self.student.id),
+            Guard::new(
+                rc.decisions.mask(facts),
+                self.student.id,
+                Some(self.model.id),
+            ),
             self.group.clone(),
         ))
     }

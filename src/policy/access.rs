@@ -29,13 +29,16 @@ pub fn caller_recipient(caller: &Caller) -> Option<(RecipientKind, String)> {
 
 /// A consent covers its recipient while `given_at <= now < expires_at` and it is
 /// not withdrawn.
-pub fn consent_in_force(c: &consent::Model, now: DateTime<Utc>) -> bool {
-    c.given_at <= now && c.expires_at.is_none_or(|e| now < e) && c.withdrawn_at.is_none()
+/// Judged at any instant `at`: a later withdrawal does not undo an earlier one.
+pub fn consent_in_force(c: &consent::Model, at: DateTime<Utc>) -> bool {
+    c.given_at <= at && c.expires_at.is_none_or(|e| at < e) && c.withdrawn_at.is_none_or(|w| at < w)
 }
 
 /// An exception is active once confirmed, until it expires or is revoked.
-pub fn exception_active(e: &risk_exception::Model, now: DateTime<Utc>) -> bool {
-    e.confirmed_at.is_some_and(|c| c <= now) && e.revoked_at.is_none() && now < e.expires_at
+pub fn exception_active(e: &risk_exception::Model, at: DateTime<Utc>) -> bool {
+    e.confirmed_at.is_some_and(|c| c <= at)
+        && e.revoked_at.is_none_or(|r| at < r)
+        && at < e.expires_at
 }
 
 /// One basis of a release: a consent or an exception, its case scope and classes.
@@ -62,8 +65,13 @@ pub struct StudentAccess {
 
 impl StudentAccess {
     /// Classes consented anywhere for this student (the student record's view).
+    /// (General consents only: a case-scoped consent opens its case, and through
+    /// SUPPORT_SUMMARY the student's list of cases, which row scopes narrow to it.)
     pub fn student_consented(&self) -> u16 {
-        self.per_case.values().fold(self.general, |acc, b| acc | b)
+        let cases_gate = FieldClass::SupportSummary.bit();
+        self.per_case
+            .values()
+            .fold(self.general, |acc, b| acc | (b & cases_gate))
     }
 
     /// Classes consented for one case: general consents and that case's consents.
@@ -71,29 +79,36 @@ impl StudentAccess {
         self.general | self.per_case.get(&case_id).copied().unwrap_or(0)
     }
 
-    /// Whether a note with these labels is excluded by every consent that covers
-    /// its case's notes.
+    /// Whether a note with these labels is excluded: any consent covering its
+    /// case's notes that excludes one of its labels withholds it (the student's
+    /// narrowest wish wins).
     pub fn label_excluded(&self, case_id: Uuid, labels: u16) -> bool {
-        let mut covering = self
-            .note_consents
+        self.note_consents
             .iter()
             .filter(|(scope, _)| scope.is_none_or(|c| c == case_id))
-            .peekable();
-        covering.peek().is_some() && covering.all(|(_, excluded)| excluded & labels != 0)
+            .any(|(_, excluded)| excluded & labels != 0)
     }
 
-    /// The bases that could have released these classes (for the disclosure log).
+    /// The bases under which these classes of one record (a case, or the student
+    /// record with `None`) were released, for the disclosure log. Classes open
+    /// without consent (a department's IDENTITY) fall back to every basis that
+    /// made the row visible.
     pub fn bases_for(&self, classes: u16, case_id: Option<Uuid>) -> Vec<String> {
-        self.bases
+        let applicable: Vec<&Basis> = self
+            .bases
+            .iter()
+            .filter(|b| b.case_id.is_none() || b.case_id == case_id)
+            .collect();
+        let covering: Vec<String> = applicable
             .iter()
             .filter(|b| b.classes & classes != 0)
-            .filter(|b| match (b.case_id, case_id) {
-                (None, _) => true,
-                (Some(scope), Some(case)) => scope == case,
-                (Some(_), None) => true,
-            })
             .map(|b| b.label.clone())
-            .collect()
+            .collect();
+        if covering.is_empty() {
+            self.bases.iter().map(|b| b.label.clone()).collect()
+        } else {
+            covering
+        }
     }
 }
 
@@ -147,7 +162,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_note_is_excluded_only_if_every_covering_consent_excludes_one_of_its_labels() {
+    fn a_note_is_excluded_if_any_covering_consent_excludes_one_of_its_labels() {
         let case = Uuid::new_v4();
         let sexual = SensitivityLabel::SexualHealth.bit();
         let mental = SensitivityLabel::MentalHealth.bit();
@@ -161,10 +176,7 @@ mod tests {
             note_consents: vec![(None, sexual), (Some(case), 0)],
             ..StudentAccess::default()
         };
-        assert!(
-            !two.label_excluded(case, sexual),
-            "the case consent excludes nothing"
-        );
-        assert!(two.label_excluded(Uuid::new_v4(), sexual));
+        assert!(two.label_excluded(case, sexual), "any exclusion wins");
+        assert!(!two.label_excluded(case, mental));
     }
 }

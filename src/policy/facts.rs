@@ -9,7 +9,7 @@ use crate::auth::Caller;
 use crate::domain::{RecipientKind, Role};
 use chrono::{DateTime, Utc};
 use entity::{consent, risk_exception, risk_exception_recipient, student, support_case};
-use sea_orm::sea_query::{Expr, ExprTrait, Query};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
 use sea_orm::{ColumnTrait, Condition};
 use uuid::Uuid;
 
@@ -198,6 +198,13 @@ pub enum RowScope {
 
 /// Consents naming the recipient, in force at `now`, for the student in `student_id`
 /// (a column of the outer query); `case` narrows to general or that case's consents.
+/// Whether a JSON array of category names (stored as JSON text or json) holds `category`.
+fn covers(column: Expr, category: &str) -> Expr {
+    column
+        .cast_as(Alias::new("text"))
+        .like(format!("%\"{category}\"%"))
+}
+
 fn consent_exists(
     (kind, reference): &(RecipientKind, String),
     student_id: Expr,
@@ -205,6 +212,14 @@ fn consent_exists(
     now: DateTime<Utc>,
 ) -> Expr {
     let mut q = Query::select();
+    if case.is_some() {
+        // Cases are visible only under a consent covering SUPPORT_SUMMARY
+        // ("that a student is supported"), general or for that case.
+        q.and_where(covers(
+            Expr::col((consent::Entity, consent::Column::Categories)),
+            "SUPPORT_SUMMARY",
+        ));
+    }
     q.expr(Expr::val(1))
         .from(consent::Entity)
         .and_where(Expr::col((consent::Entity, consent::Column::StudentId)).eq(student_id))
@@ -227,15 +242,23 @@ fn consent_exists(
     Expr::exists(q.to_owned())
 }
 
-/// Active risk exceptions naming the recipient for the student in `student_id`.
+/// Active risk exceptions naming the recipient for the student in `student_id`
+/// (with `category`, only those opening that category).
 fn exception_exists(
     (kind, reference): &(RecipientKind, String),
     student_id: Expr,
+    category: Option<&str>,
     now: DateTime<Utc>,
 ) -> Expr {
+    let mut q = Query::select();
+    if let Some(category) = category {
+        q.and_where(covers(
+            Expr::col((risk_exception::Entity, risk_exception::Column::Categories)),
+            category,
+        ));
+    }
     Expr::exists(
-        Query::select()
-            .expr(Expr::val(1))
+        q.expr(Expr::val(1))
             .from(risk_exception_recipient::Entity)
             .inner_join(
                 risk_exception::Entity,
@@ -260,6 +283,25 @@ fn exception_exists(
     )
 }
 
+/// A department sees, under consent, only students of that department (an
+/// exception may name any recipient). True for every other caller.
+fn own_department(caller: &Caller, student_id: Expr) -> Condition {
+    match (caller.role, &caller.department) {
+        (Role::Department, Some(dept)) => {
+            let s2 = Alias::new("dept_student");
+            Condition::all().add(Expr::exists(
+                Query::select()
+                    .expr(Expr::val(1))
+                    .from_as(student::Entity, s2.clone())
+                    .and_where(Expr::col((s2.clone(), student::Column::Id)).eq(student_id))
+                    .and_where(Expr::col((s2, student::Column::Department)).eq(dept.clone()))
+                    .to_owned(),
+            ))
+        }
+        _ => Condition::all(),
+    }
+}
+
 /// Students visible to the caller. Analysts see no individual rows (aggregate
 /// statistics only); outside audiences see a student only while a consent in
 /// force or an active risk exception names them.
@@ -274,8 +316,12 @@ pub fn student_rows(caller: &Caller, now: DateTime<Utc>) -> RowScope {
                 let id = || Expr::col((student::Entity, student::Column::Id));
                 RowScope::Condition(
                     Condition::any()
-                        .add(consent_exists(&recipient, id(), None, now))
-                        .add(exception_exists(&recipient, id(), now)),
+                        .add(
+                            Condition::all()
+                                .add(consent_exists(&recipient, id(), None, now))
+                                .add(own_department(caller, id())),
+                        )
+                        .add(exception_exists(&recipient, id(), None, now)),
                 )
             }
             None => RowScope::Nothing,
@@ -298,8 +344,17 @@ pub fn case_rows(caller: &Caller, now: DateTime<Utc>) -> RowScope {
                 let case = Expr::col((support_case::Entity, support_case::Column::Id));
                 RowScope::Condition(
                     Condition::any()
-                        .add(consent_exists(&recipient, student(), Some(case), now))
-                        .add(exception_exists(&recipient, student(), now)),
+                        .add(
+                            Condition::all()
+                                .add(consent_exists(&recipient, student(), Some(case), now))
+                                .add(own_department(caller, student())),
+                        )
+                        .add(exception_exists(
+                            &recipient,
+                            student(),
+                            Some("SUPPORT_SUMMARY"),
+                            now,
+                        )),
                 )
             }
             None => RowScope::Nothing,

@@ -101,6 +101,14 @@ pub async fn record(
             "must be in the future",
         ));
     }
+    if new.recipient.kind == RecipientKind::Department
+        && new.recipient.reference.as_deref() != Some(student.department.as_str())
+    {
+        return Err(AppError::bad_input(
+            "input.recipient.reference",
+            "a department consent names the student's own department",
+        ));
+    }
     if let Some(case_id) = new.case_id {
         let case = support_case::Entity::find_by_id(case_id).one(db).await?;
         if !case.is_some_and(|c| c.student_id == student.id) {

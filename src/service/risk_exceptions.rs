@@ -4,7 +4,9 @@
 use super::consents::Recipient;
 use super::students::{find, find_required, write_relation};
 use crate::auth::Caller;
-use crate::domain::{enum_list_to_json, DataCategory, RiskGround, StudentPosition};
+use crate::domain::{
+    enum_list_from_json, enum_list_to_json, DataCategory, RiskGround, StudentPosition,
+};
 use crate::error::{AppError, AppResult};
 use crate::policy::access::{consent_in_force, exception_active};
 use crate::policy::{Action, Decisions, Relation};
@@ -225,7 +227,10 @@ pub async fn list(
     decisions: &Decisions,
     uninformed_only: bool,
 ) -> AppResult<Vec<risk_exception::Model>> {
-    decisions.authorize(Action::ListRiskExceptions, Relation::Any)?;
+    decisions.authorize(
+        Action::ListRiskExceptions,
+        professional(decisions.caller(), None),
+    )?;
     let mut q = risk_exception::Entity::find().order_by_desc(risk_exception::Column::ProposedAt);
     if uninformed_only {
         q = q
@@ -286,27 +291,43 @@ pub async fn record_disclosure(
             "must name at least one category",
         ));
     }
+    // The basis must be the student's, in force when the disclosure was made
+    // (a later withdrawal does not undo it), and cover every category disclosed.
+    let within = |allowed: &serde_json::Value| {
+        let allowed: Vec<DataCategory> = enum_list_from_json(allowed, DataCategory::parse);
+        new.categories.iter().all(|c| allowed.contains(c))
+    };
     let basis = match new.basis {
         DisclosureBasis::Consent(id) => {
             let c = consent::Entity::find_by_id(id).one(db).await?;
             if !c.is_some_and(|c| {
-                c.student_id == student.id && consent_in_force(&c, new.occurred_at)
+                c.student_id == student.id
+                    && consent_in_force(&c, new.occurred_at)
+                    && within(&c.categories)
             }) {
                 return Err(AppError::bad_input(
                     "input.consentId",
-                    "is not a consent of this student in force at that time",
+                    "is not a consent of this student, in force at that time, covering every category disclosed",
                 ));
             }
             format!("consent:{id}")
         }
         DisclosureBasis::RiskException(id) => {
             let e = risk_exception::Entity::find_by_id(id).one(db).await?;
-            if !e.is_some_and(|e| {
-                e.student_id == student.id && exception_active(&e, new.occurred_at)
-            }) {
+            let never = new
+                .categories
+                .iter()
+                .any(|c| matches!(c, DataCategory::CaseNotes | DataCategory::ThirdParty));
+            if never
+                || !e.is_some_and(|e| {
+                    e.student_id == student.id
+                        && exception_active(&e, new.occurred_at)
+                        && within(&e.categories)
+                })
+            {
                 return Err(AppError::bad_input(
                     "input.riskExceptionId",
-                    "is not a risk exception of this student active at that time",
+                    "is not a risk exception of this student, active at that time, opening every category disclosed",
                 ));
             }
             format!("risk_exception:{id}")

@@ -324,16 +324,25 @@ fn feed_query(
         return Ok(None);
     };
     let student_id = || Expr::col((student::Entity, student::Column::Id));
-    let case_changed = Expr::exists(
-        Query::select()
-            .expr(Expr::val(1))
-            .from(support_case::Entity)
-            .and_where(
-                Expr::col((support_case::Entity, support_case::Column::StudentId)).eq(student_id()),
-            )
-            .and_where(support_case::Column::UpdatedAt.gt(since))
-            .to_owned(),
-    );
+    // Only cases the caller can see count as changes.
+    let mut case_query = Query::select();
+    case_query
+        .expr(Expr::val(1))
+        .from(support_case::Entity)
+        .and_where(
+            Expr::col((support_case::Entity, support_case::Column::StudentId)).eq(student_id()),
+        )
+        .and_where(support_case::Column::UpdatedAt.gt(since));
+    match facts::case_rows(decisions.caller(), decisions.now()) {
+        RowScope::Condition(c) => {
+            case_query.cond_where(c);
+        }
+        RowScope::Nothing => {
+            case_query.and_where(Expr::val(1).eq(0));
+        }
+        RowScope::All => {}
+    }
+    let case_changed = Expr::exists(case_query.to_owned());
     let consent_given = Expr::exists(
         Query::select()
             .expr(Expr::val(1))

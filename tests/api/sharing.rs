@@ -496,7 +496,26 @@ async fn the_student_sees_their_exception_once_informed_and_leads_see_who_is_not
         .await;
     assert_eq!(lead.data()["riskExceptions"][0]["id"], exception);
     let res = app
-        .as_caller(app.demo.counsellor, Role::Practitioner, pending, json!({}))
+        .as_caller(
+            app.demo.disability_adviser,
+            Role::Practitioner,
+            pending,
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        res.codes(),
+        vec!["FORBIDDEN"],
+        "unregistered practitioners do not list exceptions"
+    );
+    // Nor read them through the student.
+    let res = app
+        .as_caller(
+            app.demo.disability_adviser,
+            Role::Practitioner,
+            own,
+            json!({ "id": id(app.demo.alice) }),
+        )
         .await;
     assert_eq!(res.codes(), vec!["FORBIDDEN"]);
 
@@ -544,15 +563,19 @@ async fn every_release_to_an_outside_audience_has_its_audit_record_and_the_stude
         .all(&app.db)
         .await
         .unwrap();
-    assert_eq!(disclosures.len(), 1, "{disclosures:?}");
-    let d = &disclosures[0];
-    assert_eq!(d.student_id, Some(app.demo.alice));
-    assert_eq!(d.actor_role, "department");
-    assert_eq!(
-        d.basis.as_deref(),
-        Some(format!("consent:{consent}").as_str())
-    );
-    let fields: Vec<String> = serde_json::from_value(d.fields.clone()).unwrap();
+    // One record per record released (the student record and each case), each
+    // naming the consent.
+    assert_eq!(disclosures.len(), 3, "{disclosures:?}");
+    let mut fields: Vec<String> = Vec::new();
+    for d in &disclosures {
+        assert_eq!(d.student_id, Some(app.demo.alice));
+        assert_eq!(d.actor_role, "department");
+        assert_eq!(
+            d.basis.as_deref(),
+            Some(format!("consent:{consent}").as_str())
+        );
+        fields.extend(serde_json::from_value::<Vec<String>>(d.fields.clone()).unwrap());
+    }
     for f in ["IDENTITY", "ACADEMIC", "SUPPORT_SUMMARY", "ADJUSTMENTS"] {
         assert!(fields.contains(&f.to_owned()), "{f} in {fields:?}");
     }
@@ -563,7 +586,11 @@ async fn every_release_to_an_outside_audience_has_its_audit_record_and_the_stude
         .all(&app.db)
         .await
         .unwrap();
-    assert_eq!(denials.len(), 1);
+    assert_eq!(
+        denials.len(),
+        2,
+        "notes and risk denied on each of the two cases"
+    );
 
     let mine = app
         .as_caller(
@@ -766,4 +793,262 @@ async fn the_partner_feed_returns_only_changes_since_the_given_time() {
         )
         .await;
     assert_eq!(res.codes(), vec!["FORBIDDEN"]);
+}
+
+async fn partner_consent(
+    app: &TestApp,
+    partner: Uuid,
+    categories: Value,
+    case: Option<Uuid>,
+    excluded: Value,
+) -> String {
+    let mut input = json!({
+        "studentId": id(app.demo.alice),
+        "recipient": { "kind": "PARTNER", "reference": id(partner) },
+        "categories": categories,
+        "excludedLabels": excluded,
+        "purpose": "Care."
+    });
+    if let Some(c) = case {
+        input["caseId"] = json!(id(c));
+    }
+    consent_id(&record_consent(app, (app.demo.alice, Role::Student), input).await)
+}
+
+#[tokio::test]
+async fn a_case_scoped_consent_does_not_open_the_student_record() {
+    let app = spawn_app().await;
+    partner_consent(
+        &app,
+        app.demo.nhs_trust,
+        json!([
+            "CONTACT",
+            "TRUSTED_CONTACTS",
+            "DEMOGRAPHIC",
+            "SUPPORT_SUMMARY"
+        ]),
+        Some(app.demo.alice_mental_health_case),
+        json!([]),
+    )
+    .await;
+    let res = view(&app, (app.demo.nhs_trust, Role::Partner)).await;
+    let s = &res.data()["student"];
+    for f in ["email", "dateOfBirth", "emergencyContact"] {
+        assert!(s[f].is_null(), "{f}");
+        assert_eq!(
+            res.redaction(json!(["student", f])).as_deref(),
+            Some("CONSENT_REQUIRED"),
+            "{f}"
+        );
+    }
+    assert_eq!(s["cases"].as_array().unwrap().len(), 1);
+    assert_eq!(s["cases"][0]["status"], "OPEN");
+}
+
+#[tokio::test]
+async fn without_support_summary_an_outside_caller_cannot_see_or_count_cases() {
+    let app = spawn_app().await;
+    partner_consent(
+        &app,
+        app.demo.landlord_a,
+        json!(["IDENTITY"]),
+        None,
+        json!([]),
+    )
+    .await;
+    let res = app
+        .as_caller(
+            app.demo.landlord_a,
+            Role::Partner,
+            r#"query($id: ID!) {
+                student(id: $id) { name cases { id } }
+                supportCases(filter: { studentId: $id }) { totalCount edges { node { id } } }
+            }"#,
+            json!({ "id": id(app.demo.alice) }),
+        )
+        .await;
+    res.assert_no_errors();
+    assert_eq!(res.data()["student"]["name"], "Alice Example");
+    assert!(res.data()["student"]["cases"].is_null());
+    assert_eq!(res.data()["supportCases"]["totalCount"], 0);
+}
+
+#[tokio::test]
+async fn any_consent_excluding_a_label_withholds_the_note() {
+    let app = spawn_app().await;
+    partner_consent(
+        &app,
+        app.demo.gp_practice,
+        json!(["SUPPORT_SUMMARY", "CASE_NOTES"]),
+        None,
+        json!(["SEXUAL_HEALTH"]),
+    )
+    .await;
+    partner_consent(
+        &app,
+        app.demo.gp_practice,
+        json!(["SUPPORT_SUMMARY", "CASE_NOTES"]),
+        Some(app.demo.alice_counselling_case),
+        json!([]),
+    )
+    .await;
+    let res = view(&app, (app.demo.gp_practice, Role::Partner)).await;
+    assert!(!res.body.to_string().contains("sexual health clinic"));
+    assert!(res.body.to_string().contains("low mood"));
+}
+
+#[tokio::test]
+async fn the_feed_ignores_changes_to_cases_the_partner_cannot_see() {
+    let app = spawn_app().await;
+    partner_consent(
+        &app,
+        app.demo.nhs_trust,
+        json!(["SUPPORT_SUMMARY", "CASE_NOTES"]),
+        Some(app.demo.alice_mental_health_case),
+        json!([]),
+    )
+    .await;
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    let t1 = chrono::Utc::now();
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    app.as_caller(
+        app.demo.counsellor,
+        Role::Practitioner,
+        r#"mutation($input: AddNoteInput!) { addNote(input: $input) { id } }"#,
+        json!({ "input": { "caseId": id(app.demo.alice_counselling_case), "kind": "ACTION", "body": "Hidden change." } }),
+    )
+    .await
+    .assert_no_errors();
+    let feed = app
+        .as_caller(
+            app.demo.nhs_trust,
+            Role::Partner,
+            FEED,
+            json!({ "since": t1.to_rfc3339() }),
+        )
+        .await;
+    feed.assert_no_errors();
+    assert_eq!(feed.data()["partnerFeed"]["totalCount"], 0);
+}
+
+#[tokio::test]
+async fn every_disclosure_record_names_its_basis() {
+    let app = spawn_app().await;
+    let consent = consent_id(
+        &record_consent(
+            &app,
+            (app.demo.reception, Role::Reception),
+            history_department_consent(&app),
+        )
+        .await,
+    );
+    app.as_caller(
+        app.demo.history_department,
+        Role::Department,
+        r#"query($id: ID!) { student(id: $id) { name department } }"#,
+        json!({ "id": id(app.demo.alice) }),
+    )
+    .await
+    .assert_no_errors();
+    let rows = audit_event::Entity::find()
+        .filter(audit_event::Column::Action.eq("disclosure"))
+        .all(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(
+        rows[0].basis.as_deref(),
+        Some(format!("consent:{consent}").as_str())
+    );
+}
+
+#[tokio::test]
+async fn a_department_consent_must_name_the_students_own_department() {
+    let app = spawn_app().await;
+    let mut input = history_department_consent(&app);
+    input["studentId"] = json!(id(app.demo.bob)); // Bob studies physics
+    let res = record_consent(&app, (app.demo.reception, Role::Reception), input).await;
+    assert_eq!(res.codes(), vec!["BAD_USER_INPUT"]);
+    assert!(view(&app, (app.demo.history_department, Role::Department))
+        .await
+        .data()["student"]
+        .is_null());
+}
+
+#[tokio::test]
+async fn reception_records_consents_but_cannot_read_them() {
+    let app = spawn_app().await;
+    consent_id(
+        &record_consent(
+            &app,
+            (app.demo.reception, Role::Reception),
+            history_department_consent(&app),
+        )
+        .await,
+    );
+    let res = app
+        .as_caller(
+            app.demo.reception,
+            Role::Reception,
+            r#"query($id: ID!) { student(id: $id) { name consents(includeInactive: true) { purpose } } }"#,
+            json!({ "id": id(app.demo.alice) }),
+        )
+        .await;
+    assert_eq!(res.data()["student"]["name"], "Alice Example");
+    assert_eq!(
+        res.error_at(json!(["student", "consents"])).as_deref(),
+        Some("FORBIDDEN")
+    );
+}
+
+#[tokio::test]
+async fn recorded_disclosures_must_stay_within_their_basis_and_survive_a_later_withdrawal() {
+    let app = spawn_app().await;
+    let consent = partner_consent(
+        &app,
+        app.demo.gp_practice,
+        json!(["CONTACT"]),
+        None,
+        json!([]),
+    )
+    .await;
+    let q = r#"mutation($input: RecordDisclosureInput!) { recordDisclosure(input: $input) }"#;
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    let before = chrono::Utc::now();
+    let input = |categories: Value| {
+        json!({ "input": {
+            "studentId": id(app.demo.alice), "consentId": consent, "recipient": "GP", "method": "letter",
+            "categories": categories, "occurredAt": before.to_rfc3339()
+        } })
+    };
+    let res = app
+        .as_caller(
+            app.demo.counsellor,
+            Role::Practitioner,
+            q,
+            input(json!(["CASE_NOTES"])),
+        )
+        .await;
+    assert_eq!(
+        res.codes(),
+        vec!["BAD_USER_INPUT"],
+        "not covered by the consent"
+    );
+    app.as_caller(
+        app.demo.alice,
+        Role::Student,
+        r#"mutation($id: ID!) { withdrawConsent(id: $id, reason: "done") { status } }"#,
+        json!({ "id": consent }),
+    )
+    .await
+    .assert_no_errors();
+    let res = app
+        .as_caller(
+            app.demo.counsellor,
+            Role::Practitioner,
+            q,
+            input(json!(["CONTACT"])),
+        )
+        .await;
+    res.assert_no_errors();
 }

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# HTTP load benchmark: confide serve (release) over seeded data, driven by wrk.
+#   bench/load.sh sqlite            # SQLite file under target/bench
+#   bench/load.sh postgres URL      # a PostgreSQL admin URL; creates database confide_bench
+# Env: STUDENTS (10000), DURATION (30s), SOAK_MINUTES (0 = no soak), SOAK_DELAY_MS (20).
+# Prints one RESULT line per run, server CPU seconds per request and peak RSS.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+backend="${1:-sqlite}"
+students="${STUDENTS:-10000}"
+duration="${DURATION:-30s}"
+port=18080
+secret="bench-secret-bench-secret-bench-secret-0001"
+command -v wrk >/dev/null || { apt-get install -y -qq wrk >/dev/null; }
+
+cargo build --release --quiet
+bin=target/release/confide
+mkdir -p target/bench
+if [ "$backend" = postgres ]; then
+  admin="${2:-postgres://postgres@127.0.0.1:5432/postgres}"
+  psql "$admin" -qc "drop database if exists confide_bench" >/dev/null
+  psql "$admin" -qc "create database confide_bench" >/dev/null
+  url="${admin%/*}/confide_bench"
+else
+  rm -f target/bench/bench.db*
+  url="sqlite://$PWD/target/bench/bench.db?mode=rwc"
+fi
+
+echo "== seeding $students students ($backend)"
+seed_out=$(CONFIDE_LOG=warn $bin seed --database-url "$url" --students "$students" --seed 1)
+echo "$seed_out" | head -1
+practitioner=$(echo "$seed_out" | sed -n 's/^practitioner (counselling): //p')
+
+CONFIDE_LOG=warn CONFIDE_JWT_SECRET="$secret" $bin serve --database-url "$url" --bind "127.0.0.1:$port" >/dev/null 2>&1 &
+server=$!
+trap 'kill $server 2>/dev/null || true' EXIT
+for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.2; done
+token=$(CONFIDE_JWT_SECRET="$secret" $bin token --sub "$practitioner" --role practitioner --ttl 2h)
+
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$server/stat"; }
+hz=$(getconf CLK_TCK)
+
+for c in 16 64; do
+  before=$(cpu_ticks)
+  out=$(BODY_FILE=bench/q2.json TOKEN="$token" wrk -t2 -c"$c" -d"$duration" --latency -s bench/post.lua "http://127.0.0.1:$port/graphql" | grep RESULT)
+  after=$(cpu_ticks)
+  requests=$(echo "$out" | sed 's/.*requests=\([0-9]*\).*/\1/')
+  cpu_ms=$(awk -v t=$((after - before)) -v hz="$hz" -v n="$requests" 'BEGIN { printf "%.3f", (t / hz) * 1000 / n }')
+  echo "Q2 $backend c=$c $out server_cpu_ms_per_request=$cpu_ms"
+done
+echo "peak RSS: $(grep VmHWM /proc/$server/status | awk '{print $2, $3}')"
+
+soak="${SOAK_MINUTES:-0}"
+if [ "$soak" -gt 0 ]; then
+  echo "== soak: ${soak} min at a steady rate (4 connections, ${SOAK_DELAY_MS:-20} ms between requests)"
+  (BODY_FILE=bench/q2.json TOKEN="$token" DELAY_MS="${SOAK_DELAY_MS:-20}" wrk -t1 -c4 -d"${soak}m" -s bench/post.lua "http://127.0.0.1:$port/graphql" | grep RESULT) &
+  wrk_pid=$!
+  for i in $(seq 0 $((soak * 2))); do
+    echo "soak t=$((i * 30))s rss_kb=$(grep VmRSS /proc/$server/status | awk '{print $2}')"
+    sleep 30
+  done
+  wait $wrk_pid
+fi
