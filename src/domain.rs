@@ -46,6 +46,15 @@ impl Role {
     pub fn is_staff(self) -> bool {
         !matches!(self, Role::Student | Role::Partner)
     }
+
+    /// Departments, university services and partners: audiences outside Student
+    /// Support, who see a student only under a consent or risk exception.
+    pub fn is_outside(self) -> bool {
+        matches!(
+            self,
+            Role::Department | Role::UniversityService | Role::Partner
+        )
+    }
 }
 
 text_enum!(

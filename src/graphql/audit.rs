@@ -1,19 +1,11 @@
 //! Turns a request's field outcomes into audit records.
 
 use super::RequestContext;
-use crate::domain::Role;
 use crate::error::AppResult;
 use crate::policy::FieldClass;
 use crate::service::audit::{self, class_names, Event};
 use std::collections::HashMap;
 use uuid::Uuid;
-
-fn is_outside(role: Role) -> bool {
-    matches!(
-        role,
-        Role::Department | Role::UniversityService | Role::Partner
-    )
-}
 
 /// One record per student and outcome: what was read (for staff, every class but
 /// IDENTITY), what was disclosed to an outside audience and on which basis
@@ -26,7 +18,7 @@ pub async fn record_request(
         return Ok(());
     }
     let caller = rc.decisions.caller();
-    let outside = is_outside(caller.role);
+    let outside = caller.role.is_outside();
     let mut events = Vec::new();
     let mut students: Vec<_> = releases.into_iter().collect();
     students.sort_by_key(|(key, _)| *key);

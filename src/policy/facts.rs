@@ -92,13 +92,6 @@ impl Facts {
     }
 }
 
-fn is_outside(role: Role) -> bool {
-    matches!(
-        role,
-        Role::Department | Role::UniversityService | Role::Partner
-    )
-}
-
 fn outside(access: Option<&StudentAccess>, consented: impl Fn(&StudentAccess) -> u16) -> Facts {
     Facts {
         base: Relation::None,
@@ -116,7 +109,7 @@ pub fn student_facts(
     restricted: bool,
     access: Option<&StudentAccess>,
 ) -> Facts {
-    if is_outside(caller.role) && !restricted {
+    if caller.role.is_outside() && !restricted {
         return outside(access, StudentAccess::student_consented);
     }
     Facts::base(match caller.role {
@@ -124,7 +117,7 @@ pub fn student_facts(
         Role::Student => Relation::None,
         Role::Dpo => Relation::Any,
         _ if restricted => Relation::Restricted,
-        role if is_outside(role) => Relation::None,
+        role if role.is_outside() => Relation::None,
         _ => Relation::Any,
     })
 }
@@ -136,7 +129,7 @@ pub fn case_facts(
     restricted: bool,
     access: Option<&StudentAccess>,
 ) -> Facts {
-    if is_outside(caller.role) && !restricted {
+    if caller.role.is_outside() && !restricted {
         return outside(access, |a| a.case_consented(case.id));
     }
     Facts::base(service_relation(
@@ -167,7 +160,7 @@ pub fn service_relation(
                 Relation::Other
             }
         }
-        role if is_outside(role) => Relation::None,
+        role if role.is_outside() => Relation::None,
         _ => Relation::Any,
     }
 }
@@ -311,7 +304,7 @@ pub fn student_rows(caller: &Caller, now: DateTime<Utc>) -> RowScope {
             RowScope::Condition(Condition::all().add(student::Column::Id.eq(caller.id)))
         }
         Role::Analyst => RowScope::Nothing,
-        role if is_outside(role) => match access::caller_recipient(caller) {
+        role if role.is_outside() => match access::caller_recipient(caller) {
             Some(recipient) => {
                 let id = || Expr::col((student::Entity, student::Column::Id));
                 RowScope::Condition(
@@ -338,7 +331,7 @@ pub fn case_rows(caller: &Caller, now: DateTime<Utc>) -> RowScope {
             RowScope::Condition(Condition::all().add(support_case::Column::StudentId.eq(caller.id)))
         }
         Role::Analyst => RowScope::Nothing,
-        role if is_outside(role) => match access::caller_recipient(caller) {
+        role if role.is_outside() => match access::caller_recipient(caller) {
             Some(recipient) => {
                 let student = || Expr::col((support_case::Entity, support_case::Column::StudentId));
                 let case = Expr::col((support_case::Entity, support_case::Column::Id));
@@ -373,7 +366,7 @@ fn student_relations(caller: &Caller) -> Vec<(Relation, Condition)> {
     match caller.role {
         Role::Student => vec![(Relation::SelfRecord, Condition::all())],
         Role::Dpo => vec![(Relation::Any, Condition::all())],
-        role if is_outside(role) => vec![
+        role if role.is_outside() => vec![
             (Relation::None, restricted(false)),
             (Relation::Restricted, restricted(true)),
         ],
@@ -407,7 +400,7 @@ fn case_relations(caller: &Caller) -> Vec<(Relation, Condition)> {
             out.push((Relation::Restricted, restricted(true)));
             out
         }
-        role if is_outside(role) => vec![
+        role if role.is_outside() => vec![
             (Relation::None, restricted(false)),
             (Relation::Restricted, restricted(true)),
         ],
