@@ -26,7 +26,16 @@ pub async fn connect(url: &str) -> AppResult<DatabaseConnection> {
         .connect_timeout(Duration::from_secs(10))
         .acquire_timeout(Duration::from_secs(10));
     if url.starts_with("sqlite:") {
-        options.max_connections(8).min_connections(1);
+        // WAL lets readers proceed during the per-request audit write; NORMAL
+        // synchronous is durable in WAL mode across application crashes.
+        options
+            .max_connections(8)
+            .min_connections(1)
+            .map_sqlx_sqlite_opts(|o| {
+                o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
+                    .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
+                    .busy_timeout(Duration::from_secs(10))
+            });
     } else {
         options.max_connections(16).min_connections(1);
     }
