@@ -20,6 +20,20 @@ pub async fn record_request(
     let caller = rc.decisions.caller();
     let outside = caller.role.is_outside();
     let mut events = Vec::new();
+    // Staff reads are recorded per student (their basis is the role); outside
+    // disclosures per record, so each names the consent or exception behind it.
+    let releases: HashMap<(Uuid, Option<Uuid>), [u16; 3]> = if outside {
+        releases
+    } else {
+        let mut merged: HashMap<(Uuid, Option<Uuid>), [u16; 3]> = HashMap::new();
+        for ((student, _), bits) in releases {
+            let entry = merged.entry((student, None)).or_default();
+            for (acc, b) in entry.iter_mut().zip(bits) {
+                *acc |= b;
+            }
+        }
+        merged
+    };
     let mut students: Vec<_> = releases.into_iter().collect();
     students.sort_by_key(|(key, _)| *key);
     for ((student, case), [allowed, redacted, denied]) in students {
