@@ -1,5 +1,9 @@
 use clap::Parser;
 
+// mimalloc: glibc malloc was ~28% of server CPU under load (BENCHMARKS.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
