@@ -14,6 +14,10 @@ use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 use std::sync::Arc;
 use std::time::Duration;
 
+// The same allocator as the server binary.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 struct Setup {
     db: DatabaseConnection,
     schema: ConfideSchema,
@@ -201,7 +205,9 @@ fn benches(c: &mut Criterion) {
             .sample_size(30)
             .measurement_time(Duration::from_secs(6))
             .warm_up_time(Duration::from_secs(2));
-        for (label, policy) in [("guarded", &s.shipped), ("ceiling", &s.ceiling)] {
+        // Ceiling first: the guarded run then meets the larger audit table, which
+        // errs against the guard in the ratio.
+        for (label, policy) in [("ceiling", &s.ceiling), ("guarded", &s.shipped)] {
             group.bench_function(label, |b| {
                 b.to_async(&rt)
                     .iter(|| run(&s, policy, caller, query, vars.clone()));

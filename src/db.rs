@@ -35,6 +35,10 @@ pub async fn connect(url: &str) -> AppResult<DatabaseConnection> {
                 o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
                     .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
                     .busy_timeout(Duration::from_secs(10))
+                    // 16 MiB page cache per connection (SQLite's default is 2 MiB):
+                    // a dashboard page otherwise re-reads index pages through
+                    // read(2) on every request.
+                    .pragma("cache_size", "-16384")
             });
     } else {
         options.max_connections(16).min_connections(1);
