@@ -4,12 +4,13 @@ use super::RequestContext;
 use crate::error::AppResult;
 use crate::policy::FieldClass;
 use crate::service::audit::{self, class_names, Event};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use uuid::Uuid;
 
-/// One record per student and outcome: what was read (for staff, every class but
-/// IDENTITY), what was disclosed to an outside audience and on which basis
-/// (consent or risk exception ids), and what was redacted or denied.
+/// One record per student, outcome and basis: what was read (for staff, every
+/// class but IDENTITY), what was disclosed to an outside audience, on which basis
+/// (consent or risk exception ids) and in which records (`detail`: `student`,
+/// `case:<id>`), and what was redacted or denied.
 pub async fn record_request(
     rc: &RequestContext,
     releases: HashMap<(Uuid, Option<Uuid>), [u16; 3]>,
@@ -19,60 +20,65 @@ pub async fn record_request(
     }
     let caller = rc.decisions.caller();
     let outside = caller.role.is_outside();
-    let mut events = Vec::new();
-    // Staff reads are recorded per student (their basis is the role); outside
-    // disclosures per record, so each names the consent or exception behind it.
-    let releases: HashMap<(Uuid, Option<Uuid>), [u16; 3]> = if outside {
-        releases
-    } else {
-        let mut merged: HashMap<(Uuid, Option<Uuid>), [u16; 3]> = HashMap::new();
-        for ((student, _), bits) in releases {
-            let entry = merged.entry((student, None)).or_default();
-            for (acc, b) in entry.iter_mut().zip(bits) {
-                *acc |= b;
-            }
-        }
-        merged
+    let role_basis = format!("role:{}", caller.role.as_str());
+    // One record per student, outcome and basis: staff reads name their role;
+    // outside disclosures name the consents or exceptions behind them, and which
+    // records (the student record, each case) they covered.
+    type Key = (Uuid, &'static str, &'static str, String);
+    let mut merged: BTreeMap<Key, (u16, BTreeSet<String>)> = BTreeMap::new();
+    let mut add = |key: Key, bits: u16, record: Option<String>| {
+        let entry = merged.entry(key).or_default();
+        entry.0 |= bits;
+        entry.1.extend(record);
     };
-    let mut students: Vec<_> = releases.into_iter().collect();
-    students.sort_by_key(|(key, _)| *key);
-    for ((student, case), [allowed, redacted, denied]) in students {
+    for ((student, case), [allowed, redacted, denied]) in releases {
         let allowed = if outside {
             allowed
         } else {
             allowed & !FieldClass::Identity.bit()
         };
         if allowed != 0 {
-            let basis = if outside {
+            if outside {
                 let bases = match rc.cached_access(student).await {
                     Some(access) => access.bases_for(allowed, case),
                     None => Vec::new(),
                 };
-                Some(bases.join(","))
+                let record = match case {
+                    Some(case) => format!("case:{case}"),
+                    None => "student".to_owned(),
+                };
+                add(
+                    (student, "disclosure", "allow", bases.join(",")),
+                    allowed,
+                    Some(record),
+                );
             } else {
-                Some(format!("role:{}", caller.role.as_str()))
-            };
-            events.push(Event {
-                student_id: Some(student),
-                action: if outside { "disclosure" } else { "read" },
-                fields: class_names(allowed),
-                outcome: "allow",
-                basis,
-                detail: None,
-            });
+                add(
+                    (student, "read", "allow", role_basis.clone()),
+                    allowed,
+                    None,
+                );
+            }
         }
         for (bits, outcome) in [(redacted, "redact"), (denied, "deny")] {
             if bits != 0 {
-                events.push(Event {
-                    student_id: Some(student),
-                    action: "read",
-                    fields: class_names(bits),
-                    outcome,
-                    basis: Some(format!("role:{}", caller.role.as_str())),
-                    detail: None,
-                });
+                add((student, "read", outcome, role_basis.clone()), bits, None);
             }
         }
     }
+    let events = merged
+        .into_iter()
+        .map(
+            |((student, action, outcome, basis), (bits, records))| Event {
+                student_id: Some(student),
+                action,
+                fields: class_names(bits),
+                outcome,
+                basis: Some(basis),
+                detail: (!records.is_empty())
+                    .then(|| records.into_iter().collect::<Vec<_>>().join(" ")),
+            },
+        )
+        .collect();
     audit::write(&rc.db, caller, events).await
 }

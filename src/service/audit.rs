@@ -37,7 +37,9 @@ pub async fn write(
     }
     let now = chrono::Utc::now();
     let rows = events.into_iter().map(|e| audit_event::ActiveModel {
-        id: Set(Uuid::new_v4()),
+        // Time-ordered ids keep the append-only table's primary key index
+        // appending at its right edge; the time they encode is `occurred_at`.
+        id: Set(Uuid::now_v7()),
         occurred_at: Set(now),
         actor_id: Set(caller.id),
         actor_role: Set(caller.role.as_str().to_owned()),
