@@ -1,20 +1,17 @@
 //! Turns a request's field outcomes into audit records.
 
-use super::RequestContext;
+use super::{Releases, RequestContext};
 use crate::error::AppResult;
 use crate::policy::FieldClass;
 use crate::service::audit::{self, class_names, Event};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use uuid::Uuid;
 
 /// One record per student, outcome and basis: what was read (for staff, every
 /// class but IDENTITY), what was disclosed to an outside audience, on which basis
 /// (consent or risk exception ids) and in which records (`detail`: `student`,
 /// `case:<id>`), and what was redacted or denied.
-pub async fn record_request(
-    rc: &RequestContext,
-    releases: HashMap<(Uuid, Option<Uuid>), [u16; 3]>,
-) -> AppResult<()> {
+pub async fn record_request(rc: &RequestContext, releases: Releases) -> AppResult<()> {
     if releases.is_empty() {
         return Ok(());
     }

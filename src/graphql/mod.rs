@@ -102,8 +102,12 @@ pub struct RequestContext {
     /// Outside callers: consent and exception state per student, loaded once per request.
     access: tokio::sync::Mutex<HashMap<Uuid, Arc<StudentAccess>>>,
     /// Field classes allowed / redacted / denied per student, for the audit trail.
-    releases: Mutex<HashMap<(Uuid, Option<Uuid>), [u16; 3]>>,
+    releases: Mutex<Releases>,
 }
+
+/// Field-class bits allowed / redacted / denied, per (student, case or the
+/// student record itself).
+pub(crate) type Releases = HashMap<(Uuid, Option<Uuid>), [u16; 3]>;
 
 /// A record's guard: its mask and the student it is about. Each outcome of each
 /// class is reported to the audit trail once per record.
@@ -192,7 +196,7 @@ impl RequestContext {
         }
     }
 
-    fn take_releases(&self) -> HashMap<(Uuid, Option<Uuid>), [u16; 3]> {
+    fn take_releases(&self) -> Releases {
         match self.releases.lock() {
             Ok(mut r) => std::mem::take(&mut *r),
             Err(poisoned) => std::mem::take(&mut *poisoned.into_inner()),

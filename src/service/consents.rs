@@ -111,7 +111,7 @@ pub async fn record(
     }
     if let Some(case_id) = new.case_id {
         let case = support_case::Entity::find_by_id(case_id).one(db).await?;
-        if !case.is_some_and(|c| c.student_id == student.id) {
+        if case.is_none_or(|c| c.student_id != student.id) {
             return Err(AppError::bad_input(
                 "input.caseId",
                 "is not a case of this student",
