@@ -13,6 +13,7 @@ mod m20261125_000010_create_audit_event;
 mod m20261125_000011_create_risk_exception_recipient;
 mod m20261125_000012_add_audit_event_detail;
 mod m20261125_000013_create_case_list_indexes;
+mod m20261125_000014_create_case_status_index;
 
 pub struct Migrator;
 
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000011_create_risk_exception_recipient::Migration),
             Box::new(m20261125_000012_add_audit_event_detail::Migration),
             Box::new(m20261125_000013_create_case_list_indexes::Migration),
+            Box::new(m20261125_000014_create_case_status_index::Migration),
         ]
     }
 }
