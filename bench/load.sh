@@ -82,4 +82,6 @@ if [ "$soak" -gt 0 ]; then
     sleep 30
   done
   wait $wrk_pid
+  sleep 10
+  echo "soak done, idle 10 s: rss_kb=$(grep VmRSS /proc/$server/status | awk '{print $2}')"
 fi
