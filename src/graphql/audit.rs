@@ -4,13 +4,14 @@ use super::{Releases, RequestContext};
 use crate::error::AppResult;
 use crate::policy::FieldClass;
 use crate::service::audit::{self, class_names, Event};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use uuid::Uuid;
 
 /// One record per student, outcome and basis: what was read (for staff, every
 /// class but IDENTITY), what was disclosed to an outside audience, on which basis
-/// (consent or risk exception ids) and in which records (`detail`: `student`,
-/// `case:<id>`), and what was redacted or denied.
+/// (consent or risk exception ids) and which classes of which record (`detail`:
+/// `{"records": {"student": [...], "case:<id>": [...]}}`), and what was redacted
+/// or denied.
 pub async fn record_request(rc: &RequestContext, releases: Releases) -> AppResult<()> {
     if releases.is_empty() {
         return Ok(());
@@ -22,11 +23,13 @@ pub async fn record_request(rc: &RequestContext, releases: Releases) -> AppResul
     // outside disclosures name the consents or exceptions behind them, and which
     // records (the student record, each case) they covered.
     type Key = (Uuid, &'static str, &'static str, String);
-    let mut merged: BTreeMap<Key, (u16, BTreeSet<String>)> = BTreeMap::new();
+    let mut merged: BTreeMap<Key, (u16, BTreeMap<String, u16>)> = BTreeMap::new();
     let mut add = |key: Key, bits: u16, record: Option<String>| {
         let entry = merged.entry(key).or_default();
         entry.0 |= bits;
-        entry.1.extend(record);
+        if let Some(record) = record {
+            *entry.1.entry(record).or_default() |= bits;
+        }
     };
     for ((student, case), [allowed, redacted, denied]) in releases {
         let allowed = if outside {
@@ -72,8 +75,13 @@ pub async fn record_request(rc: &RequestContext, releases: Releases) -> AppResul
                 fields: class_names(bits),
                 outcome,
                 basis: Some(basis),
-                detail: (!records.is_empty())
-                    .then(|| records.into_iter().collect::<Vec<_>>().join(" ")),
+                detail: (!records.is_empty()).then(|| {
+                    let records: serde_json::Map<String, serde_json::Value> = records
+                        .into_iter()
+                        .map(|(record, bits)| (record, serde_json::json!(class_names(bits))))
+                        .collect();
+                    serde_json::json!({ "records": records }).to_string()
+                }),
             },
         )
         .collect();

@@ -280,7 +280,9 @@ pub struct Disclosure {
     pub categories: Vec<String>,
     /// consent:<id> or risk_exception:<id>.
     pub basis: Option<String>,
-    /// For disclosures made outside the API: to whom and how.
+    /// JSON. For disclosures made outside the API: to whom and how. For
+    /// disclosures through the API: `{"records": {"student": [classes],
+    /// "case:<id>": [classes]}}`, which classes of which record were released.
     pub detail: Option<String>,
 }
 

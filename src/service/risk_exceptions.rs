@@ -365,10 +365,44 @@ pub async fn my_disclosures(
     decisions: &Decisions,
 ) -> AppResult<Vec<audit_event::Model>> {
     decisions.authorize(Action::ReadOwnDisclosures, Relation::SelfRecord)?;
-    Ok(audit_event::Entity::find()
-        .filter(audit_event::Column::StudentId.eq(decisions.caller().id))
+    let student = decisions.caller().id;
+    // A student sees a risk exception only once informed of it: until then,
+    // disclosures under it are left out (or, when a consent also covered them,
+    // shown with the consent alone).
+    let hidden: Vec<String> = risk_exception::Entity::find()
+        .filter(risk_exception::Column::StudentId.eq(student))
+        .filter(risk_exception::Column::StudentInformedAt.is_null())
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|e| format!("risk_exception:{}", e.id))
+        .collect();
+    let rows = audit_event::Entity::find()
+        .filter(audit_event::Column::StudentId.eq(student))
         .filter(audit_event::Column::Action.eq("disclosure"))
         .order_by_desc(audit_event::Column::OccurredAt)
         .all(db)
-        .await?)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|mut row| {
+            let Some(basis) = &row.basis else {
+                return Some(row);
+            };
+            let parts: Vec<&str> = basis.split(',').collect();
+            let kept: Vec<&str> = parts
+                .iter()
+                .copied()
+                .filter(|b| !hidden.iter().any(|h| h == b))
+                .collect();
+            if kept.len() == parts.len() {
+                return Some(row);
+            }
+            if kept.is_empty() {
+                return None;
+            }
+            row.basis = Some(kept.join(","));
+            Some(row)
+        })
+        .collect())
 }

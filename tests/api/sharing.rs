@@ -546,6 +546,49 @@ async fn the_student_sees_their_exception_once_informed_and_leads_see_who_is_not
 }
 
 #[tokio::test]
+async fn disclosures_under_an_exception_reach_my_disclosures_only_once_the_student_is_informed() {
+    let app = spawn_app().await;
+    let exception = propose(&app).await;
+    app.as_caller(
+        app.demo.mental_health_adviser,
+        Role::Practitioner,
+        CONFIRM,
+        json!({ "id": exception }),
+    )
+    .await
+    .assert_no_errors();
+    let seen = view(&app, (app.demo.accommodation, Role::UniversityService)).await;
+    assert_eq!(seen.data()["student"]["email"], "alice@student.uni.example");
+    let mine = "{ myDisclosures { recipientRole basis categories } }";
+    let before = app
+        .as_caller(app.demo.alice, Role::Student, mine, json!({}))
+        .await;
+    before.assert_no_errors();
+    assert_eq!(
+        before.data()["myDisclosures"],
+        json!([]),
+        "not yet informed"
+    );
+
+    app.as_caller(
+        app.demo.counsellor,
+        Role::Practitioner,
+        r#"mutation($id: ID!, $at: DateTime!) { recordStudentInformed(id: $id, informedAt: $at) { studentInformedAt } }"#,
+        json!({ "id": exception, "at": chrono::Utc::now().to_rfc3339() }),
+    )
+    .await
+    .assert_no_errors();
+    let after = app
+        .as_caller(app.demo.alice, Role::Student, mine, json!({}))
+        .await;
+    after.assert_no_errors();
+    let list = after.data()["myDisclosures"].as_array().unwrap().clone();
+    assert_eq!(list.len(), 1, "{list:?}");
+    assert_eq!(list[0]["recipientRole"], "UNIVERSITY_SERVICE");
+    assert_eq!(list[0]["basis"], format!("risk_exception:{exception}"));
+}
+
+#[tokio::test]
 async fn every_release_to_an_outside_audience_has_its_audit_record_and_the_student_can_list_them() {
     let app = spawn_app().await;
     let consent = consent_id(
@@ -577,19 +620,26 @@ async fn every_release_to_an_outside_audience_has_its_audit_record_and_the_stude
     for f in ["IDENTITY", "ACADEMIC", "SUPPORT_SUMMARY", "ADJUSTMENTS"] {
         assert!(fields.contains(&f.to_owned()), "{f} in {fields:?}");
     }
-    let records = d.detail.clone().unwrap_or_default();
+    // `detail` says which classes of which record were released.
+    let detail: Value = serde_json::from_str(d.detail.as_deref().unwrap()).unwrap();
+    let records = &detail["records"];
     let cases = entity::support_case::Entity::find()
         .filter(entity::support_case::Column::StudentId.eq(app.demo.alice))
         .all(&app.db)
         .await
         .unwrap();
     assert_eq!(cases.len(), 2);
-    assert!(records.split(' ').any(|r| r == "student"), "{records}");
+    assert_eq!(records.as_object().unwrap().len(), 3, "{records}");
+    let student_classes = records["student"].as_array().unwrap();
+    assert!(student_classes.contains(&json!("IDENTITY")), "{records}");
+    assert!(
+        !student_classes.contains(&json!("ADJUSTMENTS")),
+        "{records}"
+    );
     for case in &cases {
-        assert!(
-            records.split(' ').any(|r| r == format!("case:{}", case.id)),
-            "{records}"
-        );
+        let classes = records[format!("case:{}", case.id)].as_array().unwrap();
+        assert!(classes.contains(&json!("SUPPORT_SUMMARY")), "{records}");
+        assert!(!classes.contains(&json!("IDENTITY")), "{records}");
     }
     // Redactions and denials are on the trail too: notes and risk of the cases.
     let denials = audit_event::Entity::find()
@@ -687,13 +737,25 @@ async fn disclosures_made_outside_the_api_are_logged_against_their_basis() {
         )
         .await;
     res.assert_no_errors();
+    let mine = "{ myDisclosures { basis detail categories } }";
+    let before = app
+        .as_caller(app.demo.alice, Role::Student, mine, json!({}))
+        .await;
+    assert_eq!(
+        before.data()["myDisclosures"],
+        json!([]),
+        "not yet informed"
+    );
+    app.as_caller(
+        app.demo.counsellor,
+        Role::Practitioner,
+        r#"mutation($id: ID!, $at: DateTime!) { recordStudentInformed(id: $id, informedAt: $at) { studentInformedAt } }"#,
+        json!({ "id": exception, "at": chrono::Utc::now().to_rfc3339() }),
+    )
+    .await
+    .assert_no_errors();
     let mine = app
-        .as_caller(
-            app.demo.alice,
-            Role::Student,
-            "{ myDisclosures { basis detail categories } }",
-            json!({}),
-        )
+        .as_caller(app.demo.alice, Role::Student, mine, json!({}))
         .await;
     let d = &mine.data()["myDisclosures"][0];
     assert_eq!(d["basis"], format!("risk_exception:{exception}"));
