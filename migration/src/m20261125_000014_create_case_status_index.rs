@@ -1,7 +1,7 @@
 use sea_orm_migration::prelude::*;
 
 /// `supportCases(filter: { status })` without a service pages in id order too;
-/// every other case filter already has its index (service, assignee, student,
+/// every other case filter already has an index (service, assignee, student,
 /// opened date, risk level). Substring filters (`noteContains`, `nameContains`)
 /// cannot use a B-tree and scan within the caller's visible rows.
 #[derive(DeriveMigrationName)]
