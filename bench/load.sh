@@ -3,7 +3,8 @@
 #   bench/load.sh sqlite            # SQLite file under target/bench
 #   bench/load.sh postgres URL      # a PostgreSQL admin URL; creates database confide_bench
 # Env: STUDENTS (10000), DURATION (30s), SOAK_MINUTES (0 = no soak), SOAK_DELAY_MS (20).
-# Prints one RESULT line per run, server CPU seconds per request and peak RSS.
+# Prints one RESULT line per run, CPU milliseconds per request (confide; PostgreSQL
+# when its data directory is readable here) and confide's peak RSS.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 backend="${1:-sqlite}"
@@ -43,15 +44,25 @@ for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && 
 token=$(CONFIDE_JWT_SECRET="$secret" $bin token --sub "$practitioner" --role practitioner --ttl 2h)
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$server/stat"; }
-# CPU of the database server's processes (PostgreSQL backends); 0 for SQLite,
-# whose work is inside the confide process.
+# CPU of the PostgreSQL server serving $url: its postmaster's own and reaped
+# children's time (fields 14-17) plus its live children's (backends, autovacuum).
+# 0 for SQLite, whose work is inside the confide process, and for a server whose
+# data directory is not readable from here (a remote one).
+postmaster=""
+if [ "$backend" = postgres ]; then
+  datadir=$(psql "$url" -Atc "show data_directory" 2>/dev/null || true)
+  postmaster=$(head -1 "$datadir/postmaster.pid" 2>/dev/null || true)
+fi
 db_ticks() {
-  local t=0
-  if [ "$backend" = postgres ]; then
-    for p in $(pgrep -x postgres); do
-      t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0)))
-    done
+  if [ -z "$postmaster" ]; then
+    echo 0
+    return
   fi
+  local t
+  t=$(awk '{print $14 + $15 + $16 + $17}' "/proc/$postmaster/stat")
+  for p in $(pgrep -P "$postmaster"); do
+    t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0)))
+  done
   echo "$t"
 }
 hz=$(getconf CLK_TCK)
@@ -68,6 +79,7 @@ for c in 16 64; do
   requests=$(echo "$out" | sed 's/.*requests=\([0-9]*\).*/\1/')
   cpu_ms=$(awk -v t=$((after - before)) -v hz="$hz" -v n="$requests" 'BEGIN { printf "%.3f", (t / hz) * 1000 / n }')
   db_ms=$(awk -v t=$((db_after - db_before)) -v hz="$hz" -v n="$requests" 'BEGIN { printf "%.3f", (t / hz) * 1000 / n }')
+  [ -n "$postmaster" ] || db_ms="n/a"
   echo "Q2 $backend c=$c $out server_cpu_ms_per_request=$cpu_ms db_cpu_ms_per_request=$db_ms"
 done
 echo "peak RSS: $(grep VmHWM /proc/$server/status | awk '{print $2, $3}')"
@@ -83,5 +95,5 @@ if [ "$soak" -gt 0 ]; then
   done
   wait $wrk_pid
   sleep 10
-  echo "soak done, idle 10 s: rss_kb=$(grep VmRSS /proc/$server/status | awk '{print $2}')"
+  echo "soak done, idle: rss_kb=$(grep VmRSS /proc/$server/status | awk '{print $2}')"
 fi
