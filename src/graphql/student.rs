@@ -244,7 +244,7 @@ impl StudentNode {
             service::risk_exceptions::of_student(&rc.db, self.model.id)
                 .await?
                 .into_iter()
-                .filter(|e| !is_student || e.student_informed_at.is_some())
+                .filter(|e| !is_student || service::risk_exceptions::shown_to_student(e))
                 .map(|e| RiskExceptionNode::new(e, now))
                 .collect(),
         ))

@@ -112,6 +112,16 @@ impl StudentAccess {
     }
 }
 
+/// How an audit record names a consent as its basis.
+pub fn consent_basis(id: Uuid) -> String {
+    format!("consent:{id}")
+}
+
+/// How an audit record names a risk exception as its basis.
+pub fn exception_basis(id: Uuid) -> String {
+    format!("risk_exception:{id}")
+}
+
 /// Builds access per student from the consents and exceptions naming the caller
 /// (already filtered to the caller as recipient); only those in force count.
 pub fn build(
@@ -136,7 +146,7 @@ pub fn build(
                 .push((c.case_id, SensitivityLabel::bits_of(&excluded)));
         }
         access.bases.push(Basis {
-            label: format!("consent:{}", c.id),
+            label: consent_basis(c.id),
             case_id: c.case_id,
             classes,
         });
@@ -149,7 +159,7 @@ pub fn build(
         let access = out.entry(e.student_id).or_default();
         access.exception |= classes;
         access.bases.push(Basis {
-            label: format!("risk_exception:{}", e.id),
+            label: exception_basis(e.id),
             case_id: None,
             classes,
         });

@@ -8,7 +8,7 @@ use crate::domain::{
     enum_list_from_json, enum_list_to_json, DataCategory, RiskGround, StudentPosition,
 };
 use crate::error::{AppError, AppResult};
-use crate::policy::access::{consent_in_force, exception_active};
+use crate::policy::access::{consent_basis, consent_in_force, exception_active, exception_basis};
 use crate::policy::{Action, Decisions, Relation};
 use crate::service::audit::{self, Event};
 use chrono::{DateTime, Duration, Utc};
@@ -252,6 +252,11 @@ pub async fn of_student(
         .await?)
 }
 
+/// A student sees a risk exception about them only once informed of it.
+pub fn shown_to_student(e: &risk_exception::Model) -> bool {
+    e.student_informed_at.is_some()
+}
+
 /// The basis of a disclosure made outside the API.
 #[derive(Clone, Copy, Debug)]
 pub enum DisclosureBasis {
@@ -310,7 +315,7 @@ pub async fn record_disclosure(
                     "is not a consent of this student, in force at that time, covering every category disclosed",
                 ));
             }
-            format!("consent:{id}")
+            consent_basis(id)
         }
         DisclosureBasis::RiskException(id) => {
             let e = risk_exception::Entity::find_by_id(id).one(db).await?;
@@ -330,7 +335,7 @@ pub async fn record_disclosure(
                     "is not a risk exception of this student, active at that time, opening every category disclosed",
                 ));
             }
-            format!("risk_exception:{id}")
+            exception_basis(id)
         }
     };
     audit::write(
@@ -369,13 +374,11 @@ pub async fn my_disclosures(
     // A student sees a risk exception only once informed of it: until then,
     // disclosures under it are left out (or, when a consent also covered them,
     // shown with the consent alone).
-    let hidden: Vec<String> = risk_exception::Entity::find()
-        .filter(risk_exception::Column::StudentId.eq(student))
-        .filter(risk_exception::Column::StudentInformedAt.is_null())
-        .all(db)
+    let hidden: Vec<String> = of_student(db, student)
         .await?
         .into_iter()
-        .map(|e| format!("risk_exception:{}", e.id))
+        .filter(|e| !shown_to_student(e))
+        .map(|e| exception_basis(e.id))
         .collect();
     let rows = audit_event::Entity::find()
         .filter(audit_event::Column::StudentId.eq(student))

@@ -329,6 +329,17 @@ async fn propose(app: &TestApp) -> String {
         .to_owned()
 }
 
+async fn inform_student(app: &TestApp, exception: &str) {
+    app.as_caller(
+        app.demo.counsellor,
+        Role::Practitioner,
+        r#"mutation($id: ID!, $at: DateTime!) { recordStudentInformed(id: $id, informedAt: $at) { studentInformedAt } }"#,
+        json!({ "id": exception, "at": chrono::Utc::now().to_rfc3339() }),
+    )
+    .await
+    .assert_no_errors();
+}
+
 #[tokio::test]
 async fn a_risk_exception_opens_nothing_until_a_different_registered_professional_confirms_it() {
     let app = spawn_app().await;
@@ -519,14 +530,7 @@ async fn the_student_sees_their_exception_once_informed_and_leads_see_who_is_not
         .await;
     assert_eq!(res.codes(), vec!["FORBIDDEN"]);
 
-    app.as_caller(
-        app.demo.counsellor,
-        Role::Practitioner,
-        r#"mutation($id: ID!, $at: DateTime!) { recordStudentInformed(id: $id, informedAt: $at) { studentInformedAt } }"#,
-        json!({ "id": exception, "at": chrono::Utc::now().to_rfc3339() }),
-    )
-    .await
-    .assert_no_errors();
+    inform_student(&app, &exception).await;
     let alice = app
         .as_caller(
             app.demo.alice,
@@ -570,14 +574,7 @@ async fn disclosures_under_an_exception_reach_my_disclosures_only_once_the_stude
         "not yet informed"
     );
 
-    app.as_caller(
-        app.demo.counsellor,
-        Role::Practitioner,
-        r#"mutation($id: ID!, $at: DateTime!) { recordStudentInformed(id: $id, informedAt: $at) { studentInformedAt } }"#,
-        json!({ "id": exception, "at": chrono::Utc::now().to_rfc3339() }),
-    )
-    .await
-    .assert_no_errors();
+    inform_student(&app, &exception).await;
     let after = app
         .as_caller(app.demo.alice, Role::Student, mine, json!({}))
         .await;
@@ -746,14 +743,7 @@ async fn disclosures_made_outside_the_api_are_logged_against_their_basis() {
         json!([]),
         "not yet informed"
     );
-    app.as_caller(
-        app.demo.counsellor,
-        Role::Practitioner,
-        r#"mutation($id: ID!, $at: DateTime!) { recordStudentInformed(id: $id, informedAt: $at) { studentInformedAt } }"#,
-        json!({ "id": exception, "at": chrono::Utc::now().to_rfc3339() }),
-    )
-    .await
-    .assert_no_errors();
+    inform_student(&app, &exception).await;
     let mine = app
         .as_caller(app.demo.alice, Role::Student, mine, json!({}))
         .await;
