@@ -3,12 +3,17 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod auth;
+mod consents;
 mod cost;
+mod disclosures;
 mod filters;
+mod fixtures;
 mod health;
 mod helpers;
 mod matrix;
+mod outside_audiences;
+mod partner_feed;
 mod reception;
+mod risk_exceptions;
 mod schema;
-mod sharing;
 mod writes;

@@ -1,0 +1,134 @@
+//! Shared fixtures for the sharing workflows (consents, risk exceptions,
+//! disclosures, the partner feed and what outside audiences see): recording a
+//! consent, proposing and confirming a risk exception, informing the student,
+//! and the student view that outside callers query.
+
+use crate::helpers::{id, Gql, TestApp};
+use confide::domain::Role;
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+const RECORD_CONSENT: &str = r#"mutation($input: RecordConsentInput!) {
+    recordConsent(input: $input) { id status categories excludedLabels givenAt receipt recordedByRole }
+}"#;
+
+pub async fn record_consent(app: &TestApp, by: (Uuid, Role), input: Value) -> Gql {
+    app.as_caller(by.0, by.1, RECORD_CONSENT, json!({ "input": input }))
+        .await
+}
+
+pub fn consent_id(res: &Gql) -> String {
+    res.assert_no_errors();
+    res.data()["recordConsent"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+const STUDENT_VIEW: &str = r#"query($id: ID!) {
+    student(id: $id) {
+        id name department email dateOfBirth emergencyContact
+        cases { id service status adjustments riskLevel notes { id body labels } }
+    }
+    students { totalCount edges { node { id } } }
+}"#;
+
+pub async fn view(app: &TestApp, who: (Uuid, Role)) -> Gql {
+    app.as_caller(
+        who.0,
+        who.1,
+        STUDENT_VIEW,
+        json!({ "id": id(app.demo.alice) }),
+    )
+    .await
+}
+
+pub fn history_department_consent(app: &TestApp) -> Value {
+    json!({
+        "studentId": id(app.demo.alice),
+        "recipient": { "kind": "DEPARTMENT", "reference": "history" },
+        "categories": ["SUPPORT_SUMMARY", "ADJUSTMENTS"],
+        "purpose": "So my department can arrange exam adjustments.",
+        "formReference": "SS-CONSENT-0042"
+    })
+}
+
+pub const PROPOSE: &str = r#"mutation($input: ProposeRiskExceptionInput!) {
+    proposeRiskException(input: $input) { id status expiresAt }
+}"#;
+pub const CONFIRM: &str =
+    r#"mutation($id: ID!) { confirmRiskException(id: $id) { id status confirmedBy } }"#;
+
+pub fn exception_input(app: &TestApp) -> Value {
+    json!({
+        "studentId": id(app.demo.alice),
+        "ground": "SERIOUS_HARM_TO_SELF",
+        "studentPosition": "REFUSED",
+        "recipients": [{ "kind": "UNIVERSITY_SERVICE", "reference": "accommodation" }],
+        "categories": ["CONTACT", "TRUSTED_CONTACTS"],
+        "justification": "Welfare check needed tonight; student refused consent."
+    })
+}
+
+pub async fn propose(app: &TestApp) -> String {
+    let res = app
+        .as_caller(
+            app.demo.counsellor,
+            Role::Practitioner,
+            PROPOSE,
+            json!({ "input": exception_input(app) }),
+        )
+        .await;
+    res.assert_no_errors();
+    assert_eq!(res.data()["proposeRiskException"]["status"], "PROPOSED");
+    res.data()["proposeRiskException"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+pub async fn inform_student(app: &TestApp, exception: &str) {
+    app.as_caller(
+        app.demo.counsellor,
+        Role::Practitioner,
+        r#"mutation($id: ID!, $at: DateTime!) { recordStudentInformed(id: $id, informedAt: $at) { studentInformedAt } }"#,
+        json!({ "id": exception, "at": chrono::Utc::now().to_rfc3339() }),
+    )
+    .await
+    .assert_no_errors();
+}
+
+/// Proposes the standard exception and has a different registered professional
+/// (the mental health adviser) confirm it, so that it is in force.
+pub async fn propose_and_confirm(app: &TestApp) -> String {
+    let exception = propose(app).await;
+    app.as_caller(
+        app.demo.mental_health_adviser,
+        Role::Practitioner,
+        CONFIRM,
+        json!({ "id": exception }),
+    )
+    .await
+    .assert_no_errors();
+    exception
+}
+
+pub async fn partner_consent(
+    app: &TestApp,
+    partner: Uuid,
+    categories: Value,
+    case: Option<Uuid>,
+    excluded: Value,
+) -> String {
+    let mut input = json!({
+        "studentId": id(app.demo.alice),
+        "recipient": { "kind": "PARTNER", "reference": id(partner) },
+        "categories": categories,
+        "excludedLabels": excluded,
+        "purpose": "Care."
+    });
+    if let Some(c) = case {
+        input["caseId"] = json!(id(c));
+    }
+    consent_id(&record_consent(app, (app.demo.alice, Role::Student), input).await)
+}
