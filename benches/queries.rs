@@ -150,6 +150,7 @@ async fn run(
             risk_exception_max_hours: 168,
         },
         false,
+        uuid::Uuid::now_v7(),
         request,
     )
     .await;

@@ -2,16 +2,25 @@
 //! input values. Everything from outside is parsed into these at the edge.
 
 use crate::error::{AppError, AppResult};
-use async_graphql::Enum;
+use enumset::EnumSet;
 
+/// An enumeration with one definition: its variants, their stored text form,
+/// the list of all of them (`ALL`, `COUNT`) and sets of them (`EnumSet<Self>`,
+/// no fixed ceiling on the number of variants).
 macro_rules! text_enum {
-    ($(#[$meta:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
         $(#[$meta])*
-        #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq, Hash)]
-        pub enum $name { $($variant),+ }
+        #[derive(async_graphql::Enum, enumset::EnumSetType, Debug, Hash, PartialOrd, Ord)]
+        pub enum $name { $($(#[$vmeta])* $variant),+ }
 
         impl $name {
             pub const ALL: &'static [$name] = &[$($name::$variant),+];
+            pub const COUNT: usize = Self::ALL.len();
+
+            /// The position of this variant in `ALL`.
+            pub fn index(self) -> usize {
+                self as usize
+            }
 
             pub fn as_str(self) -> &'static str {
                 match self { $($name::$variant => $text),+ }
@@ -22,8 +31,16 @@ macro_rules! text_enum {
                 match text { $($text => Some($name::$variant),)+ _ => None }
             }
         }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
     };
 }
+
+pub(crate) use text_enum;
 
 text_enum!(
     /// The role a caller acts in. Attributes come from the database record.
@@ -41,19 +58,53 @@ text_enum!(
     }
 );
 
+/// Where a caller of a role comes from and whom they act for. Every role is
+/// named here: adding a role does not compile until it is placed.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Audience {
+    /// The student, about themself.
+    Student,
+    /// Student Support staff (a row of the `staff` table).
+    Staff,
+    /// An audience outside Student Support that calls the API (a department or
+    /// university unit: a `staff` row; a partner: a `partner_organisation` row),
+    /// seeing a student only under a consent or risk exception.
+    Outside,
+}
+
 impl Role {
-    /// Roles held by rows of the `staff` table.
-    pub fn is_staff(self) -> bool {
-        !matches!(self, Role::Student | Role::Partner)
+    pub fn audience(self) -> Audience {
+        match self {
+            Role::Student => Audience::Student,
+            Role::Practitioner
+            | Role::ServiceLead
+            | Role::Reception
+            | Role::Analyst
+            | Role::ItSupport
+            | Role::Dpo => Audience::Staff,
+            Role::Department | Role::UniversityService | Role::Partner => Audience::Outside,
+        }
     }
 
     /// Departments, university services and partners: audiences outside Student
     /// Support, who see a student only under a consent or risk exception.
     pub fn is_outside(self) -> bool {
-        matches!(
-            self,
-            Role::Department | Role::UniversityService | Role::Partner
-        )
+        self.audience() == Audience::Outside
+    }
+
+    /// Whether a caller of this role can be assigned cases and write notes.
+    pub fn holds_cases(self) -> bool {
+        match self {
+            Role::Practitioner | Role::ServiceLead => true,
+            Role::Student
+            | Role::Reception
+            | Role::Analyst
+            | Role::ItSupport
+            | Role::Dpo
+            | Role::Department
+            | Role::UniversityService
+            | Role::Partner => false,
+        }
     }
 }
 
@@ -115,12 +166,20 @@ text_enum!(
 );
 
 impl RecipientKind {
+    /// The role a recipient of this kind calls the API in; `None` for recipients
+    /// reached outside the API (by a recorded disclosure).
+    pub fn caller_role(self) -> Option<Role> {
+        match self {
+            RecipientKind::Department => Some(Role::Department),
+            RecipientKind::UniversityService => Some(Role::UniversityService),
+            RecipientKind::Partner => Some(Role::Partner),
+            RecipientKind::Gp | RecipientKind::EmergencyContact | RecipientKind::Research => None,
+        }
+    }
+
     /// Whether a recipient of this kind must be named (a department, unit or organisation).
     pub fn needs_ref(self) -> bool {
-        matches!(
-            self,
-            RecipientKind::Department | RecipientKind::UniversityService | RecipientKind::Partner
-        )
+        self.caller_role().is_some()
     }
 }
 
@@ -184,17 +243,12 @@ pub fn enum_list_to_json(names: impl IntoIterator<Item = &'static str>) -> serde
     )
 }
 
-impl SensitivityLabel {
-    pub fn bit(self) -> u16 {
-        Self::ALL
-            .iter()
-            .position(|l| *l == self)
-            .map(|i| 1u16 << i)
-            .unwrap_or(0)
-    }
+/// A set of sensitivity labels.
+pub type LabelSet = EnumSet<SensitivityLabel>;
 
-    pub fn bits_of(labels: &[SensitivityLabel]) -> u16 {
-        labels.iter().fold(0, |acc, l| acc | l.bit())
+impl SensitivityLabel {
+    pub fn set_of(labels: &[SensitivityLabel]) -> LabelSet {
+        labels.iter().copied().collect()
     }
 }
 

@@ -16,9 +16,23 @@ pub enum AppError {
     BadUserInput { field: String, message: String },
     #[error("{0}")]
     Conflict(String),
+    /// A request body over the configured limit (HTTP 413).
+    #[error("the request body is larger than {limit} bytes")]
+    TooLarge { limit: usize },
+    /// Anything the caller cannot fix. The context and the cause chain go to the
+    /// log; the client sees "internal error".
     #[error("internal error")]
-    Internal(String),
+    Internal {
+        context: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync + 'static>,
+    },
 }
+
+/// A cause known only by its message (a library error converted to text).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct Message(String);
 
 impl AppError {
     pub fn code(&self) -> &'static str {
@@ -28,7 +42,35 @@ impl AppError {
             AppError::NotFound(_) => "NOT_FOUND",
             AppError::BadUserInput { .. } => "BAD_USER_INPUT",
             AppError::Conflict(_) => "CONFLICT",
-            AppError::Internal(_) => "INTERNAL",
+            AppError::TooLarge { .. } => "BAD_USER_INPUT",
+            AppError::Internal { .. } => "INTERNAL",
+        }
+    }
+
+    /// The HTTP status of an error that ends a request before GraphQL runs.
+    pub fn http_status(&self) -> u16 {
+        match self {
+            AppError::Unauthenticated => 401,
+            AppError::Forbidden(_) => 403,
+            AppError::NotFound(_) => 404,
+            AppError::BadUserInput { .. } => 400,
+            AppError::Conflict(_) => 409,
+            AppError::TooLarge { .. } => 413,
+            AppError::Internal { .. } => 500,
+        }
+    }
+
+    /// Writes an internal error's context and cause chain to the log.
+    pub fn log(&self) {
+        if let AppError::Internal { context, source } = self {
+            let mut chain = source.to_string();
+            let mut cause = source.source();
+            while let Some(c) = cause {
+                chain.push_str(": ");
+                chain.push_str(&c.to_string());
+                cause = c.source();
+            }
+            tracing::error!(context = %context, cause = %chain, "internal error");
         }
     }
 
@@ -43,14 +85,29 @@ impl AppError {
         AppError::Forbidden("not permitted for this caller".to_owned())
     }
 
+    /// An internal error known by its message.
     pub fn internal(context: &str, err: impl std::fmt::Display) -> Self {
-        AppError::Internal(format!("{context}: {err}"))
+        AppError::Internal {
+            context: context.to_owned(),
+            source: Box::new(Message(err.to_string())),
+        }
+    }
+
+    /// An internal error that keeps its cause (and the cause's chain) for the log.
+    pub fn internal_from(
+        context: &str,
+        err: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        AppError::Internal {
+            context: context.to_owned(),
+            source: Box::new(err),
+        }
     }
 }
 
 impl From<sea_orm::DbErr> for AppError {
     fn from(err: sea_orm::DbErr) -> Self {
-        AppError::Internal(format!("database: {err}"))
+        AppError::internal_from("database", err)
     }
 }
 
@@ -65,9 +122,7 @@ impl From<sea_orm::TransactionError<AppError>> for AppError {
 
 impl ErrorExtensions for AppError {
     fn extend(&self) -> async_graphql::Error {
-        if let AppError::Internal(detail) = self {
-            tracing::error!(%detail, "internal error");
-        }
+        self.log();
         async_graphql::Error::new(self.to_string()).extend_with(|_, e| {
             e.set("code", self.code());
             if let AppError::BadUserInput { field, .. } = self {
@@ -75,6 +130,22 @@ impl ErrorExtensions for AppError {
             }
         })
     }
+}
+
+/// The one renderer of an error as a GraphQL error: message and
+/// `extensions.code` (and `extensions.field` for bad input). Used for resolver
+/// errors and for the HTTP edge's early exits alike.
+pub fn server_error(err: &AppError) -> async_graphql::ServerError {
+    err.extend()
+        .into_server_error(async_graphql::Pos::default())
+}
+
+/// The body of a response that ends before GraphQL runs (401, 400, 413, 500):
+/// the same shape and codes as any GraphQL error.
+pub fn response_body(err: &AppError) -> serde_json::Value {
+    let mut error = server_error(err);
+    error.locations.clear();
+    serde_json::json!({ "data": null, "errors": [error] })
 }
 
 /// Gives every error of a response its `extensions.code`. Resolver errors that
@@ -91,9 +162,7 @@ pub fn assign_code(err: &mut async_graphql::ServerError) {
     }
     let (code, field) = match err.source::<AppError>() {
         Some(app) => {
-            if let AppError::Internal(detail) = app {
-                tracing::error!(%detail, "internal error");
-            }
+            app.log();
             let field = match app {
                 AppError::BadUserInput { field, .. } => Some(field.clone()),
                 _ => None,
@@ -135,6 +204,31 @@ mod tests {
         );
         assert_eq!(code_of(AppError::Conflict("dup".into())), "CONFLICT");
         assert_eq!(code_of(AppError::internal("x", "y")), "INTERNAL");
+        assert_eq!(code_of(AppError::TooLarge { limit: 1 }), "BAD_USER_INPUT");
+    }
+
+    #[test]
+    fn early_exits_share_the_graphql_error_shape() {
+        let body = response_body(&AppError::Unauthenticated);
+        assert_eq!(body["data"], serde_json::Value::Null);
+        assert_eq!(body["errors"][0]["extensions"]["code"], "UNAUTHENTICATED");
+        assert_eq!(AppError::Unauthenticated.http_status(), 401);
+        let body = response_body(&AppError::TooLarge { limit: 10 });
+        assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
+        assert_eq!(AppError::TooLarge { limit: 10 }.http_status(), 413);
+        let body = response_body(&AppError::internal("db", "password=secret"));
+        assert_eq!(body["errors"][0]["message"], "internal error");
+        assert!(!body.to_string().contains("secret"));
+    }
+
+    #[test]
+    fn internal_errors_keep_their_cause_for_the_log() {
+        let err = AppError::from(sea_orm::DbErr::Custom("disk full".into()));
+        match &err {
+            AppError::Internal { source, .. } => assert!(source.to_string().contains("disk full")),
+            other => panic!("unexpected {other:?}"),
+        }
+        assert_eq!(err.to_string(), "internal error");
     }
 
     #[test]

@@ -14,6 +14,7 @@ use async_graphql_actix_web::GraphQLResponse;
 use sea_orm::DatabaseConnection;
 use std::net::TcpListener;
 use std::sync::Arc;
+use tracing::Instrument;
 
 /// Shared, immutable state of a running server.
 pub struct AppState {
@@ -66,7 +67,6 @@ impl Application {
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(data.clone())
-                .app_data(web::PayloadConfig::new(256 * 1024))
                 .route("/graphql", web::post().to(graphql_handler))
                 .route("/graphql", web::get().to(graphiql))
                 .route("/healthz", web::get().to(healthz))
@@ -104,31 +104,62 @@ impl Application {
     }
 }
 
-fn unauthenticated() -> HttpResponse {
-    HttpResponse::build(StatusCode::UNAUTHORIZED)
-        .insert_header(("WWW-Authenticate", "Bearer"))
-        .json(serde_json::json!({
-            "data": null,
-            "errors": [{
-                "message": "authentication required",
-                "extensions": { "code": "UNAUTHENTICATED" }
-            }]
-        }))
+/// Largest request body accepted, in bytes.
+pub const MAX_BODY_BYTES: usize = 256 * 1024;
+
+/// An error that ends a request before GraphQL runs, in the same shape and with
+/// the same codes as any GraphQL error (one renderer: [`crate::error::response_body`]).
+fn early_exit(err: &AppError, request_id: uuid::Uuid) -> HttpResponse {
+    err.log();
+    let status =
+        StatusCode::from_u16(err.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut response = HttpResponse::build(status);
+    response.insert_header((REQUEST_ID_HEADER, request_id.to_string()));
+    if matches!(err, AppError::Unauthenticated) {
+        response.insert_header(("WWW-Authenticate", "Bearer"));
+    }
+    response.json(crate::error::response_body(err))
 }
 
-fn bad_request(message: &str) -> HttpResponse {
-    HttpResponse::BadRequest().json(serde_json::json!({
-        "data": null,
-        "errors": [{ "message": message, "extensions": { "code": "BAD_USER_INPUT" } }]
-    }))
+const REQUEST_ID_HEADER: &str = "x-request-id";
+
+/// Reads the body up to [`MAX_BODY_BYTES`].
+async fn read_body(mut payload: web::Payload) -> Result<web::BytesMut, AppError> {
+    use futures_util::StreamExt;
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| AppError::bad_input("body", format!("unreadable: {e}")))?;
+        if body.len() + chunk.len() > MAX_BODY_BYTES {
+            return Err(AppError::TooLarge {
+                limit: MAX_BODY_BYTES,
+            });
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
-/// `POST /graphql`: authenticate first (nothing is parsed or executed for an
-/// unauthenticated caller), then parse the JSON body and execute.
+/// `POST /graphql`: authenticate from the headers first (nothing is read,
+/// parsed or executed for an unauthenticated caller), then read and parse the
+/// body and execute. Every request runs in a span named by its request id,
+/// which is also in its response header and its audit records.
 async fn graphql_handler(
     state: web::Data<AppState>,
     http: HttpRequest,
-    body: web::Bytes,
+    payload: web::Payload,
+) -> HttpResponse {
+    let request_id = uuid::Uuid::now_v7();
+    let span = tracing::info_span!("request", id = %request_id);
+    handle(state, http, payload, request_id)
+        .instrument(span)
+        .await
+}
+
+async fn handle(
+    state: web::Data<AppState>,
+    http: HttpRequest,
+    payload: web::Payload,
+    request_id: uuid::Uuid,
 ) -> HttpResponse {
     let header = http
         .headers()
@@ -136,20 +167,18 @@ async fn graphql_handler(
         .and_then(|h| h.to_str().ok());
     let caller = match state.auth.authenticate(&state.db, header).await {
         Ok(caller) => caller,
-        Err(AppError::Unauthenticated) => return unauthenticated(),
-        Err(e) => {
-            tracing::error!(error = ?e, "authentication failed");
-            return HttpResponse::InternalServerError().json(serde_json::json!({
-                "data": null,
-                "errors": [{ "message": "internal error", "extensions": { "code": "INTERNAL" } }]
-            }));
-        }
+        Err(e) => return early_exit(&e, request_id),
+    };
+    let body = match read_body(payload).await {
+        Ok(body) => body,
+        Err(e) => return early_exit(&e, request_id),
     };
     let request = match serde_json::from_slice::<async_graphql::Request>(&body) {
         Ok(request) => request,
         Err(e) => {
             tracing::info!(error = %e, "unparseable GraphQL request body");
-            return bad_request("the request body must be a JSON GraphQL request (one operation)");
+            let err = AppError::bad_input("body", "must be a JSON GraphQL request (one operation)");
+            return early_exit(&err, request_id);
         }
     };
     let response = graphql::execute(
@@ -159,15 +188,23 @@ async fn graphql_handler(
         caller,
         state.limits,
         state.report_cost,
+        request_id,
         request,
     )
     .await;
     let body: GraphQLResponse = response.into();
     let mut http_response = body.respond_to(&http).map_into_boxed_body();
-    http_response.headers_mut().insert(
+    let headers = http_response.headers_mut();
+    headers.insert(
         actix_web::http::header::CACHE_CONTROL,
         actix_web::http::header::HeaderValue::from_static("no-store"),
     );
+    if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&request_id.to_string()) {
+        headers.insert(
+            actix_web::http::header::HeaderName::from_static(REQUEST_ID_HEADER),
+            value,
+        );
+    }
     http_response
 }
 

@@ -20,6 +20,8 @@ pub struct Model {
     pub basis: Option<String>,
     /// Free-text detail, e.g. the recipient and method of a recorded disclosure.
     pub detail: Option<String>,
+    /// The request that wrote the record.
+    pub request_id: Option<Uuid>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

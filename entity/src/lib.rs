@@ -2,6 +2,7 @@
 //! parsed into domain types by the application at the edge.
 
 pub mod audit_event;
+pub mod change_event;
 pub mod consent;
 pub mod enrolment;
 pub mod note;
@@ -15,6 +16,7 @@ pub mod third_party_entry;
 
 pub mod prelude {
     pub use super::audit_event::Entity as AuditEvent;
+    pub use super::change_event::Entity as ChangeEvent;
     pub use super::consent::Entity as Consent;
     pub use super::enrolment::Entity as Enrolment;
     pub use super::note::Entity as Note;

@@ -39,4 +39,10 @@ pub enum Relation {
     Student,
 }
 
+impl Related<super::student::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Student.def()
+    }
+}
+
 impl ActiveModelBehavior for ActiveModel {}

@@ -14,6 +14,8 @@ mod m20261125_000011_create_risk_exception_recipient;
 mod m20261125_000012_add_audit_event_detail;
 mod m20261125_000013_create_case_list_indexes;
 mod m20261125_000014_create_case_status_index;
+mod m20261126_000015_add_audit_event_request_id;
+mod m20261126_000016_create_change_event;
 
 pub struct Migrator;
 
@@ -35,6 +37,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000012_add_audit_event_detail::Migration),
             Box::new(m20261125_000013_create_case_list_indexes::Migration),
             Box::new(m20261125_000014_create_case_status_index::Migration),
+            Box::new(m20261126_000015_add_audit_event_request_id::Migration),
+            Box::new(m20261126_000016_create_change_event::Migration),
         ]
     }
 }

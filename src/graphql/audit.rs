@@ -1,10 +1,14 @@
 //! Turns a request's field outcomes into audit records.
 
-use super::{Releases, RequestContext};
+use crate::auth::Caller;
 use crate::error::AppResult;
-use crate::policy::FieldClass;
+use crate::policy::access::StudentAccess;
+use crate::policy::guarded::Releases;
+use crate::policy::{ClassSet, FieldClass};
 use crate::service::audit::{self, class_names, Event};
-use std::collections::BTreeMap;
+use sea_orm::ConnectionTrait;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 use uuid::Uuid;
 
 /// One record per student, outcome and basis: what was read (for staff, every
@@ -12,19 +16,24 @@ use uuid::Uuid;
 /// (consent or risk exception ids) and which classes of which record (`detail`:
 /// `{"records": {"student": [...], "case:<id>": [...]}}`), and what was redacted
 /// or denied.
-pub async fn record_request(rc: &RequestContext, releases: Releases) -> AppResult<()> {
+pub async fn record_request(
+    db: &impl ConnectionTrait,
+    caller: &Caller,
+    request_id: Uuid,
+    access: &HashMap<Uuid, Arc<StudentAccess>>,
+    releases: Releases,
+) -> AppResult<()> {
     if releases.is_empty() {
         return Ok(());
     }
-    let caller = rc.decisions.caller();
     let outside = caller.role.is_outside();
     let role_basis = format!("role:{}", caller.role.as_str());
     // One record per student, outcome and basis: staff reads name their role;
     // outside disclosures name the consents or exceptions behind them, and which
     // records (the student record, each case) they covered.
     type Key = (Uuid, &'static str, &'static str, String);
-    let mut merged: BTreeMap<Key, (u16, BTreeMap<String, u16>)> = BTreeMap::new();
-    let mut add = |key: Key, bits: u16, record: Option<String>| {
+    let mut merged: BTreeMap<Key, (ClassSet, BTreeMap<String, ClassSet>)> = BTreeMap::new();
+    let mut add = |key: Key, bits: ClassSet, record: Option<String>| {
         let entry = merged.entry(key).or_default();
         entry.0 |= bits;
         if let Some(record) = record {
@@ -35,11 +44,11 @@ pub async fn record_request(rc: &RequestContext, releases: Releases) -> AppResul
         let allowed = if outside {
             allowed
         } else {
-            allowed & !FieldClass::Identity.bit()
+            allowed - FieldClass::Identity
         };
-        if allowed != 0 {
+        if !allowed.is_empty() {
             if outside {
-                let bases = match rc.cached_access(student).await {
+                let bases = match access.get(&student) {
                     Some(access) => access.bases_for(allowed, case),
                     None => Vec::new(),
                 };
@@ -61,7 +70,7 @@ pub async fn record_request(rc: &RequestContext, releases: Releases) -> AppResul
             }
         }
         for (bits, outcome) in [(redacted, "redact"), (denied, "deny")] {
-            if bits != 0 {
+            if !bits.is_empty() {
                 add((student, "read", outcome, role_basis.clone()), bits, None);
             }
         }
@@ -85,5 +94,5 @@ pub async fn record_request(rc: &RequestContext, releases: Releases) -> AppResul
             },
         )
         .collect();
-    audit::write(&rc.db, caller, events).await
+    audit::write(db, caller, Some(request_id), events).await
 }

@@ -5,10 +5,11 @@
 //! Every guarded field reads its outcome from the record's [`Mask`] through
 //! [`reveal`]; no resolver decides access itself.
 
-/// Runs a write in one transaction: committed only if it succeeds.
+/// Runs a write in one transaction of a [`context::Writer`]: committed only if
+/// it succeeds.
 macro_rules! in_transaction {
-    ($rc:expr, |$txn:ident| $body:expr) => {{
-        let $txn = $rc.db.begin().await.map_err(AppError::from)?;
+    ($writer:expr, |$txn:ident| $body:expr) => {{
+        let $txn = $writer.begin().await?;
         let result: AppResult<_> = $body;
         match result {
             Ok(value) => {
@@ -26,37 +27,55 @@ macro_rules! in_transaction {
 }
 
 mod audit;
+mod consent;
+mod context;
+mod disclosure;
+mod me;
 mod mutation;
 mod note;
 mod pagination;
+mod partner_feed;
 mod query;
-mod sharing;
+mod risk_exception;
+mod staff;
+mod statistics;
 mod student;
 mod support_case;
 
 use crate::auth::Caller;
 use crate::db;
 use crate::error::AppError;
-use crate::policy::access::{self, StudentAccess};
-use crate::policy::{Decisions, FieldClass, Mask, Outcome, Policy, Reason};
-use crate::service;
+use crate::policy::{Decisions, FieldClass, Guarded, Permit, Policy, Reason, Record, Revealed};
 use async_graphql::{
     Context, EmptySubscription, ErrorExtensions, MergedObject, Request, Response, Schema,
     SchemaBuilder,
 };
 use sea_orm::DatabaseConnection;
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
 use uuid::Uuid;
 
-/// The query root: the core records, and the sharing workflows.
+pub use context::RequestContext;
+
+/// The query root: one part per record type and workflow.
 #[derive(MergedObject, Default)]
-pub struct QueryRoot(query::CoreQuery, sharing::SharingQuery);
+pub struct QueryRoot(
+    query::CoreQuery,
+    me::MeQuery,
+    statistics::StatisticsQuery,
+    risk_exception::RiskExceptionQuery,
+    disclosure::DisclosureQuery,
+    partner_feed::PartnerFeedQuery,
+);
 
 /// The mutation root.
 #[derive(MergedObject, Default)]
-pub struct MutationRoot(mutation::CoreMutation, sharing::SharingMutation);
+pub struct MutationRoot(
+    mutation::CoreMutation,
+    consent::ConsentMutation,
+    risk_exception::RiskExceptionMutation,
+    disclosure::DisclosureMutation,
+);
 
 pub type ConfideSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
 
@@ -87,166 +106,89 @@ pub struct Limits {
     pub risk_exception_max_hours: i64,
 }
 
-#[derive(Clone, Debug, serde::Serialize)]
-pub struct Redaction {
-    pub path: serde_json::Value,
-    pub reason: Reason,
-}
-
-/// Everything one request's resolvers share.
-pub struct RequestContext {
-    pub db: DatabaseConnection,
-    pub decisions: Decisions,
-    pub limits: Limits,
-    redactions: Mutex<Vec<Redaction>>,
-    /// Outside callers: consent and exception state per student, loaded once per request.
-    access: tokio::sync::Mutex<HashMap<Uuid, Arc<StudentAccess>>>,
-    /// Field classes allowed / redacted / denied per student, for the audit trail.
-    releases: Mutex<Releases>,
-}
-
-/// Field-class bits allowed / redacted / denied, per (student, case or the
-/// student record itself).
-pub(crate) type Releases = HashMap<(Uuid, Option<Uuid>), [u16; 3]>;
-
-/// A record's guard: its mask and the student it is about. Each outcome of each
-/// class is reported to the audit trail once per record.
-pub struct Guard {
-    mask: Arc<Mask>,
-    student: Uuid,
-    case: Option<Uuid>,
-    seen: AtomicU64,
-}
-
-impl Guard {
-    /// The guard of a record about `student` (and, for case data, `case`).
-    pub fn new(mask: Arc<Mask>, student: Uuid, case: Option<Uuid>) -> Self {
-        Guard {
-            mask,
-            student,
-            case,
-            seen: AtomicU64::new(0),
-        }
-    }
-
-    pub fn facts(&self) -> crate::policy::Facts {
-        self.mask.facts()
-    }
-
-    pub fn same(&self) -> Self {
-        Guard::new(self.mask.clone(), self.student, self.case)
-    }
-}
-
-fn outcome_index(outcome: Outcome) -> usize {
-    match outcome {
-        Outcome::Allow => 0,
-        Outcome::Redact(_) => 1,
-        Outcome::Deny(_) => 2,
-    }
-}
-
-impl RequestContext {
-    /// The outside caller's access to these students (empty for other callers).
-    pub async fn access_for(
-        &self,
-        ids: &[Uuid],
-    ) -> Result<HashMap<Uuid, Arc<StudentAccess>>, AppError> {
-        let Some(recipient) = access::caller_recipient(self.decisions.caller()) else {
-            return Ok(HashMap::new());
-        };
-        let mut cache = self.access.lock().await;
-        let missing: Vec<Uuid> = ids
-            .iter()
-            .filter(|id| !cache.contains_key(id))
-            .copied()
-            .collect();
-        if !missing.is_empty() {
-            let mut loaded =
-                service::access::load(&self.db, &recipient, &missing, self.decisions.now()).await?;
-            for id in missing {
-                let access = loaded.remove(&id).unwrap_or_default();
-                cache.insert(id, Arc::new(access));
-            }
-        }
-        Ok(ids
-            .iter()
-            .filter_map(|id| cache.get(id).map(|a| (*id, a.clone())))
-            .collect())
-    }
-
-    fn record(&self, guard: &Guard, class: FieldClass, outcome: Outcome) {
-        let mut releases = match self.releases.lock() {
-            Ok(guard) => guard,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        releases.entry((guard.student, guard.case)).or_default()[outcome_index(outcome)] |=
-            class.bit();
-    }
-
-    fn redact(&self, ctx: &Context<'_>, reason: Reason) {
-        let path = ctx
-            .path_node
-            .as_ref()
-            .and_then(|p| serde_json::to_value(p).ok())
-            .unwrap_or(serde_json::Value::Null);
-        match self.redactions.lock() {
-            Ok(mut r) => r.push(Redaction { path, reason }),
-            Err(poisoned) => poisoned.into_inner().push(Redaction { path, reason }),
-        }
-    }
-
-    fn take_releases(&self) -> Releases {
-        match self.releases.lock() {
-            Ok(mut r) => std::mem::take(&mut *r),
-            Err(poisoned) => std::mem::take(&mut *poisoned.into_inner()),
-        }
-    }
-
-    pub(crate) async fn cached_access(&self, student: Uuid) -> Option<Arc<StudentAccess>> {
-        self.access.lock().await.get(&student).cloned()
-    }
-
-    fn take_redactions(&self) -> Vec<Redaction> {
-        match self.redactions.lock() {
-            Ok(mut r) => std::mem::take(&mut *r),
-            Err(poisoned) => std::mem::take(&mut *poisoned.into_inner()),
-        }
-    }
-}
-
 pub(crate) fn request_context<'a>(ctx: &Context<'a>) -> Result<&'a Arc<RequestContext>, AppError> {
     ctx.data::<Arc<RequestContext>>()
         .map_err(|e| AppError::internal("request context", e.message))
 }
 
-/// The guard at a field: the value, `null` with a redaction, or `null` with a
-/// FORBIDDEN error at the field's path.
-pub(crate) fn reveal<T>(
+/// A decision at a field, as GraphQL shows it: the value; `null` with a
+/// redaction in `extensions.redactions`; or `null` with a FORBIDDEN error at the
+/// field's path. A denial never fails the resolver, so it never nulls a parent
+/// object nor drops the field from `data`.
+pub(crate) fn shown<T>(
     ctx: &Context<'_>,
-    guard: &Guard,
-    class: FieldClass,
-    value: impl FnOnce() -> Option<T>,
+    revealed: Revealed<T>,
 ) -> async_graphql::Result<Option<T>> {
-    let outcome = guard.mask.outcome(class);
-    let bit = 1u64 << (class.index() * 3 + outcome_index(outcome));
-    if guard.seen.fetch_or(bit, Ordering::Relaxed) & bit == 0 {
-        request_context(ctx)?.record(guard, class, outcome);
-    }
-    match outcome {
-        Outcome::Allow => Ok(value()),
-        Outcome::Redact(reason) => {
+    match revealed {
+        Revealed::Value(v) => Ok(v),
+        Revealed::Redacted(reason) => {
             request_context(ctx)?.redact(ctx, reason);
             Ok(None)
         }
-        Outcome::Deny(reason) => Err(deny_error(reason)),
+        Revealed::Denied(reason) => {
+            let error = deny_error(reason).into_server_error(ctx.item.pos);
+            ctx.add_error(ctx.set_error_path(error));
+            Ok(None)
+        }
     }
+}
+
+/// One guarded field of a record: its class decides, then `read` reads it.
+pub(crate) fn reveal<'s, M: Record, T>(
+    ctx: &Context<'_>,
+    record: &'s Guarded<M>,
+    class: FieldClass,
+    read: impl FnOnce(&'s M) -> Option<T>,
+) -> async_graphql::Result<Option<T>> {
+    let rc = request_context(ctx)?;
+    shown(ctx, record.reveal(&rc.ledger, class, read))
+}
+
+/// The permit to load children of class `class` of a record; `None` (with the
+/// redaction or denial shown at this field) when not allowed.
+pub(crate) fn permit<'g, M: Record>(
+    ctx: &Context<'_>,
+    record: &'g Guarded<M>,
+    class: FieldClass,
+) -> async_graphql::Result<Option<Permit<'g, M>>> {
+    let rc = request_context(ctx)?;
+    shown(ctx, record.permit(&rc.ledger, class))
 }
 
 fn deny_error(reason: Reason) -> async_graphql::Error {
     AppError::Forbidden("not permitted for this caller".to_owned())
         .extend()
         .extend_with(|_, e| e.set("reason", reason.as_str()))
+}
+
+/// Where an error has a path into `data` but the field is missing (async-graphql
+/// drops a failed field instead of setting it to null, and turns an object whose
+/// fields all failed into null), sets that field to `null`, so a failed field is
+/// always present as `null` and never takes its parent with it.
+fn null_at_error_paths(response: &mut Response) {
+    use async_graphql::{Name, PathSegment, Value};
+    fn walk<'v>(node: &'v mut Value, path: &[PathSegment]) -> Option<&'v mut Value> {
+        let Some((first, rest)) = path.split_first() else {
+            return Some(node);
+        };
+        let next = match (first, node) {
+            (PathSegment::Field(name), Value::Object(map)) => map.get_mut(name.as_str())?,
+            (PathSegment::Index(i), Value::List(items)) => items.get_mut(*i)?,
+            _ => return None,
+        };
+        walk(next, rest)
+    }
+    for err in &response.errors {
+        let Some((PathSegment::Field(key), parents)) = err.path.split_last() else {
+            continue;
+        };
+        if parents.is_empty() && matches!(response.data, Value::Null) {
+            response.data = Value::Object(Default::default());
+        }
+        if let Some(Value::Object(map)) = walk(&mut response.data, parents) {
+            map.entry(Name::new(key)).or_insert(Value::Null);
+        }
+    }
 }
 
 /// Runs one request for one authenticated caller.
@@ -257,41 +199,35 @@ pub async fn execute(
     caller: Caller,
     limits: Limits,
     report_cost: bool,
+    request_id: Uuid,
     request: Request,
 ) -> Response {
-    let rc = Arc::new(RequestContext {
+    let rc = Arc::new(RequestContext::new(
         db,
-        decisions: Decisions::new(Arc::new(caller), policy),
+        Decisions::new(Arc::new(caller), policy).for_request(request_id),
         limits,
-        redactions: Mutex::new(Vec::new()),
-        access: tokio::sync::Mutex::new(HashMap::new()),
-        releases: Mutex::new(HashMap::new()),
-    });
+        request_id,
+    ));
     let statements = Arc::new(AtomicU64::new(0));
     // The audit write is part of the request (and of its statement count).
     let (mut response, audited) = db::counting_statements(statements.clone(), async {
         let response = schema.execute(request.data(rc.clone())).await;
-        let audited = audit::record_request(&rc, rc.take_releases()).await;
+        let audited = rc.write_audit().await;
         (response, audited)
     })
     .await;
     for err in &mut response.errors {
         crate::error::assign_code(err);
     }
+    null_at_error_paths(&mut response);
     // No disclosure without its audit record: if the trail cannot be written,
     // nothing of this response is released.
     if let Err(e) = audited {
         tracing::error!(error = ?e, "audit write failed; withholding the response");
-        let mut failed = Response::from_errors(vec![async_graphql::ServerError::new(
-            "internal error",
-            None,
-        )]);
-        for err in &mut failed.errors {
-            err.extensions
-                .get_or_insert_with(Default::default)
-                .set("code", "INTERNAL");
-        }
-        return failed;
+        return Response::from_errors(vec![crate::error::server_error(&AppError::internal(
+            "audit",
+            "the audit trail could not be written",
+        ))]);
     }
     let mut redactions = rc.take_redactions();
     if !redactions.is_empty() {

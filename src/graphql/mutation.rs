@@ -3,14 +3,14 @@
 
 use super::note::{NoteNode, ThirdPartyEntryNode};
 use super::request_context;
-use super::student::{Enrolment, StudentNode};
+use super::student::{EnrolmentNode, StudentNode};
 use super::support_case::CaseNode;
 use crate::domain::{self, NoteKind, RiskLevel, SensitivityLabel};
 use crate::error::{AppError, AppResult};
+use crate::policy::Action;
 use crate::service;
+use crate::service::cases::CaseRow;
 use async_graphql::{Context, InputObject, MaybeUndefined, Object, ID};
-use sea_orm::TransactionTrait;
-use std::sync::Arc;
 
 #[derive(Default)]
 pub struct CoreMutation;
@@ -146,6 +146,25 @@ fn parse_changes(i: UpdateStudentInput) -> AppResult<service::students::StudentC
     })
 }
 
+/// A mutation's case result, guarded as on every other route.
+async fn case_result(ctx: &Context<'_>, row: CaseRow) -> async_graphql::Result<Option<CaseNode>> {
+    let rc = request_context(ctx)?;
+    Ok(rc.case_records(vec![row]).await?.pop().map(CaseNode::from))
+}
+
+/// A mutation's student result, guarded as on every other route.
+async fn student_result(
+    ctx: &Context<'_>,
+    model: entity::student::Model,
+) -> async_graphql::Result<Option<StudentNode>> {
+    let rc = request_context(ctx)?;
+    Ok(rc
+        .student_records(vec![model])
+        .await?
+        .pop()
+        .map(StudentNode::from))
+}
+
 #[Object]
 impl CoreMutation {
     /// Registers a student. Practitioners, service leads and reception.
@@ -153,19 +172,17 @@ impl CoreMutation {
         &self,
         ctx: &Context<'_>,
         input: CreateStudentInput,
-    ) -> async_graphql::Result<StudentNode> {
+    ) -> async_graphql::Result<Option<StudentNode>> {
         let rc = request_context(ctx)?;
+        let writer = rc.writer(Action::CreateStudent)?;
         let new = parse_new_student(input)?;
-        let model = in_transaction!(rc, |txn| service::students::create(
+        let model = in_transaction!(writer, |txn| service::students::create(
             &txn,
             &rc.decisions,
             new
         )
         .await)?;
-        StudentNode::page(ctx, vec![model])
-            .await?
-            .pop()
-            .ok_or_else(|| AppError::internal("createStudent", "no node").into())
+        student_result(ctx, model).await
     }
 
     /// Updates a student's details.
@@ -174,21 +191,19 @@ impl CoreMutation {
         ctx: &Context<'_>,
         id: ID,
         input: UpdateStudentInput,
-    ) -> async_graphql::Result<StudentNode> {
+    ) -> async_graphql::Result<Option<StudentNode>> {
         let rc = request_context(ctx)?;
+        let writer = rc.writer(Action::UpdateStudent)?;
         let id = domain::uuid("id", &id)?;
         let changes = parse_changes(input)?;
-        let model = in_transaction!(rc, |txn| service::students::update(
+        let model = in_transaction!(writer, |txn| service::students::update(
             &txn,
             &rc.decisions,
             id,
             changes
         )
         .await)?;
-        StudentNode::page(ctx, vec![model])
-            .await?
-            .pop()
-            .ok_or_else(|| AppError::internal("updateStudent", "no node").into())
+        student_result(ctx, model).await
     }
 
     /// Records a period of study.
@@ -198,14 +213,15 @@ impl CoreMutation {
         student_id: ID,
         starts_on: chrono::NaiveDate,
         ends_on: Option<chrono::NaiveDate>,
-    ) -> async_graphql::Result<Enrolment> {
+    ) -> async_graphql::Result<Option<EnrolmentNode>> {
         let rc = request_context(ctx)?;
+        let writer = rc.writer(Action::RecordEnrolment)?;
         let student_id = domain::uuid("studentId", &student_id)?;
-        let (_, row) = in_transaction!(rc, |txn| {
+        let (_, row) = in_transaction!(writer, |txn| {
             service::students::record_enrolment(&txn, &rc.decisions, student_id, starts_on, ends_on)
                 .await
         })?;
-        Ok(Enrolment::from(&row))
+        Ok(Some(rc.enrolment_record(row).await?.into()))
     }
 
     /// Opens a case in a service (practitioners and service leads: their own service).
@@ -213,8 +229,9 @@ impl CoreMutation {
         &self,
         ctx: &Context<'_>,
         input: OpenCaseInput,
-    ) -> async_graphql::Result<CaseNode> {
+    ) -> async_graphql::Result<Option<CaseNode>> {
         let rc = request_context(ctx)?;
+        let writer = rc.writer(Action::OpenCase)?;
         let new = service::cases::NewCase {
             student_id: domain::uuid("input.studentId", &input.student_id)?,
             service: domain::slug("input.service", &input.service)?,
@@ -226,9 +243,9 @@ impl CoreMutation {
             )?,
             risk_level: input.risk_level,
         };
-        let row = in_transaction!(rc, |txn| service::cases::open(&txn, &rc.decisions, new)
+        let row = in_transaction!(writer, |txn| service::cases::open(&txn, &rc.decisions, new)
             .await)?;
-        CaseNode::one(ctx, row).await
+        case_result(ctx, row).await
     }
 
     /// Assigns a case to a practitioner of its service (service lead of that service).
@@ -237,31 +254,37 @@ impl CoreMutation {
         ctx: &Context<'_>,
         case_id: ID,
         staff_id: ID,
-    ) -> async_graphql::Result<CaseNode> {
+    ) -> async_graphql::Result<Option<CaseNode>> {
         let rc = request_context(ctx)?;
+        let writer = rc.writer(Action::AssignCase)?;
         let case_id = domain::uuid("caseId", &case_id)?;
         let staff_id = domain::uuid("staffId", &staff_id)?;
-        let row = in_transaction!(rc, |txn| service::cases::assign(
+        let row = in_transaction!(writer, |txn| service::cases::assign(
             &txn,
             &rc.decisions,
             case_id,
             staff_id
         )
         .await)?;
-        CaseNode::one(ctx, row).await
+        case_result(ctx, row).await
     }
 
     /// Closes a case (its own service).
-    async fn close_case(&self, ctx: &Context<'_>, case_id: ID) -> async_graphql::Result<CaseNode> {
+    async fn close_case(
+        &self,
+        ctx: &Context<'_>,
+        case_id: ID,
+    ) -> async_graphql::Result<Option<CaseNode>> {
         let rc = request_context(ctx)?;
+        let writer = rc.writer(Action::CloseCase)?;
         let case_id = domain::uuid("caseId", &case_id)?;
-        let row = in_transaction!(rc, |txn| service::cases::close(
+        let row = in_transaction!(writer, |txn| service::cases::close(
             &txn,
             &rc.decisions,
             case_id
         )
         .await)?;
-        CaseNode::one(ctx, row).await
+        case_result(ctx, row).await
     }
 
     /// Adds a note to a case of your own service.
@@ -269,8 +292,9 @@ impl CoreMutation {
         &self,
         ctx: &Context<'_>,
         input: AddNoteInput,
-    ) -> async_graphql::Result<NoteNode> {
+    ) -> async_graphql::Result<Option<NoteNode>> {
         let rc = request_context(ctx)?;
+        let writer = rc.writer(Action::AddNote)?;
         let new = service::notes::NewNote {
             case_id: domain::uuid("input.caseId", &input.case_id)?,
             kind: input.kind,
@@ -278,10 +302,10 @@ impl CoreMutation {
             body: domain::required_text("input.body", &input.body, LONG_TEXT)?,
             labels: input.labels,
         };
-        let (note, row) = in_transaction!(rc, |txn| service::notes::add(&txn, &rc.decisions, new)
-            .await)?;
-        let case = CaseNode::one(ctx, row).await?;
-        case.note_node(ctx, Arc::new(note))
+        let (note, row) =
+            in_transaction!(writer, |txn| service::notes::add(&txn, &rc.decisions, new)
+                .await)?;
+        Ok(rc.note_record(row, note).await?.map(NoteNode::from))
     }
 
     /// Records information from or about a third party on a case of your own service.
@@ -289,8 +313,9 @@ impl CoreMutation {
         &self,
         ctx: &Context<'_>,
         input: RecordThirdPartyEntryInput,
-    ) -> async_graphql::Result<ThirdPartyEntryNode> {
+    ) -> async_graphql::Result<Option<ThirdPartyEntryNode>> {
         let rc = request_context(ctx)?;
+        let writer = rc.writer(Action::RecordThirdPartyEntry)?;
         let new = service::notes::NewThirdPartyEntry {
             case_id: domain::uuid("input.caseId", &input.case_id)?,
             source: domain::required_text("input.source", &input.source, TEXT)?,
@@ -303,13 +328,12 @@ impl CoreMutation {
                 LONG_TEXT,
             )?,
         };
-        let (entry, row) = in_transaction!(rc, |txn| service::notes::add_third_party(
+        let (entry, row) = in_transaction!(writer, |txn| service::notes::add_third_party(
             &txn,
             &rc.decisions,
             new
         )
         .await)?;
-        let case = CaseNode::one(ctx, row).await?;
-        Ok(case.third_party_node(entry))
+        Ok(Some(rc.third_party_record(row, entry).await?.into()))
     }
 }

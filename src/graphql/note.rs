@@ -1,46 +1,34 @@
-//! Case notes, third-party entries and the staff directory.
+//! Case notes and third-party entries.
 
+use super::context::CaseGroup;
 use super::pagination::id;
-use super::support_case::CaseGroup;
-use super::{reveal, Guard};
-use crate::domain::{labels_from_json, NoteKind, Role, SensitivityLabel};
-use crate::policy::FieldClass;
-use async_graphql::{Context, Object, SimpleObject, ID};
-use entity::{note, staff, third_party_entry};
+use super::staff::StaffMemberNode;
+use super::{request_context, reveal};
+use crate::domain::{labels_from_json, NoteKind, SensitivityLabel};
+use crate::policy::{FieldClass, Guarded};
+use async_graphql::{Context, Object, ID};
+use entity::{note, third_party_entry};
 use std::sync::Arc;
 
-/// A member of staff, as the staff directory shows them.
-#[derive(SimpleObject, Clone, Debug)]
-pub struct StaffMember {
-    pub id: ID,
-    pub name: String,
-    pub role: Option<Role>,
-    pub service: Option<String>,
+pub struct NoteNode {
+    record: Guarded<note::Model>,
+    group: Option<Arc<CaseGroup>>,
 }
 
-impl From<&staff::Model> for StaffMember {
-    fn from(s: &staff::Model) -> Self {
-        StaffMember {
-            id: id(s.id),
-            name: s.name.clone(),
-            role: Role::parse(&s.role),
-            service: s.service.clone(),
+impl NoteNode {
+    pub fn new(record: Guarded<note::Model>, group: Arc<CaseGroup>) -> Self {
+        NoteNode {
+            record,
+            group: Some(group),
         }
     }
 }
 
-pub struct NoteNode {
-    model: Arc<note::Model>,
-    guard: Guard,
-    group: Arc<CaseGroup>,
-}
-
-impl NoteNode {
-    pub fn new(model: Arc<note::Model>, guard: Guard, group: Arc<CaseGroup>) -> Self {
+impl From<Guarded<note::Model>> for NoteNode {
+    fn from(record: Guarded<note::Model>) -> Self {
         NoteNode {
-            model,
-            guard,
-            group,
+            record,
+            group: None,
         }
     }
 }
@@ -49,13 +37,13 @@ impl NoteNode {
 #[Object(name = "Note")]
 impl NoteNode {
     async fn id(&self) -> ID {
-        id(self.model.id)
+        id(self.record.id())
     }
 
     /// Category CASE_NOTES.
     async fn kind(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<NoteKind>> {
-        reveal(ctx, &self.guard, FieldClass::CaseNotes, || {
-            NoteKind::parse(&self.model.kind)
+        reveal(ctx, &self.record, FieldClass::CaseNotes, |m| {
+            NoteKind::parse(&m.kind)
         })
     }
 
@@ -64,23 +52,31 @@ impl NoteNode {
         &self,
         ctx: &Context<'_>,
     ) -> async_graphql::Result<Option<chrono::DateTime<chrono::Utc>>> {
-        reveal(ctx, &self.guard, FieldClass::CaseNotes, || {
-            Some(self.model.occurred_at)
+        reveal(ctx, &self.record, FieldClass::CaseNotes, |m| {
+            Some(m.occurred_at)
         })
     }
 
     /// Category CASE_NOTES.
-    async fn author(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<StaffMember>> {
-        if reveal(ctx, &self.guard, FieldClass::CaseNotes, || Some(()))?.is_none() {
+    async fn author(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<StaffMemberNode>> {
+        let Some(author) = reveal(ctx, &self.record, FieldClass::CaseNotes, |m| {
+            Some(m.author_id)
+        })?
+        else {
             return Ok(None);
-        }
-        self.group.note_author(ctx, self.model.author_id).await
+        };
+        let rc = request_context(ctx)?;
+        let entry = match &self.group {
+            Some(group) => rc.note_author(group, author).await?,
+            None => rc.staff_member(author).await?,
+        };
+        Ok(entry.map(StaffMemberNode::from))
     }
 
     /// Category CASE_NOTES. The note's text.
     async fn body(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<&str>> {
-        reveal(ctx, &self.guard, FieldClass::CaseNotes, || {
-            Some(self.model.body.as_str())
+        reveal(ctx, &self.record, FieldClass::CaseNotes, |m| {
+            Some(m.body.as_str())
         })
     }
 
@@ -89,20 +85,19 @@ impl NoteNode {
         &self,
         ctx: &Context<'_>,
     ) -> async_graphql::Result<Option<Vec<SensitivityLabel>>> {
-        reveal(ctx, &self.guard, FieldClass::CaseNotes, || {
-            Some(labels_from_json(&self.model.labels))
+        reveal(ctx, &self.record, FieldClass::CaseNotes, |m| {
+            Some(labels_from_json(&m.labels))
         })
     }
 }
 
 pub struct ThirdPartyEntryNode {
-    model: third_party_entry::Model,
-    guard: Guard,
+    record: Guarded<third_party_entry::Model>,
 }
 
-impl ThirdPartyEntryNode {
-    pub fn new(model: third_party_entry::Model, guard: Guard) -> Self {
-        ThirdPartyEntryNode { model, guard }
+impl From<Guarded<third_party_entry::Model>> for ThirdPartyEntryNode {
+    fn from(record: Guarded<third_party_entry::Model>) -> Self {
+        ThirdPartyEntryNode { record }
     }
 }
 
@@ -111,27 +106,27 @@ impl ThirdPartyEntryNode {
 #[Object(name = "ThirdPartyEntry")]
 impl ThirdPartyEntryNode {
     async fn id(&self) -> ID {
-        id(self.model.id)
+        id(self.record.id())
     }
 
     /// Category THIRD_PARTY. Who provided the information.
     async fn source(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<&str>> {
-        reveal(ctx, &self.guard, FieldClass::ThirdParty, || {
-            Some(self.model.source.as_str())
+        reveal(ctx, &self.record, FieldClass::ThirdParty, |m| {
+            Some(m.source.as_str())
         })
     }
 
     /// Category THIRD_PARTY. Who the information is about.
     async fn subject(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<&str>> {
-        reveal(ctx, &self.guard, FieldClass::ThirdParty, || {
-            Some(self.model.subject.as_str())
+        reveal(ctx, &self.record, FieldClass::ThirdParty, |m| {
+            Some(m.subject.as_str())
         })
     }
 
     /// Category THIRD_PARTY.
     async fn body(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<&str>> {
-        reveal(ctx, &self.guard, FieldClass::ThirdParty, || {
-            Some(self.model.body.as_str())
+        reveal(ctx, &self.record, FieldClass::ThirdParty, |m| {
+            Some(m.body.as_str())
         })
     }
 
@@ -140,13 +135,18 @@ impl ThirdPartyEntryNode {
         &self,
         ctx: &Context<'_>,
     ) -> async_graphql::Result<Option<bool>> {
-        reveal(ctx, &self.guard, FieldClass::ThirdParty, || {
-            Some(self.model.third_party_consented)
+        reveal(ctx, &self.record, FieldClass::ThirdParty, |m| {
+            Some(m.third_party_consented)
         })
     }
 
-    /// When the entry was recorded (not guarded: a timestamp).
-    async fn created_at(&self) -> chrono::DateTime<chrono::Utc> {
-        self.model.created_at
+    /// Category THIRD_PARTY. When the entry was recorded.
+    async fn created_at(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<chrono::DateTime<chrono::Utc>>> {
+        reveal(ctx, &self.record, FieldClass::ThirdParty, |m| {
+            Some(m.created_at)
+        })
     }
 }

@@ -1,60 +1,17 @@
 //! Query root.
 
-use super::pagination::{self, id};
+use super::pagination;
 use super::request_context;
-use super::student::{StudentConnection, StudentEdge, StudentNode};
-use super::support_case::{CaseNode, SupportCaseConnection, SupportCaseEdge};
-use crate::domain::{self, CaseStatus, RiskLevel, Role};
+use super::student::{StudentConnection, StudentNode};
+use super::support_case::{CaseNode, SupportCaseConnection};
+use crate::domain::{self, CaseStatus, RiskLevel};
 use crate::error::AppError;
-use crate::service;
 use crate::service::cases::{CaseFilter, CaseOrder};
 use crate::service::students::{StudentFilter, StudentOrder};
-use async_graphql::{Context, Enum, InputObject, Object, SimpleObject, ID};
+use async_graphql::{Context, Enum, InputObject, Object, ID};
 
 #[derive(Default)]
 pub struct CoreQuery;
-
-/// A page of students (with its extra row) as a connection.
-pub(crate) async fn student_connection(
-    ctx: &Context<'_>,
-    rows: Vec<entity::student::Model>,
-    page: crate::service::Page,
-    total_count: u64,
-) -> async_graphql::Result<StudentConnection> {
-    let (rows, page_info) = pagination::finish(rows, page);
-    let (cursors, models): (Vec<String>, Vec<_>) = rows.into_iter().unzip();
-    let nodes = StudentNode::page(ctx, models).await?;
-    Ok(StudentConnection {
-        edges: cursors
-            .into_iter()
-            .zip(nodes)
-            .map(|(cursor, node)| StudentEdge { cursor, node })
-            .collect(),
-        page_info,
-        total_count,
-    })
-}
-
-/// The authenticated caller.
-#[derive(SimpleObject)]
-pub struct Me {
-    pub id: ID,
-    pub role: Role,
-    pub name: String,
-    pub service: Option<String>,
-    pub department: Option<String>,
-    pub university_unit: Option<String>,
-    pub registered_mental_health_professional: bool,
-}
-
-/// Case counts for one service and status. Students whose processing is
-/// restricted are not counted.
-#[derive(SimpleObject)]
-pub struct CaseStatistic {
-    pub service: String,
-    pub status: Option<CaseStatus>,
-    pub count: i64,
-}
 
 /// Filters on students. Each is checked by the policy like the field it reads:
 /// refused (FORBIDDEN) if the caller can read that field nowhere, and otherwise
@@ -136,37 +93,6 @@ fn parse_case_filter(input: SupportCaseFilterInput) -> Result<CaseFilter, AppErr
 
 #[Object]
 impl CoreQuery {
-    /// Who the API thinks you are.
-    async fn me(&self, ctx: &Context<'_>) -> async_graphql::Result<Me> {
-        let caller = request_context(ctx)?.decisions.caller();
-        Ok(Me {
-            id: id(caller.id),
-            role: caller.role,
-            name: caller.name.clone(),
-            service: caller.service.clone(),
-            department: caller.department.clone(),
-            university_unit: caller.unit.clone(),
-            registered_mental_health_professional: caller.registered_mhp,
-        })
-    }
-
-    /// Aggregate case statistics (analysts, service leads, the DPO): no individual rows.
-    async fn case_statistics(
-        &self,
-        ctx: &Context<'_>,
-    ) -> async_graphql::Result<Vec<CaseStatistic>> {
-        let rc = request_context(ctx)?;
-        let rows = service::cases::statistics(&rc.db, &rc.decisions).await?;
-        Ok(rows
-            .into_iter()
-            .map(|(service, status, count)| CaseStatistic {
-                service,
-                status: CaseStatus::parse(&status),
-                count,
-            })
-            .collect())
-    }
-
     /// One student, or null if it does not exist or is not visible to you (the same answer).
     async fn student(
         &self,
@@ -175,12 +101,10 @@ impl CoreQuery {
     ) -> async_graphql::Result<Option<StudentNode>> {
         let rc = request_context(ctx)?;
         let Ok(uuid) = uuid::Uuid::parse_str(&id) else {
+            rc.route(crate::policy::Action::ListStudents)?;
             return Ok(None);
         };
-        match service::students::find(&rc.db, &rc.decisions, uuid).await? {
-            Some(model) => Ok(StudentNode::page(ctx, vec![model]).await?.pop()),
-            None => Ok(None),
-        }
+        Ok(rc.student(uuid).await?.map(StudentNode::from))
     }
 
     /// Students visible to you.
@@ -191,7 +115,7 @@ impl CoreQuery {
         after: Option<String>,
         filter: Option<StudentFilterInput>,
         order_by: Option<StudentOrderBy>,
-    ) -> async_graphql::Result<StudentConnection> {
+    ) -> async_graphql::Result<Option<StudentConnection>> {
         let rc = request_context(ctx)?;
         let page = pagination::page(first, after.as_deref(), rc.limits.max_page_size)?;
         let input = filter.unwrap_or_default();
@@ -213,13 +137,13 @@ impl CoreQuery {
             StudentOrderBy::Created => StudentOrder::Created,
             StudentOrderBy::Name => StudentOrder::Name,
         };
-        let rows = service::students::list(&rc.db, &rc.decisions, &filter, order, page).await?;
+        let rows = rc.students(&filter, order, page).await?;
         let total_count = if ctx.look_ahead().field("totalCount").exists() {
-            service::students::count(&rc.db, &rc.decisions, &filter).await?
+            rc.count_students(&filter).await?
         } else {
             0
         };
-        student_connection(ctx, rows, page, total_count).await
+        Ok(Some(StudentConnection::from_page(rows, total_count)))
     }
 
     /// One support case, or null if it does not exist or is not visible to you.
@@ -230,12 +154,10 @@ impl CoreQuery {
     ) -> async_graphql::Result<Option<CaseNode>> {
         let rc = request_context(ctx)?;
         let Ok(uuid) = uuid::Uuid::parse_str(&id) else {
+            rc.route(crate::policy::Action::ListCases)?;
             return Ok(None);
         };
-        match service::cases::find(&rc.db, &rc.decisions, uuid).await? {
-            Some(row) => Ok(Some(CaseNode::one(ctx, row).await?)),
-            None => Ok(None),
-        }
+        Ok(rc.case(uuid).await?.map(CaseNode::from))
     }
 
     /// Support cases visible to you.
@@ -246,7 +168,7 @@ impl CoreQuery {
         after: Option<String>,
         filter: Option<SupportCaseFilterInput>,
         order_by: Option<SupportCaseOrderBy>,
-    ) -> async_graphql::Result<SupportCaseConnection> {
+    ) -> async_graphql::Result<Option<SupportCaseConnection>> {
         let rc = request_context(ctx)?;
         let page = pagination::page(first, after.as_deref(), rc.limits.max_page_size)?;
         let filter = parse_case_filter(filter.unwrap_or_default())?;
@@ -256,23 +178,12 @@ impl CoreQuery {
             SupportCaseOrderBy::OpenedAtAsc => CaseOrder::OpenedAtAsc,
             SupportCaseOrderBy::RiskLevelDesc => CaseOrder::RiskLevelDesc,
         };
-        let rows = service::cases::list(&rc.db, &rc.decisions, &filter, order, page).await?;
+        let rows = rc.cases(&filter, order, page).await?;
         let total_count = if ctx.look_ahead().field("totalCount").exists() {
-            service::cases::count(&rc.db, &rc.decisions, &filter).await?
+            rc.count_cases(&filter).await?
         } else {
             0
         };
-        let (rows, page_info) = pagination::finish(rows, page);
-        let (cursors, rows): (Vec<String>, Vec<_>) = rows.into_iter().unzip();
-        let nodes = CaseNode::page(ctx, rows).await?;
-        Ok(SupportCaseConnection {
-            edges: cursors
-                .into_iter()
-                .zip(nodes)
-                .map(|(cursor, node)| SupportCaseEdge { cursor, node })
-                .collect(),
-            page_info,
-            total_count,
-        })
+        Ok(Some(SupportCaseConnection::from_page(rows, total_count)))
     }
 }

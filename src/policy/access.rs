@@ -2,9 +2,11 @@
 //! (department, university service, partner). Loaded per request, never cached
 //! across requests: a withdrawal or expiry changes the next answer.
 
-use super::FieldClass;
+use super::{ClassSet, FieldClass};
 use crate::auth::Caller;
-use crate::domain::{enum_list_from_json, DataCategory, RecipientKind, Role, SensitivityLabel};
+use crate::domain::{
+    enum_list_from_json, DataCategory, LabelSet, RecipientKind, Role, SensitivityLabel,
+};
 use chrono::{DateTime, Utc};
 use entity::{consent, risk_exception};
 use std::collections::HashMap;
@@ -23,7 +25,13 @@ pub fn caller_recipient(caller: &Caller) -> Option<(RecipientKind, String)> {
             .clone()
             .map(|u| (RecipientKind::UniversityService, u)),
         Role::Partner => Some((RecipientKind::Partner, caller.id.to_string())),
-        _ => None,
+        Role::Student
+        | Role::Practitioner
+        | Role::ServiceLead
+        | Role::Reception
+        | Role::Analyst
+        | Role::ItSupport
+        | Role::Dpo => None,
     }
 }
 
@@ -46,20 +54,20 @@ pub fn exception_active(e: &risk_exception::Model, at: DateTime<Utc>) -> bool {
 pub struct Basis {
     pub label: String,
     pub case_id: Option<Uuid>,
-    pub classes: u16,
+    pub classes: ClassSet,
 }
 
 /// Access one outside caller has to one student.
 #[derive(Clone, Debug, Default)]
 pub struct StudentAccess {
     /// Classes covered by general consents.
-    pub general: u16,
+    pub general: ClassSet,
     /// Classes covered by consents scoped to one case.
-    pub per_case: HashMap<Uuid, u16>,
+    pub per_case: HashMap<Uuid, ClassSet>,
     /// Classes opened by active risk exceptions.
-    pub exception: u16,
-    /// Consents covering case notes: their case scope and excluded label bits.
-    pub note_consents: Vec<(Option<Uuid>, u16)>,
+    pub exception: ClassSet,
+    /// Consents covering case notes: their case scope and excluded labels.
+    pub note_consents: Vec<(Option<Uuid>, LabelSet)>,
     pub bases: Vec<Basis>,
 }
 
@@ -67,33 +75,33 @@ impl StudentAccess {
     /// Classes consented anywhere for this student (the student record's view).
     /// (General consents only: a case-scoped consent opens its case, and through
     /// SUPPORT_SUMMARY the student's list of cases, which row scopes narrow to it.)
-    pub fn student_consented(&self) -> u16 {
-        let cases_gate = FieldClass::SupportSummary.bit();
+    pub fn student_consented(&self) -> ClassSet {
+        let cases_gate = ClassSet::only(FieldClass::SupportSummary);
         self.per_case
             .values()
-            .fold(self.general, |acc, b| acc | (b & cases_gate))
+            .fold(self.general, |acc, b| acc | (*b & cases_gate))
     }
 
     /// Classes consented for one case: general consents and that case's consents.
-    pub fn case_consented(&self, case_id: Uuid) -> u16 {
-        self.general | self.per_case.get(&case_id).copied().unwrap_or(0)
+    pub fn case_consented(&self, case_id: Uuid) -> ClassSet {
+        self.general | self.per_case.get(&case_id).copied().unwrap_or_default()
     }
 
     /// Whether a note with these labels is excluded: any consent covering its
     /// case's notes that excludes one of its labels withholds it (the student's
     /// narrowest wish wins).
-    pub fn label_excluded(&self, case_id: Uuid, labels: u16) -> bool {
+    pub fn label_excluded(&self, case_id: Uuid, labels: LabelSet) -> bool {
         self.note_consents
             .iter()
             .filter(|(scope, _)| scope.is_none_or(|c| c == case_id))
-            .any(|(_, excluded)| excluded & labels != 0)
+            .any(|(_, excluded)| !excluded.is_disjoint(labels))
     }
 
     /// The bases under which these classes of one record (a case, or the student
     /// record with `None`) were released, for the disclosure log. Classes open
     /// without consent (a department's IDENTITY) fall back to every basis that
     /// made the row visible.
-    pub fn bases_for(&self, classes: u16, case_id: Option<Uuid>) -> Vec<String> {
+    pub fn bases_for(&self, classes: ClassSet, case_id: Option<Uuid>) -> Vec<String> {
         let applicable: Vec<&Basis> = self
             .bases
             .iter()
@@ -101,7 +109,7 @@ impl StudentAccess {
             .collect();
         let covering: Vec<String> = applicable
             .iter()
-            .filter(|b| b.classes & classes != 0)
+            .filter(|b| !b.classes.is_disjoint(classes))
             .map(|b| b.label.clone())
             .collect();
         if covering.is_empty() {
@@ -132,18 +140,18 @@ pub fn build(
     let mut out: HashMap<Uuid, StudentAccess> = HashMap::new();
     for c in consents.iter().filter(|c| consent_in_force(c, now)) {
         let categories: Vec<DataCategory> = enum_list_from_json(&c.categories, DataCategory::parse);
-        let classes = FieldClass::bits_of(&categories);
+        let classes = FieldClass::set_of(&categories);
         let access = out.entry(c.student_id).or_default();
         match c.case_id {
             None => access.general |= classes,
             Some(case) => *access.per_case.entry(case).or_default() |= classes,
         }
-        if classes & FieldClass::CaseNotes.bit() != 0 {
+        if classes.contains(FieldClass::CaseNotes) {
             let excluded: Vec<SensitivityLabel> =
                 enum_list_from_json(&c.excluded_labels, SensitivityLabel::parse);
             access
                 .note_consents
-                .push((c.case_id, SensitivityLabel::bits_of(&excluded)));
+                .push((c.case_id, SensitivityLabel::set_of(&excluded)));
         }
         access.bases.push(Basis {
             label: consent_basis(c.id),
@@ -154,8 +162,8 @@ pub fn build(
     for e in exceptions.iter().filter(|e| exception_active(e, now)) {
         let categories: Vec<DataCategory> = enum_list_from_json(&e.categories, DataCategory::parse);
         // Never notes or third-party information, whatever was stored.
-        let classes = FieldClass::bits_of(&categories)
-            & !(FieldClass::CaseNotes.bit() | FieldClass::ThirdParty.bit());
+        let classes =
+            FieldClass::set_of(&categories) - (FieldClass::CaseNotes | FieldClass::ThirdParty);
         let access = out.entry(e.student_id).or_default();
         access.exception |= classes;
         access.bases.push(Basis {
@@ -174,8 +182,8 @@ mod tests {
     #[test]
     fn a_note_is_excluded_if_any_covering_consent_excludes_one_of_its_labels() {
         let case = Uuid::new_v4();
-        let sexual = SensitivityLabel::SexualHealth.bit();
-        let mental = SensitivityLabel::MentalHealth.bit();
+        let sexual = LabelSet::only(SensitivityLabel::SexualHealth);
+        let mental = LabelSet::only(SensitivityLabel::MentalHealth);
         let access = StudentAccess {
             note_consents: vec![(None, sexual)],
             ..StudentAccess::default()
@@ -183,10 +191,47 @@ mod tests {
         assert!(access.label_excluded(case, sexual | mental));
         assert!(!access.label_excluded(case, mental));
         let two = StudentAccess {
-            note_consents: vec![(None, sexual), (Some(case), 0)],
+            note_consents: vec![(None, sexual), (Some(case), LabelSet::empty())],
             ..StudentAccess::default()
         };
         assert!(two.label_excluded(case, sexual), "any exclusion wins");
         assert!(!two.label_excluded(case, mental));
+    }
+
+    #[test]
+    fn rust_forms_of_in_force_and_active_at_the_edge_instants() {
+        let now = Utc::now();
+        let consent = |given: DateTime<Utc>, expires, withdrawn| consent::Model {
+            id: Uuid::new_v4(),
+            student_id: Uuid::new_v4(),
+            recipient_kind: "partner".into(),
+            recipient_ref: None,
+            categories: serde_json::json!([]),
+            excluded_labels: serde_json::json!([]),
+            case_id: None,
+            purpose: "p".into(),
+            given_at: given,
+            expires_at: expires,
+            form_reference: None,
+            recorded_by: Uuid::new_v4(),
+            recorded_by_role: "student".into(),
+            withdrawn_at: withdrawn,
+            withdrawn_by: None,
+            withdrawal_reason: None,
+            created_at: given,
+        };
+        let hour = chrono::Duration::hours(1);
+        assert!(
+            consent_in_force(&consent(now, None, None), now),
+            "given at now"
+        );
+        assert!(
+            !consent_in_force(&consent(now - hour, Some(now), None), now),
+            "expiring at now"
+        );
+        assert!(
+            !consent_in_force(&consent(now - hour, None, Some(now)), now),
+            "withdrawn at now"
+        );
     }
 }

@@ -4,75 +4,63 @@
 //! would show). The decision itself is always the policy's.
 
 use super::access::{self, StudentAccess};
-use super::{Decisions, FieldClass};
+use super::{ClassSet, Decisions, FieldClass};
 use crate::auth::Caller;
-use crate::domain::{RecipientKind, Role};
+use crate::domain::{text_enum, Audience, LabelSet, RecipientKind, Role, SensitivityLabel};
 use chrono::{DateTime, Utc};
-use entity::{consent, risk_exception, risk_exception_recipient, student, support_case};
+use entity::{
+    change_event, consent, risk_exception, risk_exception_recipient, student, support_case,
+};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
 use sea_orm::{ColumnTrait, Condition};
 use uuid::Uuid;
 
-/// The relation column of the policy.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
-pub enum Relation {
-    SelfRecord,
-    Own,
-    Other,
-    Any,
-    Restricted,
-    None,
-    Consented,
-    Exception,
-    ExcludedLabel,
-    /// For risk exception actions: a registered mental health professional who
-    /// did not propose the exception.
-    Registered,
-    /// For risk exception actions: the professional who proposed it.
-    Proposer,
-    /// For risk exception actions: not a registered mental health professional.
-    Unregistered,
-}
-
-impl Relation {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Relation::SelfRecord => "self",
-            Relation::Own => "own",
-            Relation::Other => "other",
-            Relation::Any => "any",
-            Relation::Restricted => "restricted",
-            Relation::None => "none",
-            Relation::Consented => "consented",
-            Relation::Exception => "exception",
-            Relation::ExcludedLabel => "excluded_label",
-            Relation::Registered => "registered",
-            Relation::Proposer => "proposer",
-            Relation::Unregistered => "unregistered",
-        }
+text_enum!(
+    /// The relation column of the policy: how a record relates to the caller.
+    Relation {
+        SelfRecord => "self",
+        Own => "own",
+        Other => "other",
+        Any => "any",
+        Restricted => "restricted",
+        None => "none",
+        Consented => "consented",
+        Exception => "exception",
+        ExcludedLabel => "excluded_label",
+        /// For risk exception actions: a registered mental health professional
+        /// who did not propose the exception.
+        Registered => "registered",
+        /// For risk exception actions: the professional who proposed it.
+        Proposer => "proposer",
+        /// For risk exception actions: not a registered mental health professional.
+        Unregistered => "unregistered",
     }
-}
+);
 
 /// Everything about a record that can change a decision. It is the cache key of
 /// a [`super::Mask`]: consent and exception state are part of it, per field class.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Facts {
     pub base: Relation,
-    /// Field classes (bits of [`FieldClass::bit`]) covered by a consent in force.
-    pub consented: u16,
+    /// Field classes covered by a consent in force.
+    pub consented: ClassSet,
     /// Field classes opened by an active risk exception.
-    pub exception: u16,
+    pub exception: ClassSet,
     /// A note whose labels every consent covering its case's notes excludes.
     pub label_excluded: bool,
+    /// The caller is a registered mental health professional: risk exception
+    /// records are decided under the relation `registered`.
+    pub professional: bool,
 }
 
 impl Facts {
     pub fn base(base: Relation) -> Self {
         Facts {
             base,
-            consented: 0,
-            exception: 0,
+            consented: ClassSet::empty(),
+            exception: ClassSet::empty(),
             label_excluded: false,
+            professional: false,
         }
     }
 
@@ -82,22 +70,28 @@ impl Facts {
             Relation::Restricted
         } else if class == FieldClass::CaseNotes && self.label_excluded {
             Relation::ExcludedLabel
-        } else if self.consented & class.bit() != 0 {
+        } else if self.consented.contains(class) {
             Relation::Consented
-        } else if self.exception & class.bit() != 0 {
+        } else if self.exception.contains(class) {
             Relation::Exception
+        } else if class == FieldClass::RiskExceptions && self.professional {
+            Relation::Registered
         } else {
             self.base
         }
     }
 }
 
-fn outside(access: Option<&StudentAccess>, consented: impl Fn(&StudentAccess) -> u16) -> Facts {
+fn outside(
+    access: Option<&StudentAccess>,
+    consented: impl Fn(&StudentAccess) -> ClassSet,
+) -> Facts {
     Facts {
         base: Relation::None,
-        consented: access.map(consented).unwrap_or(0),
-        exception: access.map(|a| a.exception).unwrap_or(0),
+        consented: access.map(consented).unwrap_or_default(),
+        exception: access.map(|a| a.exception).unwrap_or_default(),
         label_excluded: false,
+        professional: false,
     }
 }
 
@@ -109,17 +103,31 @@ pub fn student_facts(
     restricted: bool,
     access: Option<&StudentAccess>,
 ) -> Facts {
-    if caller.role.is_outside() && !restricted {
-        return outside(access, StudentAccess::student_consented);
+    match caller.role {
+        Role::Student if caller.id == student_id => Facts::base(Relation::SelfRecord),
+        Role::Student => Facts::base(Relation::None),
+        Role::Dpo => Facts::base(Relation::Any),
+        Role::Practitioner
+        | Role::ServiceLead
+        | Role::Reception
+        | Role::Analyst
+        | Role::ItSupport
+        | Role::Department
+        | Role::UniversityService
+        | Role::Partner
+            if restricted =>
+        {
+            Facts::base(Relation::Restricted)
+        }
+        Role::Department | Role::UniversityService | Role::Partner => {
+            outside(access, StudentAccess::student_consented)
+        }
+        Role::Practitioner
+        | Role::ServiceLead
+        | Role::Reception
+        | Role::Analyst
+        | Role::ItSupport => Facts::base(Relation::Any),
     }
-    Facts::base(match caller.role {
-        Role::Student if caller.id == student_id => Relation::SelfRecord,
-        Role::Student => Relation::None,
-        Role::Dpo => Relation::Any,
-        _ if restricted => Relation::Restricted,
-        role if role.is_outside() => Relation::None,
-        _ => Relation::Any,
-    })
 }
 
 /// Facts for a support case (and its third-party entries).
@@ -129,15 +137,12 @@ pub fn case_facts(
     restricted: bool,
     access: Option<&StudentAccess>,
 ) -> Facts {
-    if caller.role.is_outside() && !restricted {
-        return outside(access, |a| a.case_consented(case.id));
+    match service_relation(caller, case.student_id, &case.service, restricted) {
+        Relation::None if caller.role.is_outside() => {
+            outside(access, |a| a.case_consented(case.id))
+        }
+        relation => Facts::base(relation),
     }
-    Facts::base(service_relation(
-        caller,
-        case.student_id,
-        &case.service,
-        restricted,
-    ))
 }
 
 /// The relation of a caller to a case of `service` for `student_id`: also the
@@ -152,7 +157,18 @@ pub fn service_relation(
         Role::Student if caller.id == student_id => Relation::SelfRecord,
         Role::Student => Relation::None,
         Role::Dpo => Relation::Any,
-        _ if restricted => Relation::Restricted,
+        Role::Practitioner
+        | Role::ServiceLead
+        | Role::Reception
+        | Role::Analyst
+        | Role::ItSupport
+        | Role::Department
+        | Role::UniversityService
+        | Role::Partner
+            if restricted =>
+        {
+            Relation::Restricted
+        }
         Role::Practitioner | Role::ServiceLead => {
             if caller.service.as_deref() == Some(service) {
                 Relation::Own
@@ -160,8 +176,8 @@ pub fn service_relation(
                 Relation::Other
             }
         }
-        role if role.is_outside() => Relation::None,
-        _ => Relation::Any,
+        Role::Department | Role::UniversityService | Role::Partner => Relation::None,
+        Role::Reception | Role::Analyst | Role::ItSupport => Relation::Any,
     }
 }
 
@@ -170,14 +186,48 @@ pub fn service_relation(
 pub fn note_facts(
     case: Facts,
     case_id: Uuid,
-    labels: u16,
+    labels: LabelSet,
     access: Option<&StudentAccess>,
 ) -> Facts {
-    let excluded = case.consented & FieldClass::CaseNotes.bit() != 0
+    let excluded = case.consented.contains(FieldClass::CaseNotes)
         && access.is_some_and(|a| a.label_excluded(case_id, labels));
     Facts {
         label_excluded: excluded,
         ..case
+    }
+}
+
+/// Whether a note exists for the caller at all. For departments, university
+/// services and partners a note carrying a label their consent excludes does
+/// not exist: it is not listed, not counted and not signalled by the feed (its
+/// existence would tell them the student has exactly the kind of note they
+/// asked to keep private). Staff keep the redaction marker.
+pub fn note_listed(caller: &Caller, facts: Facts) -> bool {
+    match caller.role.audience() {
+        Audience::Outside => !facts.label_excluded,
+        Audience::Student | Audience::Staff => true,
+    }
+}
+
+/// Whether a risk exception about a student is listed to the caller at all: a
+/// student sees an exception about them only once informed of it. Mirrors
+/// [`risk_exception_rows`].
+pub fn risk_exception_listed(caller: &Caller, informed_at: Option<DateTime<Utc>>) -> bool {
+    match caller.role.audience() {
+        Audience::Student => informed_at.is_some(),
+        Audience::Staff | Audience::Outside => true,
+    }
+}
+
+/// The SQL form of [`risk_exception_listed`].
+pub fn risk_exception_rows(caller: &Caller) -> RowScope {
+    match caller.role.audience() {
+        Audience::Student => RowScope::Condition(
+            Condition::all()
+                .add(risk_exception::Column::StudentId.eq(caller.id))
+                .add(risk_exception::Column::StudentInformedAt.is_not_null()),
+        ),
+        Audience::Staff | Audience::Outside => RowScope::All,
     }
 }
 
@@ -199,32 +249,56 @@ fn covers(column: Expr, category: &str) -> Expr {
 }
 
 fn consent_exists(
-    (kind, reference): &(RecipientKind, String),
+    recipient: &(RecipientKind, String),
     student_id: Expr,
     case: Option<Expr>,
     now: DateTime<Utc>,
 ) -> Expr {
+    // Cases are visible only under a consent covering SUPPORT_SUMMARY ("that a
+    // student is supported"), general or for that case.
+    let category = case.is_some().then_some("SUPPORT_SUMMARY");
+    consent_covering(recipient, student_id, case, category, now, None)
+}
+
+/// Consents naming the recipient, in force at `now`, for the student in
+/// `student_id`; with `case`, general or for that case; with `category`, only
+/// those covering it; with `excluding`, only those that also exclude one of the
+/// labels held by that JSON column.
+fn consent_covering(
+    (kind, reference): &(RecipientKind, String),
+    student_id: Expr,
+    case: Option<Expr>,
+    category: Option<&str>,
+    now: DateTime<Utc>,
+    excluding: Option<Expr>,
+) -> Expr {
     let mut q = Query::select();
-    if case.is_some() {
-        // Cases are visible only under a consent covering SUPPORT_SUMMARY
-        // ("that a student is supported"), general or for that case.
+    if let Some(category) = category {
         q.and_where(covers(
             Expr::col((consent::Entity, consent::Column::Categories)),
-            "SUPPORT_SUMMARY",
+            category,
         ));
+    }
+    if let Some(labels) = excluding {
+        let mut any = Condition::any();
+        for label in SensitivityLabel::ALL {
+            any = any.add(
+                Condition::all()
+                    .add(covers(labels.clone(), label.as_str()))
+                    .add(covers(
+                        Expr::col((consent::Entity, consent::Column::ExcludedLabels)),
+                        label.as_str(),
+                    )),
+            );
+        }
+        q.cond_where(any);
     }
     q.expr(Expr::val(1))
         .from(consent::Entity)
         .and_where(Expr::col((consent::Entity, consent::Column::StudentId)).eq(student_id))
         .and_where(consent::Column::RecipientKind.eq(kind.as_str()))
         .and_where(consent::Column::RecipientRef.eq(reference.clone()))
-        .and_where(consent::Column::GivenAt.lte(now))
-        .and_where(consent::Column::WithdrawnAt.is_null())
-        .cond_where(
-            Condition::any()
-                .add(consent::Column::ExpiresAt.is_null())
-                .add(consent::Column::ExpiresAt.gt(now)),
-        );
+        .cond_where(consent_in_force_sql(now));
     if let Some(case_id) = case {
         q.cond_where(
             Condition::any()
@@ -235,23 +309,48 @@ fn consent_exists(
     Expr::exists(q.to_owned())
 }
 
-/// Active risk exceptions naming the recipient for the student in `student_id`
-/// (with `category`, only those opening that category).
-fn exception_exists(
+/// The SQL form of [`access::consent_in_force`] at `now` (pinned to it by a test
+/// at the edge instants): `given_at <= now < expires_at`, not withdrawn by `now`.
+pub fn consent_in_force_sql(now: DateTime<Utc>) -> Condition {
+    Condition::all()
+        .add(consent::Column::GivenAt.lte(now))
+        .add(
+            Condition::any()
+                .add(consent::Column::WithdrawnAt.is_null())
+                .add(consent::Column::WithdrawnAt.gt(now)),
+        )
+        .add(
+            Condition::any()
+                .add(consent::Column::ExpiresAt.is_null())
+                .add(consent::Column::ExpiresAt.gt(now)),
+        )
+}
+
+/// The SQL form of [`access::exception_active`] at `now`: confirmed by `now`,
+/// not revoked by `now`, `now < expires_at`.
+pub fn exception_active_sql(now: DateTime<Utc>) -> Condition {
+    Condition::all()
+        .add(risk_exception::Column::ConfirmedAt.lte(now))
+        .add(
+            Condition::any()
+                .add(risk_exception::Column::RevokedAt.is_null())
+                .add(risk_exception::Column::RevokedAt.gt(now)),
+        )
+        .add(risk_exception::Column::ExpiresAt.gt(now))
+}
+
+/// Risk exceptions naming the recipient for the student in `student_id` (a
+/// column of the outer query), joined to their exception row; `state` narrows
+/// them (active at an instant, confirmed since, ...). The one place this
+/// subquery is written.
+pub fn exception_naming(
     (kind, reference): &(RecipientKind, String),
     student_id: Expr,
-    category: Option<&str>,
-    now: DateTime<Utc>,
+    state: Condition,
 ) -> Expr {
-    let mut q = Query::select();
-    if let Some(category) = category {
-        q.and_where(covers(
-            Expr::col((risk_exception::Entity, risk_exception::Column::Categories)),
-            category,
-        ));
-    }
     Expr::exists(
-        q.expr(Expr::val(1))
+        Query::select()
+            .expr(Expr::val(1))
             .from(risk_exception_recipient::Entity)
             .inner_join(
                 risk_exception::Entity,
@@ -269,17 +368,34 @@ fn exception_exists(
             )
             .and_where(risk_exception_recipient::Column::RecipientKind.eq(kind.as_str()))
             .and_where(risk_exception_recipient::Column::RecipientRef.eq(reference.clone()))
-            .and_where(risk_exception::Column::ConfirmedAt.lte(now))
-            .and_where(risk_exception::Column::RevokedAt.is_null())
-            .and_where(risk_exception::Column::ExpiresAt.gt(now))
+            .cond_where(state)
             .to_owned(),
     )
+}
+
+/// Active risk exceptions naming the recipient for the student in `student_id`
+/// (with `category`, only those opening that category).
+fn exception_exists(
+    recipient: &(RecipientKind, String),
+    student_id: Expr,
+    category: Option<&str>,
+    now: DateTime<Utc>,
+) -> Expr {
+    let mut state = exception_active_sql(now);
+    if let Some(category) = category {
+        state = state.add(covers(
+            Expr::col((risk_exception::Entity, risk_exception::Column::Categories)),
+            category,
+        ));
+    }
+    exception_naming(recipient, student_id, state)
 }
 
 /// A department sees, under consent, only students of that department (an
 /// exception may name any recipient). True for every other caller.
 fn own_department(caller: &Caller, student_id: Expr) -> Condition {
     match (caller.role, &caller.department) {
+        (Role::Department, None) => Condition::any(),
         (Role::Department, Some(dept)) => {
             let s2 = Alias::new("dept_student");
             Condition::all().add(Expr::exists(
@@ -291,7 +407,18 @@ fn own_department(caller: &Caller, student_id: Expr) -> Condition {
                     .to_owned(),
             ))
         }
-        _ => Condition::all(),
+        (
+            Role::Student
+            | Role::Practitioner
+            | Role::ServiceLead
+            | Role::Reception
+            | Role::Analyst
+            | Role::ItSupport
+            | Role::Dpo
+            | Role::UniversityService
+            | Role::Partner,
+            _,
+        ) => Condition::all(),
     }
 }
 
@@ -304,22 +431,26 @@ pub fn student_rows(caller: &Caller, now: DateTime<Utc>) -> RowScope {
             RowScope::Condition(Condition::all().add(student::Column::Id.eq(caller.id)))
         }
         Role::Analyst => RowScope::Nothing,
-        role if role.is_outside() => match access::caller_recipient(caller) {
-            Some(recipient) => {
-                let id = || Expr::col((student::Entity, student::Column::Id));
-                RowScope::Condition(
-                    Condition::any()
-                        .add(
-                            Condition::all()
-                                .add(consent_exists(&recipient, id(), None, now))
-                                .add(own_department(caller, id())),
-                        )
-                        .add(exception_exists(&recipient, id(), None, now)),
-                )
+        Role::Practitioner | Role::ServiceLead | Role::Reception | Role::ItSupport | Role::Dpo => {
+            RowScope::All
+        }
+        Role::Department | Role::UniversityService | Role::Partner => {
+            match access::caller_recipient(caller) {
+                Some(recipient) => {
+                    let id = || Expr::col((student::Entity, student::Column::Id));
+                    RowScope::Condition(
+                        Condition::any()
+                            .add(
+                                Condition::all()
+                                    .add(consent_exists(&recipient, id(), None, now))
+                                    .add(own_department(caller, id())),
+                            )
+                            .add(exception_exists(&recipient, id(), None, now)),
+                    )
+                }
+                None => RowScope::Nothing,
             }
-            None => RowScope::Nothing,
-        },
-        _ => RowScope::All,
+        }
     }
 }
 
@@ -331,29 +462,150 @@ pub fn case_rows(caller: &Caller, now: DateTime<Utc>) -> RowScope {
             RowScope::Condition(Condition::all().add(support_case::Column::StudentId.eq(caller.id)))
         }
         Role::Analyst => RowScope::Nothing,
-        role if role.is_outside() => match access::caller_recipient(caller) {
-            Some(recipient) => {
-                let student = || Expr::col((support_case::Entity, support_case::Column::StudentId));
-                let case = Expr::col((support_case::Entity, support_case::Column::Id));
-                RowScope::Condition(
-                    Condition::any()
-                        .add(
-                            Condition::all()
-                                .add(consent_exists(&recipient, student(), Some(case), now))
-                                .add(own_department(caller, student())),
-                        )
-                        .add(exception_exists(
-                            &recipient,
-                            student(),
-                            Some("SUPPORT_SUMMARY"),
-                            now,
-                        )),
-                )
+        Role::Practitioner | Role::ServiceLead | Role::Reception | Role::ItSupport | Role::Dpo => {
+            RowScope::All
+        }
+        Role::Department | Role::UniversityService | Role::Partner => {
+            match access::caller_recipient(caller) {
+                Some(recipient) => {
+                    let student =
+                        || Expr::col((support_case::Entity, support_case::Column::StudentId));
+                    let case = Expr::col((support_case::Entity, support_case::Column::Id));
+                    RowScope::Condition(
+                        Condition::any()
+                            .add(
+                                Condition::all()
+                                    .add(consent_exists(&recipient, student(), Some(case), now))
+                                    .add(own_department(caller, student())),
+                            )
+                            .add(exception_exists(
+                                &recipient,
+                                student(),
+                                Some("SUPPORT_SUMMARY"),
+                                now,
+                            )),
+                    )
+                }
+                None => RowScope::Nothing,
             }
-            None => RowScope::Nothing,
-        },
-        _ => RowScope::All,
+        }
     }
+}
+
+/// The SQL form, over a `change_event` row, of "this change is something the
+/// outside caller can read now": its field class is allowed by the policy under
+/// the caller's relation to it (none, consented, exception), the case it
+/// belongs to is visible, the student's processing is not restricted, and a
+/// note is not one their consent excludes (such a note does not exist for
+/// them). The same decisions as the output's; `None` for callers with no feed.
+pub fn readable_changes(decisions: &Decisions, now: DateTime<Utc>) -> Option<Condition> {
+    let caller = decisions.caller();
+    let recipient = access::caller_recipient(caller)?;
+    let student = || Expr::col((change_event::Entity, change_event::Column::StudentId));
+    let case = || Expr::col((change_event::Entity, change_event::Column::CaseId));
+    let allowed = |relation: Relation, class: FieldClass| {
+        decisions
+            .decide_for(caller.role, relation, class)
+            .is_allow()
+    };
+    let mut classes = Condition::any();
+    for class in FieldClass::ALL {
+        let Some(category) = class.category() else {
+            continue;
+        };
+        let category = category.as_str();
+        let scope = class.is_case_level().then(case);
+        let mut routes = Condition::any();
+        if allowed(Relation::None, *class) {
+            routes = routes.add(Condition::all());
+        }
+        if allowed(Relation::Consented, *class) {
+            routes = routes.add(
+                Condition::all()
+                    .add(consent_covering(
+                        &recipient,
+                        student(),
+                        scope.clone(),
+                        Some(category),
+                        now,
+                        None,
+                    ))
+                    .add(own_department(caller, student())),
+            );
+        }
+        // An exception never opens notes or third-party information.
+        let exception_may_open = !matches!(class, FieldClass::CaseNotes | FieldClass::ThirdParty);
+        if exception_may_open && allowed(Relation::Exception, *class) {
+            routes = routes.add(exception_exists(&recipient, student(), Some(category), now));
+        }
+        let mut this = Condition::all()
+            .add(change_event::Column::Class.eq(class.as_str()))
+            .add(routes);
+        if *class == FieldClass::CaseNotes {
+            let labels = Expr::col((change_event::Entity, change_event::Column::Labels));
+            this = this.add(
+                consent_covering(
+                    &recipient,
+                    student(),
+                    scope,
+                    Some(category),
+                    now,
+                    Some(labels),
+                )
+                .not(),
+            );
+        }
+        classes = classes.add(this);
+    }
+    let mut case_visible = Query::select();
+    case_visible
+        .expr(Expr::val(1))
+        .from(support_case::Entity)
+        .and_where(Expr::col((support_case::Entity, support_case::Column::Id)).eq(case()));
+    match case_rows(caller, now) {
+        RowScope::All => {}
+        RowScope::Condition(c) => {
+            case_visible.cond_where(c);
+        }
+        RowScope::Nothing => {
+            case_visible.and_where(Expr::val(1).eq(0));
+        }
+    }
+    let not_restricted = Query::select()
+        .expr(Expr::val(1))
+        .from(student::Entity)
+        .and_where(Expr::col((student::Entity, student::Column::Id)).eq(student()))
+        .and_where(student::Column::ProcessingRestricted.eq(false))
+        .to_owned();
+    Some(
+        Condition::all()
+            .add(classes)
+            .add(
+                Condition::any()
+                    .add(change_event::Column::CaseId.is_null())
+                    .add(Expr::exists(case_visible.to_owned())),
+            )
+            .add(Expr::exists(not_restricted)),
+    )
+}
+
+/// Consents naming the caller given after `since`, for the student in `student_id`.
+pub fn consent_given_since(
+    recipient: &(RecipientKind, String),
+    student_id: Expr,
+    since: DateTime<Utc>,
+) -> Expr {
+    let (kind, reference) = recipient;
+    Expr::exists(
+        Query::select()
+            .expr(Expr::val(1))
+            .from(consent::Entity)
+            .and_where(Expr::col((consent::Entity, consent::Column::StudentId)).eq(student_id))
+            .and_where(consent::Column::RecipientKind.eq(kind.as_str()))
+            .and_where(consent::Column::RecipientRef.eq(reference.clone()))
+            .and_where(consent::Column::GivenAt.gt(since))
+            .to_owned(),
+    )
 }
 
 fn restricted(flag: bool) -> Condition {
@@ -366,14 +618,20 @@ fn student_relations(caller: &Caller) -> Vec<(Relation, Condition)> {
     match caller.role {
         Role::Student => vec![(Relation::SelfRecord, Condition::all())],
         Role::Dpo => vec![(Relation::Any, Condition::all())],
-        role if role.is_outside() => vec![
+        Role::Department | Role::UniversityService | Role::Partner => vec![
             (Relation::None, restricted(false)),
             (Relation::Restricted, restricted(true)),
         ],
-        _ => vec![
-            (Relation::Any, restricted(false)),
-            (Relation::Restricted, restricted(true)),
-        ],
+        Role::Practitioner
+        | Role::ServiceLead
+        | Role::Reception
+        | Role::Analyst
+        | Role::ItSupport => {
+            vec![
+                (Relation::Any, restricted(false)),
+                (Relation::Restricted, restricted(true)),
+            ]
+        }
     }
 }
 
@@ -400,11 +658,11 @@ fn case_relations(caller: &Caller) -> Vec<(Relation, Condition)> {
             out.push((Relation::Restricted, restricted(true)));
             out
         }
-        role if role.is_outside() => vec![
+        Role::Department | Role::UniversityService | Role::Partner => vec![
             (Relation::None, restricted(false)),
             (Relation::Restricted, restricted(true)),
         ],
-        _ => vec![
+        Role::Reception | Role::Analyst | Role::ItSupport => vec![
             (Relation::Any, restricted(false)),
             (Relation::Restricted, restricted(true)),
         ],

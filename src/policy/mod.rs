@@ -9,171 +9,154 @@
 
 pub mod access;
 pub mod facts;
+pub mod guarded;
 mod rules;
+pub mod table;
 
 use crate::auth::Caller;
-use crate::domain::{DataCategory, Role};
+use crate::domain::{text_enum, DataCategory, Role};
 use crate::error::{AppError, AppResult};
+use enumset::EnumSet;
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 pub use facts::{Facts, Relation};
+pub use guarded::{Guarded, Ledger, Permit, Record, Revealed};
 pub use rules::Policy;
 
-/// A class of guarded fields. Each belongs to one data category of the privacy model.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
-pub enum FieldClass {
-    Identity,
-    Contact,
-    Demographic,
-    Academic,
-    TrustedContacts,
-    SupportSummary,
-    /// The free-text shareable summary: category SUPPORT_SUMMARY, but reception
-    /// sees only status and dates.
-    SummaryText,
-    Adjustments,
-    CaseNotes,
-    Risk,
-    ThirdParty,
-    /// Consent records (not a data category: the workflow's own records).
-    Consents,
-    /// Risk exception records.
-    RiskExceptions,
-}
+text_enum!(
+    /// A class of guarded fields. Each belongs to one data category of the
+    /// privacy model, or is one of the workflows' own records.
+    FieldClass {
+        Identity => "IDENTITY",
+        Contact => "CONTACT",
+        Demographic => "DEMOGRAPHIC",
+        Academic => "ACADEMIC",
+        TrustedContacts => "TRUSTED_CONTACTS",
+        SupportSummary => "SUPPORT_SUMMARY",
+        /// The free-text shareable summary: category SUPPORT_SUMMARY, but
+        /// reception sees only status and dates.
+        SummaryText => "SUMMARY_TEXT",
+        Adjustments => "ADJUSTMENTS",
+        CaseNotes => "CASE_NOTES",
+        Risk => "RISK",
+        ThirdParty => "THIRD_PARTY",
+        /// Consent records (the consent workflow's own records).
+        Consents => "CONSENTS",
+        /// Risk exception records.
+        RiskExceptions => "RISK_EXCEPTIONS",
+        /// The disclosure log of a student (who received their data, when, why).
+        Disclosures => "DISCLOSURES",
+        /// The staff directory: a member of staff's name, role and service.
+        Staff => "STAFF",
+        /// The caller's own account (`me`).
+        Caller => "CALLER",
+        /// Aggregate statistics (no individual rows).
+        Statistics => "STATISTICS",
+    }
+);
 
-pub const FIELD_CLASS_COUNT: usize = 13;
+/// A set of field classes (no ceiling on how many classes there are).
+pub type ClassSet = EnumSet<FieldClass>;
 
 impl FieldClass {
-    pub const ALL: [FieldClass; FIELD_CLASS_COUNT] = [
-        FieldClass::Identity,
-        FieldClass::Contact,
-        FieldClass::Demographic,
-        FieldClass::Academic,
-        FieldClass::TrustedContacts,
-        FieldClass::SupportSummary,
-        FieldClass::SummaryText,
-        FieldClass::Adjustments,
-        FieldClass::CaseNotes,
-        FieldClass::Risk,
-        FieldClass::ThirdParty,
-        FieldClass::Consents,
-        FieldClass::RiskExceptions,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            FieldClass::Identity => "IDENTITY",
-            FieldClass::Contact => "CONTACT",
-            FieldClass::Demographic => "DEMOGRAPHIC",
-            FieldClass::Academic => "ACADEMIC",
-            FieldClass::TrustedContacts => "TRUSTED_CONTACTS",
-            FieldClass::SupportSummary => "SUPPORT_SUMMARY",
-            FieldClass::SummaryText => "SUMMARY_TEXT",
-            FieldClass::Adjustments => "ADJUSTMENTS",
-            FieldClass::CaseNotes => "CASE_NOTES",
-            FieldClass::Risk => "RISK",
-            FieldClass::ThirdParty => "THIRD_PARTY",
-            FieldClass::Consents => "CONSENTS",
-            FieldClass::RiskExceptions => "RISK_EXCEPTIONS",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|c| c.as_str() == text)
-    }
-
-    pub fn index(self) -> usize {
-        self as usize
-    }
-
-    pub fn bit(self) -> u16 {
-        1 << (self as u16)
-    }
-
-    /// The field classes a data category consists of.
-    pub fn of_category(category: DataCategory) -> &'static [FieldClass] {
+    /// The field classes a data category consists of. Every category is named.
+    pub fn of_category(category: DataCategory) -> ClassSet {
         match category {
-            DataCategory::Identity => &[FieldClass::Identity],
-            DataCategory::Contact => &[FieldClass::Contact],
-            DataCategory::Demographic => &[FieldClass::Demographic],
-            DataCategory::Academic => &[FieldClass::Academic],
-            DataCategory::TrustedContacts => &[FieldClass::TrustedContacts],
-            DataCategory::SupportSummary => &[FieldClass::SupportSummary, FieldClass::SummaryText],
-            DataCategory::Adjustments => &[FieldClass::Adjustments],
-            DataCategory::CaseNotes => &[FieldClass::CaseNotes],
-            DataCategory::Risk => &[FieldClass::Risk],
-            DataCategory::ThirdParty => &[FieldClass::ThirdParty],
+            DataCategory::Identity => FieldClass::Identity.into(),
+            DataCategory::Contact => FieldClass::Contact.into(),
+            DataCategory::Demographic => FieldClass::Demographic.into(),
+            DataCategory::Academic => FieldClass::Academic.into(),
+            DataCategory::TrustedContacts => FieldClass::TrustedContacts.into(),
+            DataCategory::SupportSummary => FieldClass::SupportSummary | FieldClass::SummaryText,
+            DataCategory::Adjustments => FieldClass::Adjustments.into(),
+            DataCategory::CaseNotes => FieldClass::CaseNotes.into(),
+            DataCategory::Risk => FieldClass::Risk.into(),
+            DataCategory::ThirdParty => FieldClass::ThirdParty.into(),
         }
     }
 
-    /// The bits of the field classes of these categories.
-    pub fn bits_of(categories: &[DataCategory]) -> u16 {
+    /// The field classes of these categories.
+    pub fn set_of(categories: &[DataCategory]) -> ClassSet {
         categories
             .iter()
-            .flat_map(|c| Self::of_category(*c))
-            .fold(0, |acc, class| acc | class.bit())
+            .fold(ClassSet::empty(), |acc, c| acc | Self::of_category(*c))
     }
 
-    /// Whether the class belongs to a case rather than to the student record.
-    pub fn is_case_level(self) -> bool {
-        matches!(
-            self,
-            FieldClass::SupportSummary
-                | FieldClass::SummaryText
-                | FieldClass::Adjustments
-                | FieldClass::CaseNotes
-                | FieldClass::Risk
-                | FieldClass::ThirdParty
-        )
-    }
-}
-
-/// Why a field was redacted or denied.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, serde::Serialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum Reason {
-    ConsentRequired,
-    ConsentExcludesLabel,
-    OutsideService,
-    RoleNotPermitted,
-    AccessViaSubjectAccessRequest,
-    ProcessingRestricted,
-    Pseudonymised,
-}
-
-impl Reason {
-    pub const ALL: [Reason; 7] = [
-        Reason::ConsentRequired,
-        Reason::ConsentExcludesLabel,
-        Reason::OutsideService,
-        Reason::RoleNotPermitted,
-        Reason::AccessViaSubjectAccessRequest,
-        Reason::ProcessingRestricted,
-        Reason::Pseudonymised,
-    ];
-
-    pub fn as_str(self) -> &'static str {
+    /// The data category the class belongs to; `None` for the workflows' own
+    /// records and the classes about no student.
+    pub fn category(self) -> Option<DataCategory> {
         match self {
-            Reason::ConsentRequired => "CONSENT_REQUIRED",
-            Reason::ConsentExcludesLabel => "CONSENT_EXCLUDES_LABEL",
-            Reason::OutsideService => "OUTSIDE_SERVICE",
-            Reason::RoleNotPermitted => "ROLE_NOT_PERMITTED",
-            Reason::AccessViaSubjectAccessRequest => "ACCESS_VIA_SUBJECT_ACCESS_REQUEST",
-            Reason::ProcessingRestricted => "PROCESSING_RESTRICTED",
-            Reason::Pseudonymised => "PSEUDONYMISED",
+            FieldClass::Identity => Some(DataCategory::Identity),
+            FieldClass::Contact => Some(DataCategory::Contact),
+            FieldClass::Demographic => Some(DataCategory::Demographic),
+            FieldClass::Academic => Some(DataCategory::Academic),
+            FieldClass::TrustedContacts => Some(DataCategory::TrustedContacts),
+            FieldClass::SupportSummary | FieldClass::SummaryText => {
+                Some(DataCategory::SupportSummary)
+            }
+            FieldClass::Adjustments => Some(DataCategory::Adjustments),
+            FieldClass::CaseNotes => Some(DataCategory::CaseNotes),
+            FieldClass::Risk => Some(DataCategory::Risk),
+            FieldClass::ThirdParty => Some(DataCategory::ThirdParty),
+            FieldClass::Consents
+            | FieldClass::RiskExceptions
+            | FieldClass::Disclosures
+            | FieldClass::Staff
+            | FieldClass::Caller
+            | FieldClass::Statistics => None,
         }
     }
 
-    pub fn parse(text: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|r| r.as_str() == text)
+    /// Whether the class belongs to a case rather than to the student record:
+    /// an outside audience reaches it only through the student's cases, which
+    /// a consent opens only with SUPPORT_SUMMARY.
+    pub fn is_case_level(self) -> bool {
+        match self {
+            FieldClass::SupportSummary
+            | FieldClass::SummaryText
+            | FieldClass::Adjustments
+            | FieldClass::CaseNotes
+            | FieldClass::Risk
+            | FieldClass::ThirdParty => true,
+            FieldClass::Identity
+            | FieldClass::Contact
+            | FieldClass::Demographic
+            | FieldClass::Academic
+            | FieldClass::TrustedContacts
+            | FieldClass::Consents
+            | FieldClass::RiskExceptions
+            | FieldClass::Disclosures
+            | FieldClass::Staff
+            | FieldClass::Caller
+            | FieldClass::Statistics => false,
+        }
+    }
+}
+
+text_enum!(
+    /// Why a field was redacted or denied.
+    Reason {
+        ConsentRequired => "CONSENT_REQUIRED",
+        ConsentExcludesLabel => "CONSENT_EXCLUDES_LABEL",
+        OutsideService => "OUTSIDE_SERVICE",
+        RoleNotPermitted => "ROLE_NOT_PERMITTED",
+        AccessViaSubjectAccessRequest => "ACCESS_VIA_SUBJECT_ACCESS_REQUEST",
+        ProcessingRestricted => "PROCESSING_RESTRICTED",
+        Pseudonymised => "PSEUDONYMISED",
+    }
+);
+
+impl serde::Serialize for Reason {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
     }
 }
 
 /// The three outcomes of a field decision.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Outcome {
     Allow,
     Redact(Reason),
@@ -185,7 +168,9 @@ impl Outcome {
         matches!(self, Outcome::Allow)
     }
 
-    fn severity(self) -> u8 {
+    /// 0 allow, 1 redact, 2 deny: the severity, and the outcome's index in the
+    /// audit ledger.
+    pub fn severity(self) -> usize {
         match self {
             Outcome::Allow => 0,
             Outcome::Redact(_) => 1,
@@ -203,81 +188,35 @@ impl Outcome {
     }
 }
 
-/// A write the policy must permit before any side effect.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub enum Action {
-    CreateStudent,
-    UpdateStudent,
-    RecordEnrolment,
-    OpenCase,
-    AssignCase,
-    CloseCase,
-    AddNote,
-    RecordThirdPartyEntry,
-    RecordConsent,
-    WithdrawConsent,
-    ProposeRiskException,
-    ConfirmRiskException,
-    RevokeRiskException,
-    RecordStudentInformed,
-    ListRiskExceptions,
-    RecordDisclosure,
-    ReadOwnDisclosures,
-    PartnerFeed,
-    ReadStatistics,
-}
-
-impl Action {
-    pub const ALL: [Action; 19] = [
-        Action::CreateStudent,
-        Action::UpdateStudent,
-        Action::RecordEnrolment,
-        Action::OpenCase,
-        Action::AssignCase,
-        Action::CloseCase,
-        Action::AddNote,
-        Action::RecordThirdPartyEntry,
-        Action::RecordConsent,
-        Action::WithdrawConsent,
-        Action::ProposeRiskException,
-        Action::ConfirmRiskException,
-        Action::RevokeRiskException,
-        Action::RecordStudentInformed,
-        Action::ListRiskExceptions,
-        Action::RecordDisclosure,
-        Action::ReadOwnDisclosures,
-        Action::PartnerFeed,
-        Action::ReadStatistics,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Action::CreateStudent => "create_student",
-            Action::UpdateStudent => "update_student",
-            Action::RecordEnrolment => "record_enrolment",
-            Action::OpenCase => "open_case",
-            Action::AssignCase => "assign_case",
-            Action::CloseCase => "close_case",
-            Action::AddNote => "add_note",
-            Action::RecordThirdPartyEntry => "record_third_party_entry",
-            Action::RecordConsent => "record_consent",
-            Action::WithdrawConsent => "withdraw_consent",
-            Action::ProposeRiskException => "propose_risk_exception",
-            Action::ConfirmRiskException => "confirm_risk_exception",
-            Action::RevokeRiskException => "revoke_risk_exception",
-            Action::RecordStudentInformed => "record_student_informed",
-            Action::ListRiskExceptions => "list_risk_exceptions",
-            Action::RecordDisclosure => "record_disclosure",
-            Action::ReadOwnDisclosures => "read_own_disclosures",
-            Action::PartnerFeed => "partner_feed",
-            Action::ReadStatistics => "read_statistics",
-        }
+text_enum!(
+    /// A write, or a route to records, that the policy must permit before any
+    /// side effect or read.
+    Action {
+        CreateStudent => "create_student",
+        UpdateStudent => "update_student",
+        RecordEnrolment => "record_enrolment",
+        OpenCase => "open_case",
+        AssignCase => "assign_case",
+        CloseCase => "close_case",
+        AddNote => "add_note",
+        RecordThirdPartyEntry => "record_third_party_entry",
+        RecordConsent => "record_consent",
+        WithdrawConsent => "withdraw_consent",
+        ProposeRiskException => "propose_risk_exception",
+        ConfirmRiskException => "confirm_risk_exception",
+        RevokeRiskException => "revoke_risk_exception",
+        RecordStudentInformed => "record_student_informed",
+        ListRiskExceptions => "list_risk_exceptions",
+        RecordDisclosure => "record_disclosure",
+        ReadOwnDisclosures => "read_own_disclosures",
+        PartnerFeed => "partner_feed",
+        ReadStatistics => "read_statistics",
+        /// Look up and list students (rows are then scoped by the caller's relation).
+        ListStudents => "list_students",
+        /// Look up and list support cases.
+        ListCases => "list_cases",
     }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|a| a.as_str() == text)
-    }
-}
+);
 
 /// The decisions for one record's facts, resolved lazily once per field class and
 /// then read as plain values.
@@ -286,18 +225,15 @@ pub struct Mask {
     facts: Facts,
     policy: Arc<Policy>,
     evaluations: Arc<AtomicU64>,
-    cells: [OnceLock<Outcome>; FIELD_CLASS_COUNT],
+    cells: [OnceLock<Outcome>; FieldClass::COUNT],
 }
 
 impl Mask {
     pub fn outcome(&self, class: FieldClass) -> Outcome {
         *self.cells[class.index()].get_or_init(|| {
             self.evaluations.fetch_add(1, Ordering::Relaxed);
-            self.policy.evaluate(
-                self.role,
-                self.facts.relation_for(class).as_str(),
-                class.as_str(),
-            )
+            self.policy
+                .evaluate(self.role, self.facts.relation_for(class), class.as_str())
         })
     }
 
@@ -314,6 +250,7 @@ pub struct Decisions {
     policy: Arc<Policy>,
     masks: Mutex<HashMap<Facts, Arc<Mask>>>,
     evaluations: Arc<AtomicU64>,
+    request_id: Option<uuid::Uuid>,
 }
 
 impl Decisions {
@@ -324,7 +261,26 @@ impl Decisions {
             policy,
             masks: Mutex::new(HashMap::new()),
             evaluations: Arc::new(AtomicU64::new(0)),
+            request_id: None,
         }
+    }
+
+    /// The decisions of one request, named by its id (written to its audit records).
+    pub fn for_request(mut self, request_id: uuid::Uuid) -> Self {
+        self.request_id = Some(request_id);
+        self
+    }
+
+    pub fn request_id(&self) -> Option<uuid::Uuid> {
+        self.request_id
+    }
+
+    /// What the policy decides for a caller of `role` under `relation` on
+    /// `class`: for checks about another audience than the caller (whether a
+    /// consent naming a recipient would be honoured).
+    pub fn decide_for(&self, role: Role, relation: Relation, class: FieldClass) -> Outcome {
+        self.evaluations.fetch_add(1, Ordering::Relaxed);
+        self.policy.evaluate(role, relation, class.as_str())
     }
 
     pub fn caller(&self) -> &Caller {
@@ -343,6 +299,11 @@ impl Decisions {
 
     /// The mask for a record with these facts, shared by every record with the same facts.
     pub fn mask(&self, facts: Facts) -> Arc<Mask> {
+        // A caller attribute, constant for the request: part of the key all the same.
+        let facts = Facts {
+            professional: self.caller.registered_mhp,
+            ..facts
+        };
         let mut masks = match self.masks.lock() {
             Ok(guard) => guard,
             Err(poisoned) => poisoned.into_inner(),
@@ -361,12 +322,27 @@ impl Decisions {
             .clone()
     }
 
+    /// Whether the caller's role may take this action under some relation: a
+    /// route or write no relation opens is refused before any input is read or
+    /// any record looked up (so it cannot tell a caller whether a record exists).
+    pub fn may(&self, action: Action) -> AppResult<()> {
+        self.evaluations.fetch_add(1, Ordering::Relaxed);
+        if self.policy.permits_somewhere(self.caller.role, action) {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden(format!(
+                "{} is not permitted for this caller",
+                action.as_str()
+            )))
+        }
+    }
+
     /// A write: permitted, or `FORBIDDEN` before any side effect.
     pub fn authorize(&self, action: Action, relation: Relation) -> AppResult<()> {
         self.evaluations.fetch_add(1, Ordering::Relaxed);
         match self
             .policy
-            .evaluate(self.caller.role, relation.as_str(), action.as_str())
+            .evaluate(self.caller.role, relation, action.as_str())
         {
             Outcome::Allow => Ok(()),
             _ => Err(AppError::Forbidden(format!(

@@ -1,32 +1,26 @@
 //! The casbin enforcer over the policy file, with load-time validation.
 
-use super::{Action, FieldClass, Outcome, Reason};
+use super::{Action, FieldClass, Outcome, Reason, Relation};
 use crate::domain::Role;
 use crate::error::{AppError, AppResult};
 use casbin::{CoreApi, DefaultModel, Enforcer, MemoryAdapter, MgmtApi};
+use std::collections::HashSet;
 
 pub const MODEL: &str = include_str!("model.conf");
 pub const DEFAULT_POLICY: &str = include_str!("default_policy.csv");
 
-const RELATIONS: &[&str] = &[
-    "self",
-    "own",
-    "other",
-    "any",
-    "restricted",
-    "none",
-    "consented",
-    "exception",
-    "excluded_label",
-    "registered",
-    "proposer",
-    "unregistered",
-    "*",
-];
+/// A rule's relation column: one relation, or `*` for all of them.
+fn known_relation(text: &str) -> bool {
+    text == "*" || Relation::parse(text).is_some()
+}
 
 /// The loaded policy. `evaluate` never fails: an error is logged and denies.
 pub struct Policy {
     enforcer: Enforcer,
+    /// (role, action) pairs some rule allows under some relation.
+    actions: HashSet<(Role, Action)>,
+    /// (role, relation) pairs some rule names (`*` names every relation).
+    named: HashSet<(Role, Relation)>,
 }
 
 impl Policy {
@@ -34,6 +28,33 @@ impl Policy {
     /// A malformed or ambiguous policy refuses to load (the server does not start).
     pub async fn from_text(text: &str) -> AppResult<Self> {
         let rules = parse(text)?;
+        for role in Role::ALL {
+            if !rules.iter().any(|r| r[0] == role.as_str()) {
+                return Err(AppError::internal(
+                    "policy",
+                    format!(
+                        "role {role} has no policy lines: every role must be decided explicitly"
+                    ),
+                ));
+            }
+        }
+        let actions = rules
+            .iter()
+            .filter(|r| r[3] == "allow")
+            .filter_map(|r| Some((Role::parse(&r[0])?, Action::parse(&r[2])?)))
+            .collect();
+        let mut named = HashSet::new();
+        for r in &rules {
+            let Some(role) = Role::parse(&r[0]) else {
+                continue;
+            };
+            match Relation::parse(&r[1]) {
+                Some(rel) => {
+                    named.insert((role, rel));
+                }
+                None => named.extend(Relation::ALL.iter().map(|rel| (role, *rel))),
+            }
+        }
         let model = DefaultModel::from_str(MODEL)
             .await
             .map_err(|e| AppError::internal("policy model", e))?;
@@ -44,11 +65,26 @@ impl Policy {
             .add_policies(rules)
             .await
             .map_err(|e| AppError::internal("policy rules", e))?;
-        Ok(Self { enforcer })
+        Ok(Self {
+            enforcer,
+            actions,
+            named,
+        })
+    }
+
+    /// Whether some rule of the role names this relation.
+    pub fn names(&self, role: Role, relation: Relation) -> bool {
+        self.named.contains(&(role, relation))
+    }
+
+    /// Whether some rule allows the role this action under some relation.
+    pub fn permits_somewhere(&self, role: Role, action: Action) -> bool {
+        self.actions.contains(&(role, action))
     }
 
     /// One casbin evaluation. No match, an error or a malformed rule: deny.
-    pub fn evaluate(&self, role: Role, relation: &str, object: &str) -> Outcome {
+    pub fn evaluate(&self, role: Role, relation: Relation, object: &str) -> Outcome {
+        let relation = relation.as_str();
         match self.enforcer.enforce_ex((role.as_str(), relation, object)) {
             Ok((true, matched)) => matched
                 .iter()
@@ -98,7 +134,7 @@ fn parse(text: &str) -> AppResult<Vec<Vec<String>>> {
         if Role::parse(&rule[0]).is_none() {
             return Err(invalid(line_no, format!("unknown role {}", rule[0])));
         }
-        if !RELATIONS.contains(&rule[1].as_str()) {
+        if !known_relation(&rule[1]) {
             return Err(invalid(line_no, format!("unknown relation {}", rule[1])));
         }
         let is_action = Action::parse(&rule[2]).is_some();
@@ -144,11 +180,11 @@ mod tests {
     async fn unmatched_request_is_denied() {
         let p = Policy::from_text(DEFAULT_POLICY).await.expect("policy");
         assert_eq!(
-            p.evaluate(Role::Reception, "own", "CASE_NOTES"),
+            p.evaluate(Role::Reception, Relation::Own, "CASE_NOTES"),
             Outcome::Deny(Reason::RoleNotPermitted)
         );
         assert_eq!(
-            p.evaluate(Role::Student, "other", "IDENTITY"),
+            p.evaluate(Role::Student, Relation::Other, "IDENTITY"),
             Outcome::Deny(Reason::RoleNotPermitted)
         );
     }
@@ -157,11 +193,11 @@ mod tests {
     async fn redact_carries_its_reason() {
         let p = Policy::from_text(DEFAULT_POLICY).await.expect("policy");
         assert_eq!(
-            p.evaluate(Role::Practitioner, "other", "CASE_NOTES"),
+            p.evaluate(Role::Practitioner, Relation::Other, "CASE_NOTES"),
             Outcome::Redact(Reason::OutsideService)
         );
         assert_eq!(
-            p.evaluate(Role::Practitioner, "own", "CASE_NOTES"),
+            p.evaluate(Role::Practitioner, Relation::Own, "CASE_NOTES"),
             Outcome::Allow
         );
     }
@@ -170,16 +206,38 @@ mod tests {
     async fn wildcard_relation_applies_to_every_relation() {
         let p = Policy::from_text(DEFAULT_POLICY).await.expect("policy");
         assert_eq!(
-            p.evaluate(Role::Dpo, "restricted", "CONTACT"),
+            p.evaluate(Role::Dpo, Relation::Restricted, "CONTACT"),
             Outcome::Allow
         );
     }
 
+    /// One allow line per role, so that a test policy loads.
+    fn every_role() -> String {
+        Role::ALL
+            .iter()
+            .map(|r| format!("p, {r}, self, CALLER, allow, -\n"))
+            .collect()
+    }
+
     #[tokio::test]
     async fn overlapping_rules_refuse_to_load() {
-        let text =
-            "p, dpo, *, IDENTITY, allow, -\np, dpo, any, IDENTITY, deny, ROLE_NOT_PERMITTED\n";
-        assert!(Policy::from_text(text).await.is_err());
+        let text = format!(
+            "{}p, dpo, *, IDENTITY, allow, -\np, dpo, any, IDENTITY, deny, ROLE_NOT_PERMITTED\n",
+            every_role()
+        );
+        assert!(Policy::from_text(&text).await.is_err());
+        assert!(Policy::from_text(&every_role()).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_role_with_no_policy_lines_refuses_to_load() {
+        let text: String = every_role()
+            .lines()
+            .filter(|l| !l.contains(" analyst,"))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let err = Policy::from_text(&text).await.err().expect("refused");
+        assert!(format!("{err:?}").contains("analyst"), "{err:?}");
     }
 
     #[tokio::test]
@@ -191,7 +249,8 @@ mod tests {
             "p, dpo, any, NOT_A_CLASS, allow, -",
             "p, dpo, somewhere, IDENTITY, allow, -",
         ] {
-            assert!(Policy::from_text(text).await.is_err(), "{text}");
+            let text = format!("{}{text}\n", every_role());
+            assert!(Policy::from_text(&text).await.is_err(), "{text}");
         }
     }
 }

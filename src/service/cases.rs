@@ -349,6 +349,14 @@ pub async fn open(
     }
     .insert(db)
     .await?;
+    let mut classes = FieldClass::SupportSummary | FieldClass::Risk;
+    if case.summary.is_some() {
+        classes |= FieldClass::SummaryText;
+    }
+    if case.adjustments.is_some() {
+        classes |= FieldClass::Adjustments;
+    }
+    super::changes::record(db, student.id, Some(case.id), classes, &[]).await?;
     Ok((case, student))
 }
 
@@ -364,10 +372,7 @@ pub async fn assign(
     let eligible = assignee.is_some_and(|s| {
         s.active
             && s.service.as_deref() == Some(row.0.service.as_str())
-            && matches!(
-                Role::parse(&s.role),
-                Some(Role::Practitioner | Role::ServiceLead)
-            )
+            && Role::parse(&s.role).is_some_and(Role::holds_cases)
     });
     if !eligible {
         return Err(AppError::bad_input(
@@ -379,7 +384,10 @@ pub async fn assign(
     let mut model: support_case::ActiveModel = case.into();
     model.assigned_to = Set(Some(staff_id));
     model.updated_at = Set(chrono::Utc::now());
-    Ok((model.update(db).await?, student))
+    let case = model.update(db).await?;
+    let summary = FieldClass::SupportSummary.into();
+    super::changes::record(db, student.id, Some(case.id), summary, &[]).await?;
+    Ok((case, student))
 }
 
 pub async fn close(
@@ -398,7 +406,10 @@ pub async fn close(
     model.status = Set(CaseStatus::Closed.as_str().to_owned());
     model.closed_at = Set(Some(now));
     model.updated_at = Set(now);
-    Ok((model.update(db).await?, student))
+    let case = model.update(db).await?;
+    let summary = FieldClass::SupportSummary.into();
+    super::changes::record(db, student.id, Some(case.id), summary, &[]).await?;
+    Ok((case, student))
 }
 
 /// The case a note or entry is written to, authorized for `action`.
@@ -413,14 +424,29 @@ pub async fn authorized_case(
     Ok(row)
 }
 
+/// One cell of the case statistics.
+#[derive(Clone, Debug)]
+pub struct CaseStatistic {
+    pub service: String,
+    pub status: String,
+    pub count: i64,
+}
+
+impl crate::policy::Record for CaseStatistic {
+    /// An aggregate has no id of its own.
+    fn record_id(&self) -> Uuid {
+        Uuid::nil()
+    }
+}
+
 /// Case counts by service and status: no individual rows. Students whose
 /// processing is restricted are not counted.
 pub async fn statistics(
     db: &impl ConnectionTrait,
     decisions: &Decisions,
-) -> AppResult<Vec<(String, String, i64)>> {
+) -> AppResult<Vec<CaseStatistic>> {
     decisions.authorize(Action::ReadStatistics, crate::policy::Relation::Any)?;
-    Ok(support_case::Entity::find()
+    let rows = support_case::Entity::find()
         .join(JoinType::InnerJoin, support_case::Relation::Student.def())
         .filter(student::Column::ProcessingRestricted.eq(false))
         .select_only()
@@ -433,5 +459,13 @@ pub async fn statistics(
         .order_by(support_case::Column::Status, Order::Asc)
         .into_tuple::<(String, String, i64)>()
         .all(db)
-        .await?)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(service, status, count)| CaseStatistic {
+            service,
+            status,
+            count,
+        })
+        .collect())
 }

@@ -4,7 +4,7 @@
 use super::students::{find_required, write_relation};
 use crate::domain::{self, enum_list_to_json, DataCategory, RecipientKind, Role, SensitivityLabel};
 use crate::error::{AppError, AppResult};
-use crate::policy::{Action, Decisions};
+use crate::policy::{Action, Decisions, FieldClass, Outcome, Relation};
 use chrono::{DateTime, Utc};
 use entity::{consent, partner_organisation, support_case};
 use sea_orm::{
@@ -119,6 +119,7 @@ pub async fn record(
         }
     }
     let categories = unique(&new.categories);
+    honoured_in_full(decisions, new.recipient.kind, &categories)?;
     let excluded = unique(&new.excluded_labels);
     Ok(consent::ActiveModel {
         id: Set(Uuid::new_v4()),
@@ -141,6 +142,48 @@ pub async fn record(
     }
     .insert(db)
     .await?)
+}
+
+/// A consent is honoured as given, or refused: every category it names must be
+/// reachable (a case-level category is reached only through the student's
+/// cases, which a consent opens with SUPPORT_SUMMARY) and, for a recipient that
+/// calls the API, allowed by the policy under a consent in force. The refusal
+/// names the first category that would not be honoured.
+fn honoured_in_full(
+    decisions: &Decisions,
+    kind: RecipientKind,
+    categories: &[DataCategory],
+) -> AppResult<()> {
+    let named = FieldClass::set_of(categories);
+    for category in categories {
+        let classes = FieldClass::of_category(*category);
+        if classes.iter().any(FieldClass::is_case_level)
+            && !named.contains(FieldClass::SupportSummary)
+        {
+            return Err(AppError::bad_input(
+                "input.categories",
+                format!(
+                    "{category} can only be shared through the student's support cases: \
+                     the consent must also name SUPPORT_SUMMARY"
+                ),
+            ));
+        }
+        if let Some(role) = kind.caller_role() {
+            let refused = classes.iter().find(|class| {
+                decisions.decide_for(role, Relation::Consented, *class) != Outcome::Allow
+            });
+            if refused.is_some() {
+                return Err(AppError::bad_input(
+                    "input.categories",
+                    format!(
+                        "{category} cannot be shared with a {kind} under the policy, \
+                         even with consent"
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 pub async fn withdraw(

@@ -5,8 +5,10 @@
 pub mod access;
 pub mod audit;
 pub mod cases;
+pub mod changes;
 pub mod consents;
 pub mod notes;
+pub mod partner_feed;
 pub mod risk_exceptions;
 pub mod students;
 

@@ -1,7 +1,7 @@
 use super::cases::{authorized_case, CaseRow};
 use crate::domain::{labels_to_json, NoteKind, SensitivityLabel};
 use crate::error::{AppError, AppResult};
-use crate::policy::{Action, Decisions};
+use crate::policy::{Action, Decisions, FieldClass};
 use entity::{note, support_case, third_party_entry};
 use sea_orm::{ActiveModelTrait, ConnectionTrait, Set};
 use uuid::Uuid;
@@ -43,6 +43,8 @@ pub async fn add(
     .insert(db)
     .await?;
     touch(db, &row.0).await?;
+    let notes = FieldClass::CaseNotes.into();
+    super::changes::record(db, row.1.id, Some(row.0.id), notes, &labels).await?;
     Ok((note, row))
 }
 
@@ -76,6 +78,8 @@ pub async fn add_third_party(
     .insert(db)
     .await?;
     touch(db, &row.0).await?;
+    let entries = FieldClass::ThirdParty.into();
+    super::changes::record(db, row.1.id, Some(row.0.id), entries, &[]).await?;
     Ok((entry, row))
 }
 

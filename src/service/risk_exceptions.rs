@@ -9,10 +9,10 @@ use crate::domain::{
 };
 use crate::error::{AppError, AppResult};
 use crate::policy::access::{consent_basis, consent_in_force, exception_active, exception_basis};
-use crate::policy::{Action, Decisions, Relation};
+use crate::policy::{facts, Action, Decisions, Relation};
 use crate::service::audit::{self, Event};
 use chrono::{DateTime, Duration, Utc};
-use entity::{audit_event, consent, risk_exception, risk_exception_recipient};
+use entity::{audit_event, consent, risk_exception, risk_exception_recipient, student};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
 };
@@ -220,41 +220,54 @@ pub async fn record_student_informed(
     Ok(model.update(db).await?)
 }
 
-/// Exceptions (newest first); with `uninformed_only`, those whose student has
-/// been neither informed nor had a reason recorded.
+/// Exceptions (newest first) of students visible to the caller, with their
+/// student; with `uninformed_only`, those whose student has been neither
+/// informed nor had a reason recorded.
 pub async fn list(
     db: &impl ConnectionTrait,
     decisions: &Decisions,
     uninformed_only: bool,
-) -> AppResult<Vec<risk_exception::Model>> {
+) -> AppResult<Vec<(risk_exception::Model, student::Model)>> {
     decisions.authorize(
         Action::ListRiskExceptions,
         professional(decisions.caller(), None),
     )?;
-    let mut q = risk_exception::Entity::find().order_by_desc(risk_exception::Column::ProposedAt);
+    let caller = decisions.caller();
+    let mut q = risk_exception::Entity::find()
+        .find_also_related(student::Entity)
+        .order_by_desc(risk_exception::Column::ProposedAt);
+    for scope in [
+        facts::risk_exception_rows(caller),
+        facts::student_rows(caller, decisions.now()),
+    ] {
+        q = match super::scoped(q, &scope) {
+            Some(q) => q,
+            None => return Ok(Vec::new()),
+        };
+    }
     if uninformed_only {
         q = q
             .filter(risk_exception::Column::ConfirmedAt.is_not_null())
             .filter(risk_exception::Column::StudentInformedAt.is_null())
             .filter(risk_exception::Column::NotInformedReason.is_null());
     }
-    Ok(q.all(db).await?)
+    Ok(q.all(db)
+        .await?
+        .into_iter()
+        .filter_map(|(e, s)| s.map(|s| (e, s)))
+        .collect())
 }
 
-pub async fn of_student(
+/// All exceptions about these students, newest first.
+pub async fn of_students(
     db: &impl ConnectionTrait,
-    student_id: Uuid,
+    student_ids: &[Uuid],
 ) -> AppResult<Vec<risk_exception::Model>> {
     Ok(risk_exception::Entity::find()
-        .filter(risk_exception::Column::StudentId.eq(student_id))
+        .filter(risk_exception::Column::StudentId.is_in(student_ids.iter().copied()))
         .order_by_desc(risk_exception::Column::ProposedAt)
         .all(db)
         .await?)
-}
-
-/// A student sees a risk exception about them only once informed of it.
-pub fn shown_to_student(e: &risk_exception::Model) -> bool {
-    e.student_informed_at.is_some()
 }
 
 /// The basis of a disclosure made outside the API.
@@ -341,6 +354,7 @@ pub async fn record_disclosure(
     audit::write(
         db,
         caller,
+        decisions.request_id(),
         vec![Event {
             student_id: Some(student.id),
             action: "disclosure",
@@ -374,10 +388,11 @@ pub async fn my_disclosures(
     // A student sees a risk exception only once informed of it: until then,
     // disclosures under it are left out (or, when a consent also covered them,
     // shown with the consent alone).
-    let hidden: Vec<String> = of_student(db, student)
+    let caller = decisions.caller();
+    let hidden: Vec<String> = of_students(db, &[student])
         .await?
         .into_iter()
-        .filter(|e| !shown_to_student(e))
+        .filter(|e| !facts::risk_exception_listed(caller, e.student_informed_at))
         .map(|e| exception_basis(e.id))
         .collect();
     let rows = audit_event::Entity::find()

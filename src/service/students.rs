@@ -2,9 +2,9 @@ use super::{contains_pattern, masked, scoped, Page};
 use crate::auth::Caller;
 use crate::error::{AppError, AppResult};
 use crate::policy::facts::{self, readable_rows, RowKind, RowScope};
-use crate::policy::{Action, Decisions, FieldClass, Relation};
-use entity::{consent, enrolment, risk_exception, risk_exception_recipient, student, support_case};
-use sea_orm::sea_query::{Expr, Func, LikeExpr, NullOrdering, Order, Query};
+use crate::policy::{Action, ClassSet, Decisions, FieldClass, Relation};
+use entity::{enrolment, student};
+use sea_orm::sea_query::{Expr, Func, LikeExpr, NullOrdering, Order};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, ExprTrait,
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
@@ -28,7 +28,7 @@ pub enum StudentOrder {
 
 /// Builds the row-scoped, filter-masked query. A filter or sort on a class the
 /// caller can read nowhere is refused with FORBIDDEN naming the argument.
-fn query(
+pub(super) fn query(
     decisions: &Decisions,
     filter: &StudentFilter,
 ) -> AppResult<Option<sea_orm::Select<student::Entity>>> {
@@ -211,7 +211,14 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(
         created_at: Set(now),
         updated_at: Set(now),
     };
-    Ok(model.insert(db).await?)
+    let model = model.insert(db).await?;
+    let classes = FieldClass::Identity
+        | FieldClass::Contact
+        | FieldClass::Demographic
+        | FieldClass::Academic
+        | FieldClass::TrustedContacts;
+    super::changes::record(db, model.id, None, classes, &[]).await?;
+    Ok(model)
 }
 
 /// Validated changes to a student's details; `None` leaves a field as it is.
@@ -245,6 +252,32 @@ pub async fn update<C: ConnectionTrait + TransactionTrait>(
         Action::UpdateStudent,
         write_relation(decisions.caller(), &current),
     )?;
+    let mut changed = ClassSet::empty();
+    let mut touch = |set: bool, class: FieldClass| {
+        if set {
+            changed |= class;
+        }
+    };
+    touch(
+        changes.name.is_some() || changes.preferred_name.is_some(),
+        FieldClass::Identity,
+    );
+    touch(
+        changes.email.is_some()
+            || changes.phone.is_some()
+            || changes.term_address.is_some()
+            || changes.home_address.is_some(),
+        FieldClass::Contact,
+    );
+    touch(
+        changes.department.is_some() || changes.course.is_some(),
+        FieldClass::Academic,
+    );
+    touch(
+        changes.emergency_contact.is_some() || changes.gp_practice.is_some(),
+        FieldClass::TrustedContacts,
+    );
+    let student_id = current.id;
     let mut model: student::ActiveModel = current.into();
     if let Some(v) = changes.name {
         model.name = Set(v);
@@ -277,7 +310,9 @@ pub async fn update<C: ConnectionTrait + TransactionTrait>(
         model.gp_practice = Set(v);
     }
     model.updated_at = Set(chrono::Utc::now());
-    Ok(model.update(db).await?)
+    let model = model.update(db).await?;
+    super::changes::record(db, student_id, None, changed, &[]).await?;
+    Ok(model)
 }
 
 pub async fn record_enrolment<C: ConnectionTrait + TransactionTrait>(
@@ -306,111 +341,6 @@ pub async fn record_enrolment<C: ConnectionTrait + TransactionTrait>(
     }
     .insert(db)
     .await?;
+    super::changes::record(db, student_id, None, FieldClass::Academic.into(), &[]).await?;
     Ok((current, row))
-}
-
-/// The partner feed: students the outside caller may see whose data changed
-/// since `since` (record, cases and notes, or the consent or exception that
-/// opened them), in id order.
-fn feed_query(
-    decisions: &Decisions,
-    since: chrono::DateTime<chrono::Utc>,
-) -> AppResult<Option<sea_orm::Select<student::Entity>>> {
-    decisions.authorize(Action::PartnerFeed, Relation::None)?;
-    let Some(recipient) = crate::policy::access::caller_recipient(decisions.caller()) else {
-        return Ok(None);
-    };
-    let Some(q) = query(decisions, &StudentFilter::default())? else {
-        return Ok(None);
-    };
-    let student_id = || Expr::col((student::Entity, student::Column::Id));
-    // Only cases the caller can see count as changes.
-    let mut case_query = Query::select();
-    case_query
-        .expr(Expr::val(1))
-        .from(support_case::Entity)
-        .and_where(
-            Expr::col((support_case::Entity, support_case::Column::StudentId)).eq(student_id()),
-        )
-        .and_where(support_case::Column::UpdatedAt.gt(since));
-    match facts::case_rows(decisions.caller(), decisions.now()) {
-        RowScope::Condition(c) => {
-            case_query.cond_where(c);
-        }
-        RowScope::Nothing => {
-            case_query.and_where(Expr::val(1).eq(0));
-        }
-        RowScope::All => {}
-    }
-    let case_changed = Expr::exists(case_query.to_owned());
-    let consent_given = Expr::exists(
-        Query::select()
-            .expr(Expr::val(1))
-            .from(consent::Entity)
-            .and_where(Expr::col((consent::Entity, consent::Column::StudentId)).eq(student_id()))
-            .and_where(consent::Column::RecipientKind.eq(recipient.0.as_str()))
-            .and_where(consent::Column::RecipientRef.eq(recipient.1.clone()))
-            .and_where(consent::Column::GivenAt.gt(since))
-            .to_owned(),
-    );
-    let exception_confirmed = Expr::exists(
-        Query::select()
-            .expr(Expr::val(1))
-            .from(risk_exception_recipient::Entity)
-            .inner_join(
-                risk_exception::Entity,
-                Expr::col((risk_exception::Entity, risk_exception::Column::Id)).equals((
-                    risk_exception_recipient::Entity,
-                    risk_exception_recipient::Column::RiskExceptionId,
-                )),
-            )
-            .and_where(
-                Expr::col((
-                    risk_exception_recipient::Entity,
-                    risk_exception_recipient::Column::StudentId,
-                ))
-                .eq(student_id()),
-            )
-            .and_where(risk_exception_recipient::Column::RecipientKind.eq(recipient.0.as_str()))
-            .and_where(risk_exception_recipient::Column::RecipientRef.eq(recipient.1.clone()))
-            .and_where(risk_exception::Column::ConfirmedAt.gt(since))
-            .to_owned(),
-    );
-    Ok(Some(
-        q.filter(
-            Condition::any()
-                .add(student::Column::UpdatedAt.gt(since))
-                .add(case_changed)
-                .add(consent_given)
-                .add(exception_confirmed),
-        ),
-    ))
-}
-
-pub async fn feed(
-    db: &impl ConnectionTrait,
-    decisions: &Decisions,
-    since: chrono::DateTime<chrono::Utc>,
-    page: Page,
-) -> AppResult<Vec<student::Model>> {
-    match feed_query(decisions, since)? {
-        Some(q) => Ok(q
-            .order_by(student::Column::Id, Order::Asc)
-            .offset(page.offset)
-            .limit(page.limit)
-            .all(db)
-            .await?),
-        None => Ok(Vec::new()),
-    }
-}
-
-pub async fn feed_count(
-    db: &impl ConnectionTrait,
-    decisions: &Decisions,
-    since: chrono::DateTime<chrono::Utc>,
-) -> AppResult<u64> {
-    match feed_query(decisions, since)? {
-        Some(q) => Ok(q.count(db).await?),
-        None => Ok(0),
-    }
 }

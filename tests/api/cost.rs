@@ -185,6 +185,7 @@ async fn schema_execution_applies_the_same_guard_as_http() {
             risk_exception_max_hours: 168,
         },
         false,
+        uuid::Uuid::now_v7(),
         request,
     )
     .await;

@@ -1,0 +1,814 @@
+//! One request's context: the caller's decisions, the audit ledger, and the
+//! database. Resolvers never hold the database handle (it is private to this
+//! module): they read through the scoped readers here, which apply the row
+//! scope and return [`Guarded`] records, and child loaders take a [`Permit`]
+//! that only an allowed decision on the parent gives.
+
+use super::pagination::{self, PageInfo};
+use super::Limits;
+use crate::auth::Caller;
+use crate::error::{AppError, AppResult};
+use crate::policy::access::{self, consent_in_force, StudentAccess};
+use crate::policy::facts::{
+    case_facts, note_facts, note_listed, risk_exception_listed, student_facts, Facts,
+};
+use crate::policy::{Action, Decisions, Guarded, Ledger, Permit, Reason, Relation};
+use crate::service::cases::{CaseFilter, CaseOrder, CaseRow};
+use crate::service::students::{StudentFilter, StudentOrder};
+use crate::service::{self, Page};
+use async_graphql::Context;
+use chrono::{DateTime, Utc};
+use entity::{
+    audit_event, consent, enrolment, note, risk_exception, staff, student, support_case,
+    third_party_entry,
+};
+use sea_orm::{DatabaseConnection, DatabaseTransaction, TransactionTrait};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+use tokio::sync::OnceCell;
+use uuid::Uuid;
+
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Redaction {
+    pub path: serde_json::Value,
+    pub reason: Reason,
+}
+
+/// Everything one request's resolvers share.
+pub struct RequestContext {
+    db: DatabaseConnection,
+    pub decisions: Decisions,
+    pub ledger: Ledger,
+    pub limits: Limits,
+    /// The request's id: in its tracing span, its response and its audit records.
+    pub request_id: Uuid,
+    redactions: Mutex<Vec<Redaction>>,
+    /// Outside callers: consent and exception state per student, loaded once per request.
+    access: tokio::sync::Mutex<HashMap<Uuid, Arc<StudentAccess>>>,
+}
+
+/// A page of records, with the cursor of each.
+pub struct Paged<T> {
+    pub edges: Vec<(String, T)>,
+    pub page_info: PageInfo,
+}
+
+/// A guarded student and the group it was read with (its children are loaded
+/// for the whole group at once).
+pub struct StudentRecord {
+    pub record: Guarded<student::Model>,
+    pub group: Arc<StudentGroup>,
+}
+
+/// A guarded case and the group it was read with.
+pub struct CaseRecord {
+    pub record: Guarded<support_case::Model>,
+    pub group: Arc<CaseGroup>,
+}
+
+type ByParent<T> = HashMap<Uuid, Vec<Arc<T>>>;
+
+fn arc_lists<T>(map: HashMap<Uuid, Vec<T>>) -> ByParent<T> {
+    map.into_iter()
+        .map(|(k, rows)| (k, rows.into_iter().map(Arc::new).collect()))
+        .collect()
+}
+
+/// Students read together: their children are loaded for all of them in one
+/// statement, the first time any of them asks.
+pub struct StudentGroup {
+    students: HashMap<Uuid, Arc<student::Model>>,
+    enrolments: OnceCell<ByParent<enrolment::Model>>,
+    cases: OnceCell<(ByParent<support_case::Model>, Arc<CaseGroup>)>,
+    consents: OnceCell<ByParent<consent::Model>>,
+    exceptions: OnceCell<ByParent<risk_exception::Model>>,
+}
+
+impl StudentGroup {
+    fn new(students: impl IntoIterator<Item = Arc<student::Model>>) -> Arc<Self> {
+        Arc::new(StudentGroup {
+            students: students.into_iter().map(|s| (s.id, s)).collect(),
+            enrolments: OnceCell::new(),
+            cases: OnceCell::new(),
+            consents: OnceCell::new(),
+            exceptions: OnceCell::new(),
+        })
+    }
+
+    fn ids(&self) -> Vec<Uuid> {
+        self.students.keys().copied().collect()
+    }
+}
+
+/// Cases read together: notes, entries and staff are loaded for all of them in
+/// one statement each, the first time any case asks.
+pub struct CaseGroup {
+    cases: HashMap<Uuid, Arc<support_case::Model>>,
+    students: HashMap<Uuid, Arc<student::Model>>,
+    student_group: OnceLock<Arc<StudentGroup>>,
+    notes: OnceCell<ByParent<note::Model>>,
+    note_authors: OnceCell<HashMap<Uuid, Arc<staff::Model>>>,
+    assignees: OnceCell<HashMap<Uuid, Arc<staff::Model>>>,
+    third_party: OnceCell<ByParent<third_party_entry::Model>>,
+}
+
+impl CaseGroup {
+    fn new(
+        cases: &[Arc<support_case::Model>],
+        students: HashMap<Uuid, Arc<student::Model>>,
+        student_group: Option<Arc<StudentGroup>>,
+    ) -> Arc<Self> {
+        let cell = OnceLock::new();
+        if let Some(g) = student_group {
+            let _ = cell.set(g);
+        }
+        Arc::new(CaseGroup {
+            cases: cases.iter().map(|c| (c.id, c.clone())).collect(),
+            students,
+            student_group: cell,
+            notes: OnceCell::new(),
+            note_authors: OnceCell::new(),
+            assignees: OnceCell::new(),
+            third_party: OnceCell::new(),
+        })
+    }
+
+    fn ids(&self) -> Vec<Uuid> {
+        self.cases.keys().copied().collect()
+    }
+
+    fn student_of(&self, case_id: Uuid) -> Option<Uuid> {
+        self.cases.get(&case_id).map(|c| c.student_id)
+    }
+}
+
+/// A write: the caller's role may take the action (checked before anything is
+/// read), and the transaction it runs in.
+pub struct Writer {
+    db: DatabaseConnection,
+}
+
+impl Writer {
+    pub async fn begin(&self) -> AppResult<DatabaseTransaction> {
+        Ok(self.db.begin().await?)
+    }
+}
+
+impl RequestContext {
+    pub fn new(
+        db: DatabaseConnection,
+        decisions: Decisions,
+        limits: Limits,
+        request_id: Uuid,
+    ) -> Self {
+        RequestContext {
+            db,
+            decisions,
+            ledger: Ledger::default(),
+            limits,
+            request_id,
+            redactions: Mutex::new(Vec::new()),
+            access: tokio::sync::Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn caller(&self) -> &Caller {
+        self.decisions.caller()
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        self.decisions.now()
+    }
+
+    /// A write for `action`: refused (FORBIDDEN) before any input is read when
+    /// no relation lets the caller's role take it.
+    pub fn writer(&self, action: Action) -> AppResult<Writer> {
+        self.decisions.may(action)?;
+        Ok(Writer {
+            db: self.db.clone(),
+        })
+    }
+
+    /// A route to records (lists, lookups, logs) that the role must be allowed.
+    pub fn route(&self, action: Action) -> AppResult<()> {
+        self.decisions.may(action)
+    }
+
+    // ----- Redactions and the audit trail -------------------------------------
+
+    pub fn redact(&self, ctx: &Context<'_>, reason: Reason) {
+        let path = ctx
+            .path_node
+            .as_ref()
+            .and_then(|p| serde_json::to_value(p).ok())
+            .unwrap_or(serde_json::Value::Null);
+        match self.redactions.lock() {
+            Ok(mut r) => r.push(Redaction { path, reason }),
+            Err(poisoned) => poisoned.into_inner().push(Redaction { path, reason }),
+        }
+    }
+
+    pub fn take_redactions(&self) -> Vec<Redaction> {
+        match self.redactions.lock() {
+            Ok(mut r) => std::mem::take(&mut *r),
+            Err(poisoned) => std::mem::take(&mut *poisoned.into_inner()),
+        }
+    }
+
+    /// Writes the audit records of everything this request decided.
+    pub async fn write_audit(&self) -> AppResult<()> {
+        let releases = self.ledger.take();
+        let access = self.access.lock().await.clone();
+        super::audit::record_request(&self.db, self.caller(), self.request_id, &access, releases)
+            .await
+    }
+
+    /// The outside caller's access to these students (empty for other callers).
+    async fn access_for(&self, ids: &[Uuid]) -> AppResult<HashMap<Uuid, Arc<StudentAccess>>> {
+        let Some(recipient) = access::caller_recipient(self.caller()) else {
+            return Ok(HashMap::new());
+        };
+        let mut cache = self.access.lock().await;
+        let missing: Vec<Uuid> = ids
+            .iter()
+            .filter(|id| !cache.contains_key(id))
+            .copied()
+            .collect();
+        if !missing.is_empty() {
+            let mut loaded =
+                service::access::load(&self.db, &recipient, &missing, self.now()).await?;
+            for id in missing {
+                let access = loaded.remove(&id).unwrap_or_default();
+                cache.insert(id, Arc::new(access));
+            }
+        }
+        Ok(ids
+            .iter()
+            .filter_map(|id| cache.get(id).map(|a| (*id, a.clone())))
+            .collect())
+    }
+
+    async fn student_mask_facts(&self, model: &student::Model) -> AppResult<Facts> {
+        let access = self.access_for(&[model.id]).await?;
+        Ok(student_facts(
+            self.caller(),
+            model.id,
+            model.processing_restricted,
+            access.get(&model.id).map(|a| a.as_ref()),
+        ))
+    }
+
+    // ----- Students -------------------------------------------------------------
+
+    /// Guards students read together (a page, or a mutation's result).
+    pub async fn student_records(
+        &self,
+        models: Vec<student::Model>,
+    ) -> AppResult<Vec<StudentRecord>> {
+        let models: Vec<Arc<student::Model>> = models.into_iter().map(Arc::new).collect();
+        let group = StudentGroup::new(models.iter().cloned());
+        self.student_records_in(models, group).await
+    }
+
+    async fn student_records_in(
+        &self,
+        models: Vec<Arc<student::Model>>,
+        group: Arc<StudentGroup>,
+    ) -> AppResult<Vec<StudentRecord>> {
+        let ids: Vec<Uuid> = models.iter().map(|m| m.id).collect();
+        self.access_for(&ids).await?;
+        let mut out = Vec::with_capacity(models.len());
+        for m in models {
+            let facts = self.student_mask_facts(&m).await?;
+            let subject = Some((m.id, None));
+            out.push(StudentRecord {
+                record: Guarded::new(m, self.decisions.mask(facts), subject),
+                group: group.clone(),
+            });
+        }
+        Ok(out)
+    }
+
+    async fn student_page(
+        &self,
+        rows: Vec<student::Model>,
+        page: Page,
+    ) -> AppResult<Paged<StudentRecord>> {
+        let (rows, page_info) = pagination::finish(rows, page);
+        let (cursors, models): (Vec<String>, Vec<_>) = rows.into_iter().unzip();
+        let records = self.student_records(models).await?;
+        Ok(Paged {
+            edges: cursors.into_iter().zip(records).collect(),
+            page_info,
+        })
+    }
+
+    /// One student, if it exists and is visible to the caller.
+    pub async fn student(&self, id: Uuid) -> AppResult<Option<StudentRecord>> {
+        self.route(Action::ListStudents)?;
+        match service::students::find(&self.db, &self.decisions, id).await? {
+            Some(model) => Ok(self.student_records(vec![model]).await?.pop()),
+            None => Ok(None),
+        }
+    }
+
+    /// A page of the students visible to the caller.
+    pub async fn students(
+        &self,
+        filter: &StudentFilter,
+        order: StudentOrder,
+        page: Page,
+    ) -> AppResult<Paged<StudentRecord>> {
+        self.route(Action::ListStudents)?;
+        let rows = service::students::list(&self.db, &self.decisions, filter, order, page).await?;
+        self.student_page(rows, page).await
+    }
+
+    pub async fn count_students(&self, filter: &StudentFilter) -> AppResult<u64> {
+        self.route(Action::ListStudents)?;
+        service::students::count(&self.db, &self.decisions, filter).await
+    }
+
+    /// A page of the partner feed.
+    pub async fn feed(&self, since: DateTime<Utc>, page: Page) -> AppResult<Paged<StudentRecord>> {
+        self.route(Action::PartnerFeed)?;
+        let rows = service::partner_feed::page(&self.db, &self.decisions, since, page).await?;
+        self.student_page(rows, page).await
+    }
+
+    pub async fn feed_count(&self, since: DateTime<Utc>) -> AppResult<u64> {
+        self.route(Action::PartnerFeed)?;
+        service::partner_feed::count(&self.db, &self.decisions, since).await
+    }
+
+    /// The student of a case, in the group the case was read with.
+    pub async fn student_of_case(
+        &self,
+        case: &Guarded<support_case::Model>,
+        cases: &CaseGroup,
+    ) -> AppResult<StudentRecord> {
+        let group = cases
+            .student_group
+            .get_or_init(|| StudentGroup::new(cases.students.values().cloned()))
+            .clone();
+        let student = cases
+            .cases
+            .get(&case.id())
+            .and_then(|c| cases.students.get(&c.student_id))
+            .cloned()
+            .ok_or_else(|| AppError::internal("case", "student not loaded"))?;
+        self.student_records_in(vec![student], group)
+            .await?
+            .pop()
+            .ok_or_else(|| AppError::internal("case", "no student record"))
+    }
+
+    // ----- Cases ----------------------------------------------------------------
+
+    /// Guards cases read together with their students.
+    pub async fn case_records(&self, rows: Vec<CaseRow>) -> AppResult<Vec<CaseRecord>> {
+        let mut students: HashMap<Uuid, Arc<student::Model>> = HashMap::new();
+        let mut cases = Vec::with_capacity(rows.len());
+        for (case, student) in rows {
+            students
+                .entry(student.id)
+                .or_insert_with(|| Arc::new(student));
+            cases.push(Arc::new(case));
+        }
+        let group = CaseGroup::new(&cases, students, None);
+        self.case_records_in(cases, group).await
+    }
+
+    async fn case_records_in(
+        &self,
+        cases: Vec<Arc<support_case::Model>>,
+        group: Arc<CaseGroup>,
+    ) -> AppResult<Vec<CaseRecord>> {
+        let ids: Vec<Uuid> = group.students.keys().copied().collect();
+        let access = self.access_for(&ids).await?;
+        let mut out = Vec::with_capacity(cases.len());
+        for case in cases {
+            let restricted = group
+                .students
+                .get(&case.student_id)
+                .is_some_and(|s| s.processing_restricted);
+            let facts = case_facts(
+                self.caller(),
+                &case,
+                restricted,
+                access.get(&case.student_id).map(|a| a.as_ref()),
+            );
+            let subject = Some((case.student_id, Some(case.id)));
+            out.push(CaseRecord {
+                record: Guarded::new(case, self.decisions.mask(facts), subject),
+                group: group.clone(),
+            });
+        }
+        Ok(out)
+    }
+
+    /// One case, if it exists and is visible to the caller.
+    pub async fn case(&self, id: Uuid) -> AppResult<Option<CaseRecord>> {
+        self.route(Action::ListCases)?;
+        match service::cases::find(&self.db, &self.decisions, id).await? {
+            Some(row) => Ok(self.case_records(vec![row]).await?.pop()),
+            None => Ok(None),
+        }
+    }
+
+    /// A page of the cases visible to the caller.
+    pub async fn cases(
+        &self,
+        filter: &CaseFilter,
+        order: CaseOrder,
+        page: Page,
+    ) -> AppResult<Paged<CaseRecord>> {
+        self.route(Action::ListCases)?;
+        let rows = service::cases::list(&self.db, &self.decisions, filter, order, page).await?;
+        let (rows, page_info) = pagination::finish(rows, page);
+        let (cursors, rows): (Vec<String>, Vec<_>) = rows.into_iter().unzip();
+        let records = self.case_records(rows).await?;
+        Ok(Paged {
+            edges: cursors.into_iter().zip(records).collect(),
+            page_info,
+        })
+    }
+
+    pub async fn count_cases(&self, filter: &CaseFilter) -> AppResult<u64> {
+        self.route(Action::ListCases)?;
+        service::cases::count(&self.db, &self.decisions, filter).await
+    }
+
+    // ----- Children of a student (each takes a permit) ------------------------
+
+    /// Enrolments of a student (under the student's ACADEMIC permit).
+    pub async fn enrolments(
+        &self,
+        group: &StudentGroup,
+        permit: &Permit<'_, student::Model>,
+    ) -> AppResult<Vec<Guarded<enrolment::Model>>> {
+        let all = group
+            .enrolments
+            .get_or_try_init(|| async {
+                let rows = service::students::enrolments_of(&self.db, &group.ids()).await?;
+                Ok::<_, AppError>(arc_lists(rows))
+            })
+            .await?;
+        Ok(children(all, permit))
+    }
+
+    /// Consents of a student, newest first (under the CONSENTS permit): those in
+    /// force, or all of them.
+    pub async fn consents(
+        &self,
+        group: &StudentGroup,
+        permit: &Permit<'_, student::Model>,
+        include_inactive: bool,
+    ) -> AppResult<Vec<Guarded<consent::Model>>> {
+        let all = group
+            .consents
+            .get_or_try_init(|| async {
+                let rows = service::consents::of_students(&self.db, &group.ids()).await?;
+                Ok::<_, AppError>(arc_lists(rows))
+            })
+            .await?;
+        let now = self.now();
+        Ok(all
+            .get(&permit.id())
+            .map(|rows| {
+                rows.iter()
+                    .filter(|c| include_inactive || consent_in_force(c, now))
+                    .map(|c| permit.child(c.clone()))
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
+    /// Risk exceptions about a student listed to the caller, newest first.
+    pub async fn risk_exceptions_of(
+        &self,
+        group: &StudentGroup,
+        permit: &Permit<'_, student::Model>,
+    ) -> AppResult<Vec<Guarded<risk_exception::Model>>> {
+        let all = group
+            .exceptions
+            .get_or_try_init(|| async {
+                let rows = service::risk_exceptions::of_students(&self.db, &group.ids()).await?;
+                let mut map: HashMap<Uuid, Vec<risk_exception::Model>> = HashMap::new();
+                for row in rows {
+                    map.entry(row.student_id).or_default().push(row);
+                }
+                Ok::<_, AppError>(arc_lists(map))
+            })
+            .await?;
+        let caller = self.caller();
+        Ok(all
+            .get(&permit.id())
+            .map(|rows| {
+                rows.iter()
+                    .filter(|e| risk_exception_listed(caller, e.student_informed_at))
+                    .map(|e| permit.child(e.clone()))
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
+    /// The student's cases visible to the caller, oldest first (under the
+    /// SUPPORT_SUMMARY permit).
+    pub async fn cases_of(
+        &self,
+        group: &Arc<StudentGroup>,
+        permit: &Permit<'_, student::Model>,
+    ) -> AppResult<Vec<CaseRecord>> {
+        let (by_student, case_group) = group
+            .cases
+            .get_or_try_init(|| async {
+                let rows =
+                    service::cases::cases_of_students(&self.db, &self.decisions, &group.ids())
+                        .await?;
+                let rows: Vec<Arc<support_case::Model>> = rows.into_iter().map(Arc::new).collect();
+                let case_group = CaseGroup::new(&rows, group.students.clone(), Some(group.clone()));
+                let mut by_student: ByParent<support_case::Model> = HashMap::new();
+                for row in rows {
+                    by_student.entry(row.student_id).or_default().push(row);
+                }
+                Ok::<_, AppError>((by_student, case_group))
+            })
+            .await?;
+        let cases = by_student.get(&permit.id()).cloned().unwrap_or_default();
+        self.case_records_in(cases, case_group.clone()).await
+    }
+
+    // ----- Children of a case ---------------------------------------------------
+
+    /// Notes of a case, newest first, at most `limit` (under the CASE_NOTES
+    /// permit). A note the caller's audience does not see at all is skipped
+    /// before the limit is applied.
+    pub async fn notes_of(
+        &self,
+        group: &CaseGroup,
+        permit: &Permit<'_, support_case::Model>,
+        limit: usize,
+    ) -> AppResult<Vec<Guarded<note::Model>>> {
+        let all = group
+            .notes
+            .get_or_try_init(|| async {
+                let rows = service::cases::notes_of(&self.db, &group.ids()).await?;
+                Ok::<_, AppError>(arc_lists(rows))
+            })
+            .await?;
+        let Some(rows) = all.get(&permit.id()) else {
+            return Ok(Vec::new());
+        };
+        let student = permit.subject().map(|(s, _)| s);
+        let access = match student {
+            Some(s) => self.access_for(&[s]).await?.remove(&s),
+            None => None,
+        };
+        let caller = self.caller();
+        let mut out = Vec::new();
+        for n in rows {
+            if out.len() >= limit {
+                break;
+            }
+            let labels = crate::domain::SensitivityLabel::set_of(&crate::domain::labels_from_json(
+                &n.labels,
+            ));
+            let facts = note_facts(permit.facts(), permit.id(), labels, access.as_deref());
+            if !note_listed(caller, facts) {
+                continue;
+            }
+            out.push(Guarded::new(
+                n.clone(),
+                self.decisions.mask(facts),
+                permit.subject(),
+            ));
+        }
+        Ok(out)
+    }
+
+    /// Third-party entries of a case (under the THIRD_PARTY permit).
+    pub async fn third_party_of(
+        &self,
+        group: &CaseGroup,
+        permit: &Permit<'_, support_case::Model>,
+    ) -> AppResult<Vec<Guarded<third_party_entry::Model>>> {
+        let all = group
+            .third_party
+            .get_or_try_init(|| async {
+                let rows = service::cases::third_party_of(&self.db, &group.ids()).await?;
+                Ok::<_, AppError>(arc_lists(rows))
+            })
+            .await?;
+        Ok(children(all, permit))
+    }
+
+    /// The member of staff a case is assigned to: `staff_id` came from the
+    /// case's own SUPPORT_SUMMARY decision.
+    pub async fn assignee(
+        &self,
+        group: &CaseGroup,
+        staff_id: Uuid,
+    ) -> AppResult<Option<Guarded<staff::Model>>> {
+        let staff = group
+            .assignees
+            .get_or_try_init(|| async {
+                let ids = group.cases.values().filter_map(|c| c.assigned_to);
+                Ok::<_, AppError>(arcs(service::cases::staff_by_ids(&self.db, ids).await?))
+            })
+            .await?;
+        Ok(staff
+            .get(&staff_id)
+            .map(|s| self.directory_entry(s.clone())))
+    }
+
+    /// The author of a note: `author_id` came from the note's CASE_NOTES decision.
+    pub async fn note_author(
+        &self,
+        group: &CaseGroup,
+        author_id: Uuid,
+    ) -> AppResult<Option<Guarded<staff::Model>>> {
+        let Some(notes) = group.notes.get() else {
+            return Ok(None);
+        };
+        let staff = group
+            .note_authors
+            .get_or_try_init(|| async {
+                let ids = notes.values().flatten().map(|n| n.author_id);
+                Ok::<_, AppError>(arcs(service::cases::staff_by_ids(&self.db, ids).await?))
+            })
+            .await?;
+        Ok(staff
+            .get(&author_id)
+            .map(|s| self.directory_entry(s.clone())))
+    }
+
+    /// A staff directory entry: about no student, decided under relation `any`.
+    pub fn directory_entry(&self, model: Arc<staff::Model>) -> Guarded<staff::Model> {
+        Guarded::new(model, self.decisions.mask(Facts::base(Relation::Any)), None)
+    }
+
+    /// A note just written to a case (a mutation's result), guarded as the
+    /// case's notes are; `None` where the caller's audience would not see it.
+    pub async fn note_record(
+        &self,
+        row: CaseRow,
+        note: note::Model,
+    ) -> AppResult<Option<Guarded<note::Model>>> {
+        let case = one(self.case_records(vec![row]).await?)?;
+        let student = case.record.facts();
+        let (student_id, case_id) = (case.group.student_of(case.record.id()), case.record.id());
+        let access = match student_id {
+            Some(s) => self.access_for(&[s]).await?.remove(&s),
+            None => None,
+        };
+        let labels =
+            crate::domain::SensitivityLabel::set_of(&crate::domain::labels_from_json(&note.labels));
+        let facts = note_facts(student, case_id, labels, access.as_deref());
+        if !note_listed(self.caller(), facts) {
+            return Ok(None);
+        }
+        Ok(Some(Guarded::new(
+            Arc::new(note),
+            self.decisions.mask(facts),
+            student_id.map(|s| (s, Some(case_id))),
+        )))
+    }
+
+    /// A third-party entry just written to a case, guarded as the case's entries are.
+    pub async fn third_party_record(
+        &self,
+        row: CaseRow,
+        entry: third_party_entry::Model,
+    ) -> AppResult<Guarded<third_party_entry::Model>> {
+        let case = one(self.case_records(vec![row]).await?)?;
+        let case_id = case.record.id();
+        let subject = case.group.student_of(case_id).map(|s| (s, Some(case_id)));
+        Ok(Guarded::new(
+            Arc::new(entry),
+            self.decisions.mask(case.record.facts()),
+            subject,
+        ))
+    }
+
+    /// A member of staff by id (the author of a note read outside a case page):
+    /// `staff_id` came from a decision on the record that names them.
+    pub async fn staff_member(&self, staff_id: Uuid) -> AppResult<Option<Guarded<staff::Model>>> {
+        let mut staff = service::cases::staff_by_ids(&self.db, [staff_id]).await?;
+        Ok(staff
+            .remove(&staff_id)
+            .map(|s| self.directory_entry(Arc::new(s))))
+    }
+
+    // ----- Workflow records -----------------------------------------------------
+
+    /// Guards records about one student (a consent, a risk exception, an
+    /// enrolment) under that student's mask, as a mutation's result or a root
+    /// list's row: the same mask as through the student.
+    async fn about_student<M: crate::policy::Record>(
+        &self,
+        student_id: Uuid,
+        models: Vec<M>,
+    ) -> AppResult<Vec<Guarded<M>>> {
+        let facts = match service::students::find(&self.db, &self.decisions, student_id).await? {
+            Some(s) => self.student_mask_facts(&s).await?,
+            // Not visible to the caller: decided as for a student they have no relation to.
+            None => Facts::base(Relation::None),
+        };
+        let mask = self.decisions.mask(facts);
+        Ok(models
+            .into_iter()
+            .map(|m| Guarded::new(Arc::new(m), mask.clone(), Some((student_id, None))))
+            .collect())
+    }
+
+    pub async fn consent_record(
+        &self,
+        model: consent::Model,
+    ) -> AppResult<Guarded<consent::Model>> {
+        let student = model.student_id;
+        one(self.about_student(student, vec![model]).await?)
+    }
+
+    pub async fn risk_exception_record(
+        &self,
+        model: risk_exception::Model,
+    ) -> AppResult<Guarded<risk_exception::Model>> {
+        let student = model.student_id;
+        one(self.about_student(student, vec![model]).await?)
+    }
+
+    pub async fn enrolment_record(
+        &self,
+        model: enrolment::Model,
+    ) -> AppResult<Guarded<enrolment::Model>> {
+        let student = model.student_id;
+        one(self.about_student(student, vec![model]).await?)
+    }
+
+    /// Risk exceptions (the root list), each under its student's mask.
+    pub async fn risk_exceptions(
+        &self,
+        uninformed_only: bool,
+    ) -> AppResult<Vec<Guarded<risk_exception::Model>>> {
+        let rows =
+            service::risk_exceptions::list(&self.db, &self.decisions, uninformed_only).await?;
+        let students: Vec<Uuid> = rows.iter().map(|(_, s)| s.id).collect();
+        self.access_for(&students).await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for (e, s) in rows {
+            let facts = self.student_mask_facts(&s).await?;
+            out.push(Guarded::new(
+                Arc::new(e),
+                self.decisions.mask(facts),
+                Some((s.id, None)),
+            ));
+        }
+        Ok(out)
+    }
+
+    /// The caller's own disclosure log (a student), under their own mask.
+    pub async fn my_disclosures(&self) -> AppResult<Vec<Guarded<audit_event::Model>>> {
+        let rows = service::risk_exceptions::my_disclosures(&self.db, &self.decisions).await?;
+        let me = self.caller().id;
+        self.about_student(me, rows).await
+    }
+
+    /// The caller's own account.
+    pub fn me(&self) -> Guarded<Caller> {
+        Guarded::new(
+            Arc::new(self.caller().clone()),
+            self.decisions.mask(Facts::base(Relation::SelfRecord)),
+            None,
+        )
+    }
+
+    /// Aggregate case statistics: no individual rows.
+    pub async fn case_statistics(&self) -> AppResult<Vec<Guarded<service::cases::CaseStatistic>>> {
+        let rows = service::cases::statistics(&self.db, &self.decisions).await?;
+        let mask = self.decisions.mask(Facts::base(Relation::Any));
+        Ok(rows
+            .into_iter()
+            .map(|r| Guarded::new(Arc::new(r), mask.clone(), None))
+            .collect())
+    }
+}
+
+fn children<P: crate::policy::Record, C: crate::policy::Record>(
+    all: &ByParent<C>,
+    permit: &Permit<'_, P>,
+) -> Vec<Guarded<C>> {
+    all.get(&permit.id())
+        .map(|rows| rows.iter().map(|r| permit.child(r.clone())).collect())
+        .unwrap_or_default()
+}
+
+fn arcs(map: HashMap<Uuid, staff::Model>) -> HashMap<Uuid, Arc<staff::Model>> {
+    map.into_iter().map(|(k, v)| (k, Arc::new(v))).collect()
+}
+
+fn one<T>(mut items: Vec<T>) -> AppResult<T> {
+    items
+        .pop()
+        .ok_or_else(|| AppError::internal("guard", "no record"))
+}
