@@ -275,12 +275,12 @@ impl Decisions {
         self.request_id
     }
 
-    /// What the policy decides for a caller of `role` under `relation` on
-    /// `class`: for checks about another audience than the caller (whether a
-    /// consent naming a recipient would be honoured).
-    pub fn decide_for(&self, role: Role, relation: Relation, class: FieldClass) -> Outcome {
-        self.evaluations.fetch_add(1, Ordering::Relaxed);
-        self.policy.evaluate(role, relation, class.as_str())
+    /// The field classes the policy allows a caller of `role` under
+    /// `relation` (decided once when the policy was loaded): for decisions about
+    /// an audience rather than one record, e.g. whether a consent naming a
+    /// recipient would be honoured, or which changes a recipient may read.
+    pub fn allowed_for(&self, role: Role, relation: Relation) -> ClassSet {
+        self.policy.allowed_classes(role, relation)
     }
 
     pub fn caller(&self) -> &Caller {

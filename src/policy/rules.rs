@@ -1,10 +1,12 @@
 //! The casbin enforcer over the policy file, with load-time validation.
 
+use super::ClassSet;
 use super::{Action, FieldClass, Outcome, Reason, Relation};
 use crate::domain::Role;
 use crate::error::{AppError, AppResult};
 use casbin::{CoreApi, DefaultModel, Enforcer, MemoryAdapter, MgmtApi};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+use std::sync::OnceLock;
 
 pub const MODEL: &str = include_str!("model.conf");
 pub const DEFAULT_POLICY: &str = include_str!("default_policy.csv");
@@ -21,6 +23,11 @@ pub struct Policy {
     actions: HashSet<(Role, Action)>,
     /// (role, relation) pairs some rule names (`*` names every relation).
     named: HashSet<(Role, Relation)>,
+    /// The field classes allowed per (role, relation), evaluated on first use
+    /// and kept while the policy is loaded (it does not change): for decisions
+    /// about a whole audience rather than one record (which changes a recipient
+    /// may read, for the partner feed; whether a consent would be honoured).
+    allowed: HashMap<(Role, Relation), OnceLock<ClassSet>>,
 }
 
 impl Policy {
@@ -65,10 +72,33 @@ impl Policy {
             .add_policies(rules)
             .await
             .map_err(|e| AppError::internal("policy rules", e))?;
+        let allowed = Role::ALL
+            .iter()
+            .flat_map(|role| {
+                Relation::ALL
+                    .iter()
+                    .map(|rel| ((*role, *rel), OnceLock::new()))
+            })
+            .collect();
         Ok(Self {
             enforcer,
             actions,
             named,
+            allowed,
+        })
+    }
+
+    /// The field classes a caller of `role` may read under `relation`.
+    pub fn allowed_classes(&self, role: Role, relation: Relation) -> ClassSet {
+        let Some(cell) = self.allowed.get(&(role, relation)) else {
+            return ClassSet::empty();
+        };
+        *cell.get_or_init(|| {
+            FieldClass::ALL
+                .iter()
+                .copied()
+                .filter(|c| self.evaluate(role, relation, c.as_str()).is_allow())
+                .collect()
         })
     }
 

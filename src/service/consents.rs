@@ -4,7 +4,7 @@
 use super::students::{find_required, write_relation};
 use crate::domain::{self, enum_list_to_json, DataCategory, RecipientKind, Role, SensitivityLabel};
 use crate::error::{AppError, AppResult};
-use crate::policy::{Action, Decisions, FieldClass, Outcome, Relation};
+use crate::policy::{Action, Decisions, FieldClass, Relation};
 use chrono::{DateTime, Utc};
 use entity::{consent, partner_organisation, support_case};
 use sea_orm::{
@@ -169,10 +169,8 @@ fn honoured_in_full(
             ));
         }
         if let Some(role) = kind.caller_role() {
-            let refused = classes.iter().find(|class| {
-                decisions.decide_for(role, Relation::Consented, *class) != Outcome::Allow
-            });
-            if refused.is_some() {
+            let allowed = decisions.allowed_for(role, Relation::Consented);
+            if !allowed.is_superset(classes) {
                 return Err(AppError::bad_input(
                     "input.categories",
                     format!(

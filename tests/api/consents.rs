@@ -1,7 +1,9 @@
 //! Consents to share: recording them (form reference, who may record, which
 //! department), withdrawal and expiry, receipts and the consent history.
 
-use crate::fixtures::{consent_id, history_department_consent, record_consent, view};
+use crate::fixtures::{
+    consent_id, history_department_consent, record_consent, unread_consent_id, view,
+};
 use crate::helpers::{id, spawn_app};
 use confide::domain::Role;
 use entity::consent;
@@ -18,7 +20,7 @@ async fn department_sees_a_student_only_while_a_consent_is_in_force() {
     assert!(before.data()["student"].is_null());
     assert_eq!(before.data()["students"]["totalCount"], 0);
 
-    let consent = consent_id(
+    let consent = unread_consent_id(
         &record_consent(
             &app,
             (app.demo.reception, Role::Reception),
@@ -134,7 +136,7 @@ async fn a_department_consent_must_name_the_students_own_department() {
 #[tokio::test]
 async fn reception_records_consents_but_cannot_read_them() {
     let app = spawn_app().await;
-    consent_id(
+    unread_consent_id(
         &record_consent(
             &app,
             (app.demo.reception, Role::Reception),

@@ -4,7 +4,7 @@
 
 use crate::fixtures::{
     consent_id, history_department_consent, inform_student, partner_consent, propose_and_confirm,
-    record_consent, view,
+    record_consent, unread_consent_id, view,
 };
 use crate::helpers::{id, spawn_app};
 use confide::domain::Role;
@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 #[tokio::test]
 async fn every_release_to_an_outside_audience_has_its_audit_record_and_the_student_can_list_them() {
     let app = spawn_app().await;
-    let consent = consent_id(
+    let consent = unread_consent_id(
         &record_consent(
             &app,
             (app.demo.reception, Role::Reception),
@@ -109,7 +109,7 @@ async fn every_release_to_an_outside_audience_has_its_audit_record_and_the_stude
 #[tokio::test]
 async fn every_disclosure_record_names_its_basis() {
     let app = spawn_app().await;
-    let consent = consent_id(
+    let consent = unread_consent_id(
         &record_consent(
             &app,
             (app.demo.reception, Role::Reception),
@@ -140,7 +140,7 @@ async fn every_disclosure_record_names_its_basis() {
 #[tokio::test]
 async fn if_the_audit_record_cannot_be_written_nothing_is_released() {
     let app = spawn_app().await;
-    consent_id(
+    unread_consent_id(
         &record_consent(
             &app,
             (app.demo.reception, Role::Reception),

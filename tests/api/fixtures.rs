@@ -17,6 +17,43 @@ pub async fn record_consent(app: &TestApp, by: (Uuid, Role), input: Value) -> Gq
         .await
 }
 
+/// The id of a consent recorded by a caller who may record consents but not
+/// read them (reception): the consent is stored, and every field of the
+/// mutation's result but its id is withheld with FORBIDDEN at its path.
+pub fn unread_consent_id(res: &Gql) -> String {
+    let errors = res.errors();
+    assert!(
+        !errors.is_empty(),
+        "the result must be withheld: {:#}",
+        res.body
+    );
+    for e in &errors {
+        assert_eq!(e["extensions"]["code"], "FORBIDDEN", "{:#}", res.body);
+        assert_eq!(e["path"][0], "recordConsent");
+        assert_eq!(
+            e["path"].as_array().map(Vec::len),
+            Some(2),
+            "a field of the result"
+        );
+    }
+    let consent = &res.data()["recordConsent"];
+    for field in [
+        "status",
+        "categories",
+        "excludedLabels",
+        "givenAt",
+        "receipt",
+        "recordedByRole",
+    ] {
+        assert!(
+            consent[field].is_null(),
+            "{field} must be withheld: {:#}",
+            res.body
+        );
+    }
+    consent["id"].as_str().unwrap().to_owned()
+}
+
 pub fn consent_id(res: &Gql) -> String {
     res.assert_no_errors();
     res.data()["recordConsent"]["id"]
