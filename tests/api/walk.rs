@@ -1,0 +1,524 @@
+//! The proof that every field goes through a decision: the schema is walked by
+//! introspection and, for every role, every field of every type reachable from
+//! the roots (query and mutation results) is selected under a policy that
+//! denies every field class. Every field not on the short allowlist below must
+//! come back `null` with a redaction or a FORBIDDEN error at its path, and no
+//! parent may be nulled in its place. A resolver that returns a raw model field
+//! fails here.
+
+use crate::helpers::{id, spawn_app_with, TestApp};
+use confide::domain::Role;
+use confide::policy::{Action, FieldClass};
+use entity::{consent, risk_exception, risk_exception_recipient};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, BTreeSet};
+use uuid::Uuid;
+
+/// Fields that carry no protected value, reviewed one by one: identifiers, the
+/// structure of a page (its rows are decided by the route's action and row
+/// scope), and the acknowledgement of a write.
+const ALLOWLIST: &[&str] = &[
+    "id",
+    "__typename",
+    "edges",
+    "node",
+    "cursor",
+    "pageInfo",
+    "hasNextPage",
+    "hasPreviousPage",
+    "startCursor",
+    "endCursor",
+    "totalCount",
+    // `true` once a disclosure made outside the API is logged: no data.
+    "MutationRoot.recordDisclosure",
+];
+
+const INTROSPECTION: &str = r#"{ __schema {
+    queryType { name } mutationType { name }
+    types { name kind fields { name args { name } type { ...T } } }
+} }
+fragment T on __Type { kind name ofType { kind name ofType { kind name ofType { kind name } } } }"#;
+
+struct Schema {
+    /// type name -> field name -> (type name, is object)
+    types: BTreeMap<String, BTreeMap<String, (String, bool)>>,
+    query: String,
+    mutation: String,
+}
+
+fn named(ty: &Value) -> &Value {
+    if ty["name"].is_null() {
+        named(&ty["ofType"])
+    } else {
+        ty
+    }
+}
+
+async fn introspect() -> Schema {
+    let res = confide::schema().execute(INTROSPECTION).await;
+    assert!(res.errors.is_empty(), "{:?}", res.errors);
+    let v = serde_json::to_value(&res.data).unwrap();
+    let s = &v["__schema"];
+    let mut types = BTreeMap::new();
+    for t in s["types"].as_array().unwrap() {
+        let name = t["name"].as_str().unwrap().to_owned();
+        if name.starts_with("__") || t["kind"] != "OBJECT" {
+            continue;
+        }
+        let mut fields = BTreeMap::new();
+        for f in t["fields"].as_array().unwrap() {
+            let inner = named(&f["type"]);
+            fields.insert(
+                f["name"].as_str().unwrap().to_owned(),
+                (
+                    inner["name"].as_str().unwrap().to_owned(),
+                    inner["kind"] == "OBJECT",
+                ),
+            );
+        }
+        types.insert(name, fields);
+    }
+    Schema {
+        types,
+        query: s["queryType"]["name"].as_str().unwrap().to_owned(),
+        mutation: s["mutationType"]["name"].as_str().unwrap().to_owned(),
+    }
+}
+
+/// A selection of every field of `ty`, each object type expanded once per path
+/// (so `student.cases.student` stops before repeating).
+fn selection(schema: &Schema, ty: &str, path: &mut Vec<String>) -> String {
+    let mut out = String::from("{ __typename");
+    for (field, (inner, object)) in &schema.types[ty] {
+        if *object {
+            if path.contains(inner) {
+                continue;
+            }
+            path.push(inner.clone());
+            let sub = selection(schema, inner, path);
+            path.pop();
+            out.push_str(&format!(" {field} {sub}"));
+        } else {
+            out.push_str(&format!(" {field}"));
+        }
+    }
+    out.push_str(" }");
+    out
+}
+
+/// Ids the arguments refer to.
+struct Fixture {
+    history_consent: Uuid,
+    gp_consent: Uuid,
+    proposed: Uuid,
+    active: Uuid,
+}
+
+/// Consents and exceptions written directly (the app runs a test policy), so
+/// that outside audiences see rows and every workflow record type is listed.
+async fn seed(app: &TestApp) -> Fixture {
+    confide::demo::seed_sharing(&app.db).await.unwrap();
+    let consent_of = |kind: &'static str| {
+        consent::Entity::find()
+            .filter(consent::Column::StudentId.eq(app.demo.alice))
+            .filter(consent::Column::RecipientKind.eq(kind))
+    };
+    let history_consent = consent_of("department").one(&app.db).await.unwrap().unwrap().id;
+    let gp_consent = consent_of("partner").one(&app.db).await.unwrap().unwrap().id;
+    let now = chrono::Utc::now();
+    let mut ids = Vec::new();
+    for confirmed in [false, true] {
+        let id = Uuid::new_v4();
+        risk_exception::ActiveModel {
+            id: Set(id),
+            student_id: Set(app.demo.bob),
+            ground: Set("safeguarding".into()),
+            student_position: Set("refused".into()),
+            recipients: Set(json!([
+                { "kind": "partner", "ref": app.demo.nhs_trust.to_string() },
+                { "kind": "university_service", "ref": "accommodation" }
+            ])),
+            categories: Set(json!(["IDENTITY", "CONTACT", "SUPPORT_SUMMARY"])),
+            justification: Set("Walk fixture.".into()),
+            proposed_by: Set(app.demo.mental_health_adviser),
+            proposed_at: Set(now),
+            confirmed_by: Set(confirmed.then_some(app.demo.counsellor)),
+            confirmed_at: Set(confirmed.then_some(now - chrono::Duration::minutes(1))),
+            expires_at: Set(now + chrono::Duration::hours(24)),
+            revoked_at: Set(None),
+            revoked_by: Set(None),
+            student_informed_at: Set(confirmed.then_some(now)),
+            not_informed_reason: Set(None),
+            created_at: Set(now),
+        }
+        .insert(&app.db)
+        .await
+        .unwrap();
+        for (kind, reference) in [
+            ("partner", app.demo.nhs_trust.to_string()),
+            ("university_service", "accommodation".to_owned()),
+        ] {
+            risk_exception_recipient::ActiveModel {
+                id: Set(Uuid::new_v4()),
+                risk_exception_id: Set(id),
+                student_id: Set(app.demo.bob),
+                recipient_kind: Set(kind.into()),
+                recipient_ref: Set(Some(reference)),
+            }
+            .insert(&app.db)
+            .await
+            .unwrap();
+        }
+        ids.push(id);
+    }
+    // A disclosure in Alice's log, for `myDisclosures`.
+    entity::audit_event::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        occurred_at: Set(now),
+        actor_id: Set(app.demo.gp_practice),
+        actor_role: Set("partner".into()),
+        student_id: Set(Some(app.demo.alice)),
+        action: Set("disclosure".into()),
+        fields: Set(json!(["IDENTITY"])),
+        outcome: Set("allow".into()),
+        basis: Set(Some(format!("consent:{gp_consent}"))),
+        detail: Set(None),
+        request_id: Set(None),
+    }
+    .insert(&app.db)
+    .await
+    .unwrap();
+    Fixture {
+        history_consent,
+        gp_consent,
+        proposed: ids[0],
+        active: ids[1],
+    }
+}
+
+/// Arguments for every root field. A root field with no entry fails the walk:
+/// a new route must be added here, and so is walked.
+fn arguments(app: &TestApp, f: &Fixture, role: Role, n: usize) -> BTreeMap<&'static str, String> {
+    let d = &app.demo;
+    let s = |v: Value| v.to_string();
+    let _ = role;
+    let student = d.alice;
+    let mut a = BTreeMap::new();
+    a.insert("me", String::new());
+    a.insert("caseStatistics", String::new());
+    a.insert("myDisclosures", String::new());
+    a.insert("riskExceptions", String::new());
+    a.insert("students", "(first: 5)".into());
+    a.insert("supportCases", "(first: 5)".into());
+    a.insert("student", format!("(id: {})", s(json!(id(student)))));
+    a.insert(
+        "supportCase",
+        format!("(id: {})", s(json!(id(d.alice_counselling_case)))),
+    );
+    a.insert("partnerFeed", "(since: \"2000-01-01T00:00:00Z\", first: 5)".into());
+    a.insert(
+        "createStudent",
+        format!(
+            "(input: {{ studentNumber: \"W{n}\", name: \"Walk Student\", email: \"walk{n}@uni.example\", department: \"history\", course: \"BA History\" }})"
+        ),
+    );
+    a.insert(
+        "updateStudent",
+        format!("(id: {}, input: {{ homeAddress: \"2 Low Street\" }})", s(json!(id(student)))),
+    );
+    a.insert(
+        "recordEnrolment",
+        format!("(studentId: {}, startsOn: \"2024-09-23\")", s(json!(id(student)))),
+    );
+    a.insert(
+        "openCase",
+        format!("(input: {{ studentId: {}, service: \"counselling\" }})", s(json!(id(student)))),
+    );
+    a.insert(
+        "assignCase",
+        format!(
+            "(caseId: {}, staffId: {})",
+            s(json!(id(d.alice_counselling_case))),
+            s(json!(id(d.counsellor)))
+        ),
+    );
+    a.insert("closeCase", format!("(caseId: {})", s(json!(id(d.bob_disability_case)))));
+    a.insert(
+        "addNote",
+        format!(
+            "(input: {{ caseId: {}, kind: MEETING, body: \"Walk note.\" }})",
+            s(json!(id(d.alice_counselling_case)))
+        ),
+    );
+    a.insert(
+        "recordThirdPartyEntry",
+        format!(
+            "(input: {{ caseId: {}, source: \"A friend\", subject: \"A friend\", body: \"Walk entry.\" }})",
+            s(json!(id(d.alice_counselling_case)))
+        ),
+    );
+    a.insert(
+        "recordConsent",
+        format!(
+            // A recipient outside the API: under this policy no API audience
+            // would be given anything, so a consent naming one is refused.
+            "(input: {{ studentId: {}, recipient: {{ kind: GP, reference: \"Campus Health Centre\" }}, categories: [IDENTITY, SUPPORT_SUMMARY], purpose: \"Walk.\", formReference: \"F-W\" }})",
+            s(json!(id(student))),
+        ),
+    );
+    a.insert(
+        "withdrawConsent",
+        format!("(id: {}, reason: \"Walk.\")", s(json!(id(f.history_consent)))),
+    );
+    a.insert(
+        "proposeRiskException",
+        format!(
+            "(input: {{ studentId: {}, ground: SAFEGUARDING, studentPosition: REFUSED, recipients: [{{ kind: PARTNER, reference: {} }}], categories: [IDENTITY], justification: \"Walk.\" }})",
+            s(json!(id(d.bob))),
+            s(json!(id(d.nhs_trust)))
+        ),
+    );
+    a.insert("confirmRiskException", format!("(id: {})", s(json!(id(f.proposed)))));
+    a.insert(
+        "recordStudentInformed",
+        format!("(id: {}, informedAt: \"2026-01-01T00:00:00Z\")", s(json!(id(f.active)))),
+    );
+    a.insert("revokeRiskException", format!("(id: {})", s(json!(id(f.active)))));
+    a.insert(
+        "recordDisclosure",
+        format!(
+            "(input: {{ studentId: {}, consentId: {}, recipient: \"GP\", method: \"telephone\", categories: [IDENTITY] }})",
+            s(json!(id(d.alice))),
+            s(json!(id(f.gp_consent)))
+        ),
+    );
+    a
+}
+
+/// The root fields in the order they are run (writes that depend on records
+/// run before the writes that end them).
+const MUTATION_ORDER: &[&str] = &[
+    "createStudent",
+    "updateStudent",
+    "recordEnrolment",
+    "openCase",
+    "assignCase",
+    "addNote",
+    "recordThirdPartyEntry",
+    "closeCase",
+    "recordConsent",
+    "recordDisclosure",
+    "withdrawConsent",
+    "proposeRiskException",
+    "confirmRiskException",
+    "recordStudentInformed",
+    "revokeRiskException",
+];
+
+fn policy(fields: &str, actions: &str) -> String {
+    let mut text = String::new();
+    for role in Role::ALL {
+        for class in FieldClass::ALL {
+            let line = match fields {
+                "deny" => format!("p, {role}, *, {class}, deny, ROLE_NOT_PERMITTED\n"),
+                _ => format!("p, {role}, *, {class}, redact, ROLE_NOT_PERMITTED\n"),
+            };
+            text.push_str(&line);
+        }
+        for action in Action::ALL {
+            text.push_str(&format!("p, {role}, *, {action}, {actions}\n"));
+        }
+    }
+    text
+}
+
+async fn app_with_policy(text: String) -> (TestApp, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("policy.csv");
+    std::fs::write(&path, text).unwrap();
+    let app = spawn_app_with(|s| s.policy_path = Some(path.clone())).await;
+    (app, dir)
+}
+
+struct Findings {
+    /// Fields found with a value they should not have.
+    leaks: Vec<String>,
+    /// How many guarded fields were checked (null with a decision).
+    checked: usize,
+}
+
+fn allowlisted(parent: &str, field: &str) -> bool {
+    ALLOWLIST.contains(&field) || ALLOWLIST.contains(&format!("{parent}.{field}").as_str())
+}
+
+/// Checks one object's fields against the decisions in the response.
+fn check_object(
+    schema: &Schema,
+    ty: &str,
+    value: &Value,
+    path: &mut Vec<Value>,
+    decided: &BTreeSet<String>,
+    out: &mut Findings,
+) {
+    let Some(map) = value.as_object() else {
+        out.leaks.push(format!("{path:?}: {ty} is not an object: {value}"));
+        return;
+    };
+    for (field, (inner, object)) in &schema.types[ty] {
+        let Some(v) = map.get(field) else {
+            // Not selected (a cycle was cut) or, if selected, dropped: a dropped
+            // field would be a parent-nulling bug, caught by the key check below.
+            continue;
+        };
+        path.push(json!(field));
+        let key = Value::Array(path.clone()).to_string();
+        if v.is_null() {
+            if !decided.contains(&key) && !allowlisted(ty, field) {
+                out.leaks
+                    .push(format!("{key}: null without a redaction or FORBIDDEN error"));
+            }
+            out.checked += 1;
+        } else if allowlisted(ty, field) || *object {
+            match (v, *object) {
+                (Value::Object(_), true) => check_object(schema, inner, v, path, decided, out),
+                (Value::Array(items), true) => {
+                    let root = ty == schema.query || ty == schema.mutation;
+                    if !root && !allowlisted(ty, field) {
+                        out.leaks.push(format!("{key}: a list of {} records returned under a denied class", items.len()));
+                    }
+                    for (i, item) in items.iter().enumerate() {
+                        path.push(json!(i));
+                        check_object(schema, inner, item, path, decided, out);
+                        path.pop();
+                    }
+                }
+                _ => {}
+            }
+        } else {
+            out.leaks.push(format!("{key} = {v}: a value under a policy that denies it"));
+        }
+        path.pop();
+    }
+}
+
+/// Paths (as JSON text) with a FORBIDDEN error or a redaction.
+fn decided_paths(body: &Value) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for e in body["errors"].as_array().into_iter().flatten() {
+        if e["extensions"]["code"] == "FORBIDDEN" {
+            out.insert(e["path"].to_string());
+        }
+    }
+    for r in body["extensions"]["redactions"].as_array().into_iter().flatten() {
+        out.insert(r["path"].to_string());
+    }
+    out
+}
+
+/// Walks every root field for every role under a policy that denies (or
+/// redacts) every field class and allows every action.
+async fn walk(fields: &str) {
+    let schema = introspect().await;
+    let (app, _dir) = app_with_policy(policy(fields, "allow, -")).await;
+    let fixture = seed(&app).await;
+    let mut findings = Findings {
+        leaks: Vec::new(),
+        checked: 0,
+    };
+    let mut exercised: BTreeMap<&str, usize> = BTreeMap::new();
+    for (n, (label, who, role)) in app.demo.callers().into_iter().enumerate() {
+        let args = arguments(&app, &fixture, role, n);
+        let roots: Vec<(&str, String)> = schema.types[&schema.query]
+            .keys()
+            .map(|f| ("query", f.clone()))
+            .chain(MUTATION_ORDER.iter().map(|f| ("mutation", (*f).to_owned())))
+            .collect();
+        for (op, field) in roots {
+            let root_type = if op == "query" { &schema.query } else { &schema.mutation };
+            let Some(arg) = args.get(field.as_str()) else {
+                panic!("root field {field} has no arguments in the walk: add it to `arguments`");
+            };
+            let (inner, object) = &schema.types[root_type][&field];
+            let sub = if *object {
+                selection(&schema, inner, &mut vec![inner.clone()])
+            } else {
+                String::new()
+            };
+            let query = format!("{op} {{ {field}{arg} {sub} }}");
+            let res = app.as_caller(who, role, &query, json!({})).await;
+            let value = &res.data()[field.as_str()];
+            assert!(
+                res.data().as_object().is_some_and(|m| m.contains_key(&field)),
+                "{label}: {field} dropped from data: {:#}",
+                res.body
+            );
+            if value.is_null() {
+                // Refused as a whole (by its action, or as invalid for this
+                // caller): nothing was released.
+                assert!(!res.errors().is_empty() || op == "query", "{label}: {field} null without an error: {:#}", res.body);
+                continue;
+            }
+            *exercised.entry(Box::leak(field.clone().into_boxed_str())).or_default() += 1;
+            let decided = decided_paths(&res.body);
+            let wrapped = json!({ field.clone(): value });
+            let mut path = Vec::new();
+            let before = findings.leaks.len();
+            check_object(&schema, root_type, &wrapped, &mut path, &decided, &mut findings);
+            if findings.leaks.len() > before {
+                findings.leaks.push(format!("  (as {label}, query: {query})"));
+            }
+        }
+    }
+    assert!(findings.leaks.is_empty(), "fields not decided:\n{}", findings.leaks.join("\n"));
+    // Every mutation's result was walked for at least one role, and every
+    // root query returned records for at least one role.
+    for field in MUTATION_ORDER.iter().chain(["student", "supportCase", "riskExceptions", "myDisclosures", "partnerFeed", "caseStatistics", "me"].iter()) {
+        assert!(exercised.contains_key(field), "{field} was never walked with a result: {exercised:?}");
+    }
+    assert!(findings.checked > 500, "only {} guarded fields checked", findings.checked);
+    eprintln!("walk ({fields}): {} guarded fields checked, roots walked: {exercised:?}", findings.checked);
+}
+
+#[tokio::test]
+async fn every_field_of_every_route_is_denied_under_a_deny_all_fields_policy() {
+    walk("deny").await;
+}
+
+#[tokio::test]
+async fn every_field_of_every_route_is_redacted_under_a_redact_all_fields_policy() {
+    walk("redact").await;
+}
+
+#[tokio::test]
+async fn under_a_deny_all_policy_every_route_is_refused_and_nothing_is_written() {
+    let schema = introspect().await;
+    let (app, _dir) = app_with_policy(policy("deny", "deny, ROLE_NOT_PERMITTED")).await;
+    let fixture = seed(&app).await;
+    let tables = ["student", "support_case", "note", "third_party_entry", "consent", "risk_exception", "enrolment"];
+    let mut before = Vec::new();
+    for t in tables {
+        before.push(app.count(t).await);
+    }
+    for (n, (label, who, role)) in app.demo.callers().into_iter().enumerate() {
+        let args = arguments(&app, &fixture, role, n);
+        for (op, root_type) in [("query", &schema.query), ("mutation", &schema.mutation)] {
+            for (field, (inner, object)) in &schema.types[root_type] {
+                if field == "me" {
+                    // The caller's own account: its fields are denied like any other.
+                    continue;
+                }
+                let arg = args.get(field.as_str()).unwrap_or_else(|| panic!("no arguments for {field}"));
+                let sub = if *object { selection(&schema, inner, &mut vec![inner.clone()]) } else { String::new() };
+                let res = app
+                    .as_caller(who, role, &format!("{op} {{ {field}{arg} {sub} }}"), json!({}))
+                    .await;
+                assert_eq!(res.data(), &json!({ field.clone(): null }), "{label}: {field}: {:#}", res.body);
+                assert_eq!(res.error_at(json!([field])).as_deref(), Some("FORBIDDEN"), "{label}: {field}: {:#}", res.body);
+            }
+        }
+    }
+    for (t, n) in tables.iter().zip(before) {
+        assert_eq!(app.count(t).await, n, "{t} changed under a deny-all policy");
+    }
+}
