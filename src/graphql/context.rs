@@ -608,6 +608,7 @@ impl RequestContext {
     pub async fn assignee(
         &self,
         group: &CaseGroup,
+        case: &Guarded<support_case::Model>,
         staff_id: Uuid,
     ) -> AppResult<Option<Guarded<staff::Model>>> {
         let staff = group
@@ -617,15 +618,14 @@ impl RequestContext {
                 Ok::<_, AppError>(arcs(service::cases::staff_by_ids(&self.db, ids).await?))
             })
             .await?;
-        Ok(staff
-            .get(&staff_id)
-            .map(|s| self.directory_entry(s.clone())))
+        Ok(staff.get(&staff_id).map(|s| case.part(s.clone())))
     }
 
     /// The author of a note: `author_id` came from the note's CASE_NOTES decision.
     pub async fn note_author(
         &self,
         group: &CaseGroup,
+        note: &Guarded<note::Model>,
         author_id: Uuid,
     ) -> AppResult<Option<Guarded<staff::Model>>> {
         let Some(notes) = group.notes.get() else {
@@ -638,14 +638,7 @@ impl RequestContext {
                 Ok::<_, AppError>(arcs(service::cases::staff_by_ids(&self.db, ids).await?))
             })
             .await?;
-        Ok(staff
-            .get(&author_id)
-            .map(|s| self.directory_entry(s.clone())))
-    }
-
-    /// A staff directory entry: about no student, decided under relation `any`.
-    pub fn directory_entry(&self, model: Arc<staff::Model>) -> Guarded<staff::Model> {
-        Guarded::new(model, self.decisions.mask(Facts::base(Relation::Any)), None)
+        Ok(staff.get(&author_id).map(|s| note.part(s.clone())))
     }
 
     /// A note just written to a case (a mutation's result), guarded as the
@@ -691,13 +684,15 @@ impl RequestContext {
         ))
     }
 
-    /// A member of staff by id (the author of a note read outside a case page):
-    /// `staff_id` came from a decision on the record that names them.
-    pub async fn staff_member(&self, staff_id: Uuid) -> AppResult<Option<Guarded<staff::Model>>> {
-        let mut staff = service::cases::staff_by_ids(&self.db, [staff_id]).await?;
-        Ok(staff
-            .remove(&staff_id)
-            .map(|s| self.directory_entry(Arc::new(s))))
+    /// The author of a note read outside a case page (a mutation's result):
+    /// `author_id` came from the note's CASE_NOTES decision.
+    pub async fn author_of(
+        &self,
+        note: &Guarded<note::Model>,
+        author_id: Uuid,
+    ) -> AppResult<Option<Guarded<staff::Model>>> {
+        let mut staff = service::cases::staff_by_ids(&self.db, [author_id]).await?;
+        Ok(staff.remove(&author_id).map(|s| note.part(Arc::new(s))))
     }
 
     // ----- Workflow records -----------------------------------------------------

@@ -192,6 +192,7 @@ fn null_at_error_paths(response: &mut Response) {
 }
 
 /// Runs one request for one authenticated caller.
+#[allow(clippy::too_many_arguments)] // each is one independent input of a request
 pub async fn execute(
     schema: &ConfideSchema,
     db: DatabaseConnection,

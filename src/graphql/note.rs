@@ -67,10 +67,10 @@ impl NoteNode {
         };
         let rc = request_context(ctx)?;
         let entry = match &self.group {
-            Some(group) => rc.note_author(group, author).await?,
-            None => rc.staff_member(author).await?,
+            Some(group) => rc.note_author(group, &self.record, author).await?,
+            None => rc.author_of(&self.record, author).await?,
         };
-        Ok(entry.map(StaffMemberNode::from))
+        Ok(entry.map(|s| StaffMemberNode::new(s, FieldClass::CaseNotes)))
     }
 
     /// Category CASE_NOTES. The note's text.

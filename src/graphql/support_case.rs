@@ -86,9 +86,9 @@ impl CaseNode {
         };
         let rc = request_context(ctx)?;
         Ok(rc
-            .assignee(&self.group, staff_id)
+            .assignee(&self.group, &self.record, staff_id)
             .await?
-            .map(StaffMemberNode::from))
+            .map(|s| StaffMemberNode::new(s, FieldClass::SupportSummary)))
     }
 
     /// Category SUPPORT_SUMMARY (the shareable text). A short factual summary written to be shared.

@@ -108,6 +108,13 @@ impl<M: Record> Guarded<M> {
         self.model.record_id()
     }
 
+    /// Another record read as part of this one, under the same mask and subject
+    /// (the member of staff a case is assigned to, the author of a note): each of
+    /// its fields is decided by the class of the field that reached it.
+    pub fn part<C: Record>(&self, model: Arc<C>) -> Guarded<C> {
+        Guarded::new(model, self.mask.clone(), self.subject)
+    }
+
     /// The facts the record's mask was decided from.
     pub fn facts(&self) -> Facts {
         self.mask.facts()

@@ -83,3 +83,17 @@ pub fn render(policy: &Policy) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::rules::DEFAULT_POLICY;
+
+    /// Every change to the shipped policy is a readable diff of this snapshot
+    /// (`cargo insta review`, or `INSTA_UPDATE=always cargo test` and review the diff).
+    #[tokio::test]
+    async fn the_decision_table_of_the_shipped_policy() {
+        let policy = Policy::from_text(DEFAULT_POLICY).await.expect("policy");
+        insta::assert_snapshot!(render(&policy));
+    }
+}

@@ -3,7 +3,7 @@
 //! the student lists them with myDisclosures.
 
 use crate::fixtures::{
-    consent_id, history_department_consent, inform_student, partner_consent, propose_and_confirm,
+    history_department_consent, inform_student, partner_consent, propose_and_confirm,
     record_consent, unread_consent_id, view,
 };
 use crate::helpers::{id, spawn_app};

@@ -124,8 +124,18 @@ async fn seed(app: &TestApp) -> Fixture {
             .filter(consent::Column::StudentId.eq(app.demo.alice))
             .filter(consent::Column::RecipientKind.eq(kind))
     };
-    let history_consent = consent_of("department").one(&app.db).await.unwrap().unwrap().id;
-    let gp_consent = consent_of("partner").one(&app.db).await.unwrap().unwrap().id;
+    let history_consent = consent_of("department")
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    let gp_consent = consent_of("partner")
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
     let now = chrono::Utc::now();
     let mut ids = Vec::new();
     for confirmed in [false, true] {
@@ -216,7 +226,10 @@ fn arguments(app: &TestApp, f: &Fixture, role: Role, n: usize) -> BTreeMap<&'sta
         "supportCase",
         format!("(id: {})", s(json!(id(d.alice_counselling_case)))),
     );
-    a.insert("partnerFeed", "(since: \"2000-01-01T00:00:00Z\", first: 5)".into());
+    a.insert(
+        "partnerFeed",
+        "(since: \"2000-01-01T00:00:00Z\", first: 5)".into(),
+    );
     a.insert(
         "createStudent",
         format!(
@@ -225,15 +238,24 @@ fn arguments(app: &TestApp, f: &Fixture, role: Role, n: usize) -> BTreeMap<&'sta
     );
     a.insert(
         "updateStudent",
-        format!("(id: {}, input: {{ homeAddress: \"2 Low Street\" }})", s(json!(id(student)))),
+        format!(
+            "(id: {}, input: {{ homeAddress: \"2 Low Street\" }})",
+            s(json!(id(student)))
+        ),
     );
     a.insert(
         "recordEnrolment",
-        format!("(studentId: {}, startsOn: \"2024-09-23\")", s(json!(id(student)))),
+        format!(
+            "(studentId: {}, startsOn: \"2024-09-23\")",
+            s(json!(id(student)))
+        ),
     );
     a.insert(
         "openCase",
-        format!("(input: {{ studentId: {}, service: \"counselling\" }})", s(json!(id(student)))),
+        format!(
+            "(input: {{ studentId: {}, service: \"counselling\" }})",
+            s(json!(id(student)))
+        ),
     );
     a.insert(
         "assignCase",
@@ -243,7 +265,10 @@ fn arguments(app: &TestApp, f: &Fixture, role: Role, n: usize) -> BTreeMap<&'sta
             s(json!(id(d.counsellor)))
         ),
     );
-    a.insert("closeCase", format!("(caseId: {})", s(json!(id(d.bob_disability_case)))));
+    a.insert(
+        "closeCase",
+        format!("(caseId: {})", s(json!(id(d.bob_disability_case)))),
+    );
     a.insert(
         "addNote",
         format!(
@@ -269,7 +294,10 @@ fn arguments(app: &TestApp, f: &Fixture, role: Role, n: usize) -> BTreeMap<&'sta
     );
     a.insert(
         "withdrawConsent",
-        format!("(id: {}, reason: \"Walk.\")", s(json!(id(f.history_consent)))),
+        format!(
+            "(id: {}, reason: \"Walk.\")",
+            s(json!(id(f.history_consent)))
+        ),
     );
     a.insert(
         "proposeRiskException",
@@ -279,12 +307,21 @@ fn arguments(app: &TestApp, f: &Fixture, role: Role, n: usize) -> BTreeMap<&'sta
             s(json!(id(d.nhs_trust)))
         ),
     );
-    a.insert("confirmRiskException", format!("(id: {})", s(json!(id(f.proposed)))));
+    a.insert(
+        "confirmRiskException",
+        format!("(id: {})", s(json!(id(f.proposed)))),
+    );
     a.insert(
         "recordStudentInformed",
-        format!("(id: {}, informedAt: \"2026-01-01T00:00:00Z\")", s(json!(id(f.active)))),
+        format!(
+            "(id: {}, informedAt: \"2026-01-01T00:00:00Z\")",
+            s(json!(id(f.active)))
+        ),
     );
-    a.insert("revokeRiskException", format!("(id: {})", s(json!(id(f.active)))));
+    a.insert(
+        "revokeRiskException",
+        format!("(id: {})", s(json!(id(f.active)))),
+    );
     a.insert(
         "recordDisclosure",
         format!(
@@ -362,7 +399,8 @@ fn check_object(
     out: &mut Findings,
 ) {
     let Some(map) = value.as_object() else {
-        out.leaks.push(format!("{path:?}: {ty} is not an object: {value}"));
+        out.leaks
+            .push(format!("{path:?}: {ty} is not an object: {value}"));
         return;
     };
     for (field, (inner, object)) in &schema.types[ty] {
@@ -375,8 +413,9 @@ fn check_object(
         let key = Value::Array(path.clone()).to_string();
         if v.is_null() {
             if !decided.contains(&key) && !allowlisted(ty, field) {
-                out.leaks
-                    .push(format!("{key}: null without a redaction or FORBIDDEN error"));
+                out.leaks.push(format!(
+                    "{key}: null without a redaction or FORBIDDEN error"
+                ));
             }
             out.checked += 1;
         } else if allowlisted(ty, field) || *object {
@@ -385,7 +424,10 @@ fn check_object(
                 (Value::Array(items), true) => {
                     let root = ty == schema.query || ty == schema.mutation;
                     if !root && !allowlisted(ty, field) {
-                        out.leaks.push(format!("{key}: a list of {} records returned under a denied class", items.len()));
+                        out.leaks.push(format!(
+                            "{key}: a list of {} records returned under a denied class",
+                            items.len()
+                        ));
                     }
                     for (i, item) in items.iter().enumerate() {
                         path.push(json!(i));
@@ -396,7 +438,9 @@ fn check_object(
                 _ => {}
             }
         } else {
-            out.leaks.push(format!("{key} = {v}: a value under a policy that denies it"));
+            out.leaks.push(format!(
+                "{key} = {v}: a value under a policy that denies it"
+            ));
         }
         path.pop();
     }
@@ -410,7 +454,11 @@ fn decided_paths(body: &Value) -> BTreeSet<String> {
             out.insert(e["path"].to_string());
         }
     }
-    for r in body["extensions"]["redactions"].as_array().into_iter().flatten() {
+    for r in body["extensions"]["redactions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
         out.insert(r["path"].to_string());
     }
     out
@@ -435,7 +483,11 @@ async fn walk(fields: &str) {
             .chain(MUTATION_ORDER.iter().map(|f| ("mutation", (*f).to_owned())))
             .collect();
         for (op, field) in roots {
-            let root_type = if op == "query" { &schema.query } else { &schema.mutation };
+            let root_type = if op == "query" {
+                &schema.query
+            } else {
+                &schema.mutation
+            };
             let Some(arg) = args.get(field.as_str()) else {
                 panic!("root field {field} has no arguments in the walk: add it to `arguments`");
             };
@@ -449,35 +501,77 @@ async fn walk(fields: &str) {
             let res = app.as_caller(who, role, &query, json!({})).await;
             let value = &res.data()[field.as_str()];
             assert!(
-                res.data().as_object().is_some_and(|m| m.contains_key(&field)),
+                res.data()
+                    .as_object()
+                    .is_some_and(|m| m.contains_key(&field)),
                 "{label}: {field} dropped from data: {:#}",
                 res.body
             );
             if value.is_null() {
                 // Refused as a whole (by its action, or as invalid for this
                 // caller): nothing was released.
-                assert!(!res.errors().is_empty() || op == "query", "{label}: {field} null without an error: {:#}", res.body);
+                assert!(
+                    !res.errors().is_empty() || op == "query",
+                    "{label}: {field} null without an error: {:#}",
+                    res.body
+                );
                 continue;
             }
-            *exercised.entry(Box::leak(field.clone().into_boxed_str())).or_default() += 1;
+            *exercised
+                .entry(Box::leak(field.clone().into_boxed_str()))
+                .or_default() += 1;
             let decided = decided_paths(&res.body);
             let wrapped = json!({ field.clone(): value });
             let mut path = Vec::new();
             let before = findings.leaks.len();
-            check_object(&schema, root_type, &wrapped, &mut path, &decided, &mut findings);
+            check_object(
+                &schema,
+                root_type,
+                &wrapped,
+                &mut path,
+                &decided,
+                &mut findings,
+            );
             if findings.leaks.len() > before {
-                findings.leaks.push(format!("  (as {label}, query: {query})"));
+                findings
+                    .leaks
+                    .push(format!("  (as {label}, query: {query})"));
             }
         }
     }
-    assert!(findings.leaks.is_empty(), "fields not decided:\n{}", findings.leaks.join("\n"));
+    assert!(
+        findings.leaks.is_empty(),
+        "fields not decided:\n{}",
+        findings.leaks.join("\n")
+    );
     // Every mutation's result was walked for at least one role, and every
     // root query returned records for at least one role.
-    for field in MUTATION_ORDER.iter().chain(["student", "supportCase", "riskExceptions", "myDisclosures", "partnerFeed", "caseStatistics", "me"].iter()) {
-        assert!(exercised.contains_key(field), "{field} was never walked with a result: {exercised:?}");
+    for field in MUTATION_ORDER.iter().chain(
+        [
+            "student",
+            "supportCase",
+            "riskExceptions",
+            "myDisclosures",
+            "partnerFeed",
+            "caseStatistics",
+            "me",
+        ]
+        .iter(),
+    ) {
+        assert!(
+            exercised.contains_key(field),
+            "{field} was never walked with a result: {exercised:?}"
+        );
     }
-    assert!(findings.checked > 500, "only {} guarded fields checked", findings.checked);
-    eprintln!("walk ({fields}): {} guarded fields checked, roots walked: {exercised:?}", findings.checked);
+    assert!(
+        findings.checked > 500,
+        "only {} guarded fields checked",
+        findings.checked
+    );
+    eprintln!(
+        "walk ({fields}): {} guarded fields checked, roots walked: {exercised:?}",
+        findings.checked
+    );
 }
 
 #[tokio::test]
@@ -495,7 +589,15 @@ async fn under_a_deny_all_policy_every_route_is_refused_and_nothing_is_written()
     let schema = introspect().await;
     let (app, _dir) = app_with_policy(policy("deny", "deny, ROLE_NOT_PERMITTED")).await;
     let fixture = seed(&app).await;
-    let tables = ["student", "support_case", "note", "third_party_entry", "consent", "risk_exception", "enrolment"];
+    let tables = [
+        "student",
+        "support_case",
+        "note",
+        "third_party_entry",
+        "consent",
+        "risk_exception",
+        "enrolment",
+    ];
     let mut before = Vec::new();
     for t in tables {
         before.push(app.count(t).await);
@@ -508,13 +610,34 @@ async fn under_a_deny_all_policy_every_route_is_refused_and_nothing_is_written()
                     // The caller's own account: its fields are denied like any other.
                     continue;
                 }
-                let arg = args.get(field.as_str()).unwrap_or_else(|| panic!("no arguments for {field}"));
-                let sub = if *object { selection(&schema, inner, &mut vec![inner.clone()]) } else { String::new() };
+                let arg = args
+                    .get(field.as_str())
+                    .unwrap_or_else(|| panic!("no arguments for {field}"));
+                let sub = if *object {
+                    selection(&schema, inner, &mut vec![inner.clone()])
+                } else {
+                    String::new()
+                };
                 let res = app
-                    .as_caller(who, role, &format!("{op} {{ {field}{arg} {sub} }}"), json!({}))
+                    .as_caller(
+                        who,
+                        role,
+                        &format!("{op} {{ {field}{arg} {sub} }}"),
+                        json!({}),
+                    )
                     .await;
-                assert_eq!(res.data(), &json!({ field.clone(): null }), "{label}: {field}: {:#}", res.body);
-                assert_eq!(res.error_at(json!([field])).as_deref(), Some("FORBIDDEN"), "{label}: {field}: {:#}", res.body);
+                assert_eq!(
+                    res.data(),
+                    &json!({ field.clone(): null }),
+                    "{label}: {field}: {:#}",
+                    res.body
+                );
+                assert_eq!(
+                    res.error_at(json!([field])).as_deref(),
+                    Some("FORBIDDEN"),
+                    "{label}: {field}: {:#}",
+                    res.body
+                );
             }
         }
     }
