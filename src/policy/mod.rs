@@ -253,7 +253,9 @@ impl Decisions {
     pub fn new(caller: Arc<Caller>, policy: Arc<Policy>) -> Self {
         Self {
             caller,
-            now: chrono::Utc::now(),
+            // Microseconds: what PostgreSQL stores, so that the Rust and SQL
+            // forms of "in force" judge the same instant.
+            now: chrono::SubsecRound::trunc_subsecs(chrono::Utc::now(), 6),
             policy,
             masks: Mutex::new(HashMap::new()),
             evaluations: Arc::new(AtomicU64::new(0)),

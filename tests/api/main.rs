@@ -10,6 +10,7 @@ mod filters;
 mod fixtures;
 mod health;
 mod helpers;
+mod in_force;
 mod leaks;
 mod matrix;
 mod outside_audiences;
