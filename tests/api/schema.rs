@@ -80,3 +80,29 @@ fn every_guarded_field_is_nullable_and_names_its_data_category() {
     }
     assert!(checked >= 30, "checked only {checked} fields");
 }
+
+const MATRIX_START: &str = "<!-- decision table: generated from the policy by `UPDATE_README=1 cargo test --test api readme`; do not edit -->";
+const MATRIX_END: &str = "<!-- end of decision table -->";
+
+/// The README's role matrix is the decision table rendered from the shipped
+/// policy (the same text as the snapshot in src/policy/snapshots), never copied
+/// by hand.
+#[tokio::test]
+async fn readme_role_matrix_is_generated_from_the_policy() {
+    let policy = confide::policy::load(None).await.unwrap();
+    let table = confide::policy::table::render(&policy);
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("README.md");
+    let readme = std::fs::read_to_string(&path).unwrap();
+    let start = readme.find(MATRIX_START).expect("README has the matrix start marker");
+    let end = readme.find(MATRIX_END).expect("README has the matrix end marker");
+    let generated = format!("{MATRIX_START}\n\n{table}\n{MATRIX_END}");
+    if std::env::var("UPDATE_README").is_ok() {
+        let updated = format!("{}{generated}{}", &readme[..start], &readme[end + MATRIX_END.len()..]);
+        std::fs::write(&path, updated).unwrap();
+        return;
+    }
+    assert!(
+        readme[start..end + MATRIX_END.len()] == generated,
+        "README's decision table is stale: run `UPDATE_README=1 cargo test --test api readme` and commit it"
+    );
+}
