@@ -103,30 +103,11 @@ pub fn student_facts(
     restricted: bool,
     access: Option<&StudentAccess>,
 ) -> Facts {
-    match caller.role {
-        Role::Student if caller.id == student_id => Facts::base(Relation::SelfRecord),
-        Role::Student => Facts::base(Relation::None),
-        Role::Dpo => Facts::base(Relation::Any),
-        Role::Practitioner
-        | Role::ServiceLead
-        | Role::Reception
-        | Role::Analyst
-        | Role::ItSupport
-        | Role::Department
-        | Role::UniversityService
-        | Role::Partner
-            if restricted =>
-        {
-            Facts::base(Relation::Restricted)
-        }
-        Role::Department | Role::UniversityService | Role::Partner => {
+    match service_relation(caller, student_id, None, restricted) {
+        Relation::None if caller.role.is_outside() => {
             outside(access, StudentAccess::student_consented)
         }
-        Role::Practitioner
-        | Role::ServiceLead
-        | Role::Reception
-        | Role::Analyst
-        | Role::ItSupport => Facts::base(Relation::Any),
+        relation => Facts::base(relation),
     }
 }
 
@@ -137,7 +118,7 @@ pub fn case_facts(
     restricted: bool,
     access: Option<&StudentAccess>,
 ) -> Facts {
-    match service_relation(caller, case.student_id, &case.service, restricted) {
+    match service_relation(caller, case.student_id, Some(&case.service), restricted) {
         Relation::None if caller.role.is_outside() => {
             outside(access, |a| a.case_consented(case.id))
         }
@@ -145,12 +126,13 @@ pub fn case_facts(
     }
 }
 
-/// The relation of a caller to a case of `service` for `student_id`: also the
-/// relation a write to such a case (or opening one) is authorized under.
+/// The relation of a caller to a record about `student_id`: a case of
+/// `service`, or (with `None`) the student record itself. Also the relation a
+/// write to such a record (or opening a case) is authorized under.
 pub fn service_relation(
     caller: &Caller,
     student_id: Uuid,
-    service: &str,
+    service: Option<&str>,
     restricted: bool,
 ) -> Relation {
     match caller.role {
@@ -169,13 +151,11 @@ pub fn service_relation(
         {
             Relation::Restricted
         }
-        Role::Practitioner | Role::ServiceLead => {
-            if caller.service.as_deref() == Some(service) {
-                Relation::Own
-            } else {
-                Relation::Other
-            }
-        }
+        Role::Practitioner | Role::ServiceLead => match service {
+            None => Relation::Any,
+            Some(s) if caller.service.as_deref() == Some(s) => Relation::Own,
+            Some(_) => Relation::Other,
+        },
         Role::Department | Role::UniversityService | Role::Partner => Relation::None,
         Role::Reception | Role::Analyst | Role::ItSupport => Relation::Any,
     }

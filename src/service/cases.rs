@@ -303,7 +303,7 @@ fn relation_of(caller: &Caller, row: &CaseRow) -> crate::policy::Relation {
     facts::service_relation(
         caller,
         row.1.id,
-        &row.0.service,
+        Some(&row.0.service),
         row.1.processing_restricted,
     )
 }
@@ -328,7 +328,7 @@ pub async fn open(
     let relation = facts::service_relation(
         caller,
         student.id,
-        &new.service,
+        Some(&new.service),
         student.processing_restricted,
     );
     decisions.authorize(Action::OpenCase, relation)?;

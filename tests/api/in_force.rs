@@ -120,7 +120,11 @@ async fn rust_and_sql_agree_on_consent_in_force_and_exception_active_at_the_edge
         .collect();
     assert_eq!(rust, sql, "consent in force at {now}");
     // given at now is in force; expiring or withdrawn at now is not.
-    assert_eq!(rust.len(), 2 + 3, "given at now-1µs and now; expiring/withdrawn at now+1µs");
+    assert_eq!(
+        rust.len(),
+        2 + 3,
+        "given at now-1µs and now; expiring/withdrawn at now+1µs"
+    );
 
     let exceptions = risk_exception::Entity::find()
         .filter(risk_exception::Column::StudentId.eq(student))
@@ -143,5 +147,9 @@ async fn rust_and_sql_agree_on_consent_in_force_and_exception_active_at_the_edge
         .map(|e| e.id)
         .collect();
     assert_eq!(rust, sql, "exception active at {now}");
-    assert_eq!(rust.len(), 2 + 1 + 1, "confirmed at now-1µs and now; expiring/revoked at now+1µs");
+    assert_eq!(
+        rust.len(),
+        2 + 1 + 1,
+        "confirmed at now-1µs and now; expiring/revoked at now+1µs"
+    );
 }

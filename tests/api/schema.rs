@@ -93,11 +93,19 @@ async fn readme_role_matrix_is_generated_from_the_policy() {
     let table = confide::policy::table::render(&policy);
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("README.md");
     let readme = std::fs::read_to_string(&path).unwrap();
-    let start = readme.find(MATRIX_START).expect("README has the matrix start marker");
-    let end = readme.find(MATRIX_END).expect("README has the matrix end marker");
+    let start = readme
+        .find(MATRIX_START)
+        .expect("README has the matrix start marker");
+    let end = readme
+        .find(MATRIX_END)
+        .expect("README has the matrix end marker");
     let generated = format!("{MATRIX_START}\n\n{table}\n{MATRIX_END}");
     if std::env::var("UPDATE_README").is_ok() {
-        let updated = format!("{}{generated}{}", &readme[..start], &readme[end + MATRIX_END.len()..]);
+        let updated = format!(
+            "{}{generated}{}",
+            &readme[..start],
+            &readme[end + MATRIX_END.len()..]
+        );
         std::fs::write(&path, updated).unwrap();
         return;
     }
