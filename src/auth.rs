@@ -38,8 +38,20 @@ pub struct Claims {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub iss: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub aud: Option<String>,
+    pub aud: Option<Audiences>,
 }
+
+/// The `aud` claim: one audience or several (RFC 7519 allows both).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Audiences {
+    One(String),
+    Many(Vec<String>),
+}
+
+/// Longest lifetime (`exp` - `iat`, or `exp` - now without `iat`) a token may
+/// have unless configured otherwise: 12 hours.
+pub const DEFAULT_MAX_LIFETIME_MINUTES: i64 = 12 * 60;
 
 /// Verifies tokens (HS256 with a shared secret or RS256 with a PEM public key)
 /// and, with a secret, signs development tokens.
@@ -49,6 +61,15 @@ pub struct Authenticator {
     encoding: Option<EncodingKey>,
     issuer: Option<String>,
     audience: Option<String>,
+    max_lifetime: chrono::Duration,
+}
+
+/// The token of an `Authorization` header value: the scheme `Bearer` in any
+/// case, one space or more, the token.
+fn bearer_token(header: &str) -> Option<&str> {
+    let (scheme, token) = header.trim().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }
 
 impl Authenticator {
@@ -108,6 +129,11 @@ impl Authenticator {
             encoding,
             issuer: settings.issuer.clone(),
             audience: settings.audience.clone(),
+            max_lifetime: chrono::Duration::minutes(
+                settings
+                    .max_lifetime_minutes
+                    .unwrap_or(DEFAULT_MAX_LIFETIME_MINUTES),
+            ),
         })
     }
 
@@ -124,7 +150,7 @@ impl Authenticator {
             nbf: Some(now),
             iat: Some(now),
             iss: self.issuer.clone(),
-            aud: self.audience.clone(),
+            aud: self.audience.clone().map(Audiences::One),
         };
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, key)
             .map_err(|e| AppError::internal("jwt encode", e))
@@ -138,15 +164,24 @@ impl Authenticator {
         header: Option<&str>,
     ) -> AppResult<Caller> {
         let token = header
-            .and_then(|h| h.strip_prefix("Bearer "))
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
+            .and_then(bearer_token)
             .ok_or(AppError::Unauthenticated)?;
         let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
             .map_err(|e| {
                 tracing::info!(error = %e, "rejected token");
                 AppError::Unauthenticated
             })?;
+        let issued = data
+            .claims
+            .iat
+            .unwrap_or_else(|| chrono::Utc::now().timestamp());
+        if data.claims.exp - issued > self.max_lifetime.num_seconds() {
+            tracing::info!(
+                lifetime_s = data.claims.exp - issued,
+                "rejected token: longer-lived than the configured maximum"
+            );
+            return Err(AppError::Unauthenticated);
+        }
         let id = Uuid::parse_str(&data.claims.sub).map_err(|_| AppError::Unauthenticated)?;
         let role = Role::parse(&data.claims.role).ok_or(AppError::Unauthenticated)?;
         load_caller(db, id, role).await?.ok_or_else(|| {
@@ -202,4 +237,27 @@ pub async fn load_caller(
                 registered_mhp: s.registered_mhp,
             }),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bearer_scheme_is_case_insensitive_and_needs_a_token() {
+        assert_eq!(bearer_token("Bearer abc"), Some("abc"));
+        assert_eq!(bearer_token("bearer abc"), Some("abc"));
+        assert_eq!(bearer_token("BEARER   abc "), Some("abc"));
+        assert_eq!(bearer_token("Bearer "), None);
+        assert_eq!(bearer_token("Basic abc"), None);
+        assert_eq!(bearer_token("abc"), None);
+    }
+
+    #[test]
+    fn aud_is_one_string_or_an_array() {
+        let one: Audiences = serde_json::from_str("\"confide\"").unwrap();
+        assert_eq!(one, Audiences::One("confide".into()));
+        let many: Audiences = serde_json::from_str("[\"a\", \"confide\"]").unwrap();
+        assert_eq!(many, Audiences::Many(vec!["a".into(), "confide".into()]));
+    }
 }

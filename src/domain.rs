@@ -287,6 +287,16 @@ pub fn required_text(field: &str, value: &str, max: usize) -> AppResult<String> 
     if trimmed.is_empty() {
         return Err(AppError::bad_input(field, "must not be empty"));
     }
+    // A person's text: line breaks and tabs, never NUL or other control characters.
+    if trimmed
+        .chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+    {
+        return Err(AppError::bad_input(
+            field,
+            "must not contain control characters",
+        ));
+    }
     if trimmed.chars().count() > max {
         return Err(AppError::bad_input(
             field,

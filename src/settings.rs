@@ -70,9 +70,17 @@ pub struct JwtSettings {
     #[arg(long = "jwt-issuer", env = "CONFIDE_JWT_ISSUER")]
     pub issuer: Option<String>,
 
-    /// Required `aud` claim, when set.
+    /// Required `aud` claim, when set (the token's `aud` may be a string or an
+    /// array containing it).
     #[arg(long = "jwt-audience", env = "CONFIDE_JWT_AUDIENCE")]
     pub audience: Option<String>,
+
+    /// Longest token lifetime accepted, in minutes (`exp` - `iat`); default 720.
+    #[arg(
+        long = "jwt-max-lifetime-minutes",
+        env = "CONFIDE_JWT_MAX_LIFETIME_MINUTES"
+    )]
+    pub max_lifetime_minutes: Option<i64>,
 }
 
 impl Settings {

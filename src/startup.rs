@@ -161,10 +161,15 @@ async fn handle(
     payload: web::Payload,
     request_id: uuid::Uuid,
 ) -> HttpResponse {
-    let header = http
+    let mut headers = http
         .headers()
-        .get(actix_web::http::header::AUTHORIZATION)
-        .and_then(|h| h.to_str().ok());
+        .get_all(actix_web::http::header::AUTHORIZATION);
+    let header = headers.next().and_then(|h| h.to_str().ok());
+    if headers.next().is_some() {
+        // Two credentials: which one is meant is ambiguous, so neither is used.
+        tracing::info!("rejected request with more than one Authorization header");
+        return early_exit(&AppError::Unauthenticated, request_id);
+    }
     let caller = match state.auth.authenticate(&state.db, header).await {
         Ok(caller) => caller,
         Err(e) => return early_exit(&e, request_id),

@@ -13,6 +13,10 @@ pub fn encode(position: u64) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{PREFIX}{position}"))
 }
 
+/// The largest position a cursor may hold: SQL offsets are signed 64-bit, and a
+/// page past it would overflow.
+pub const MAX_POSITION: u64 = (i64::MAX as u64) / 2;
+
 pub fn decode(cursor: &str) -> Result<u64, AppError> {
     base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(cursor)
@@ -22,6 +26,7 @@ pub fn decode(cursor: &str) -> Result<u64, AppError> {
             text.strip_prefix(PREFIX)
                 .and_then(|n| n.parse::<u64>().ok())
         })
+        .filter(|n| *n <= MAX_POSITION)
         .ok_or_else(|| AppError::bad_input("after", "is not a valid cursor"))
 }
 
@@ -87,6 +92,20 @@ mod tests {
     fn cursor_round_trips_and_rejects_garbage() {
         assert_eq!(decode(&encode(41)).expect("cursor"), 41);
         assert!(decode("not-a-cursor").is_err());
+    }
+
+    #[test]
+    fn a_cursor_beyond_any_page_is_bad_input_not_a_wrap() {
+        for position in [MAX_POSITION + 1, 1 << 63, u64::MAX] {
+            let cursor = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .encode(format!("{PREFIX}{position}"));
+            assert!(matches!(
+                page(Some(10), Some(&cursor), 100),
+                Err(AppError::BadUserInput { .. })
+            ));
+        }
+        let last = encode(MAX_POSITION);
+        assert!(page(Some(100), Some(&last), 100).is_ok());
     }
 
     #[test]

@@ -167,7 +167,7 @@ async fn rs256_token_from_an_identity_provider_is_accepted_and_hs256_is_not() {
     let key = jsonwebtoken::EncodingKey::from_rsa_pem(private).unwrap();
     let mut c = claims(app.demo.dpo, "dpo", 600);
     c.iss = Some("https://idp.uni.example".to_owned());
-    c.aud = Some("confide".to_owned());
+    c.aud = Some(confide::auth::Audiences::One("confide".to_owned()));
     let token = jsonwebtoken::encode(
         &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256),
         &c,
@@ -179,7 +179,7 @@ async fn rs256_token_from_an_identity_provider_is_accepted_and_hs256_is_not() {
     assert_eq!(res.data()["me"]["role"], "DPO");
 
     let mut wrong_aud = c;
-    wrong_aud.aud = Some("another-api".to_owned());
+    wrong_aud.aud = Some(confide::auth::Audiences::One("another-api".to_owned()));
     let token = jsonwebtoken::encode(
         &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256),
         &wrong_aud,
@@ -208,4 +208,57 @@ async fn rs256_token_from_an_identity_provider_is_accepted_and_hs256_is_not() {
     )
     .unwrap();
     assert_unauthenticated(&app.gql(&hs, ME, json!({})).await);
+}
+
+#[tokio::test]
+async fn token_rules_aud_array_any_case_scheme_one_header_and_a_maximum_lifetime() {
+    let app = spawn_app_with(|s| s.jwt.audience = Some("confide".to_owned())).await;
+    let sign = |c: &Claims| app.token_with_claims(c);
+    // `aud` as an array that contains the configured audience.
+    let mut c = claims(app.demo.dpo, "dpo", 600);
+    c.aud = Some(confide::auth::Audiences::Many(vec![
+        "another-api".to_owned(),
+        "confide".to_owned(),
+    ]));
+    let token = sign(&c);
+    app.gql(&token, ME, json!({})).await.assert_no_errors();
+    // The scheme in lower case.
+    let lower = app
+        .post_raw(Some(&format!("bearer {token}")), json!({ "query": ME }))
+        .await;
+    lower.assert_no_errors();
+    // Two Authorization headers: neither is used.
+    let res = app
+        .client
+        .post(format!("{}/graphql", app.address))
+        .header("Authorization", format!("Bearer {token}"))
+        .header("Authorization", format!("Bearer {token}"))
+        .json(&json!({ "query": ME }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 401);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["errors"][0]["extensions"]["code"], "UNAUTHENTICATED");
+    // A token living longer than the maximum (12 hours by default) is refused.
+    let mut long = claims(app.demo.dpo, "dpo", 13 * 3600);
+    long.aud = Some(confide::auth::Audiences::One("confide".to_owned()));
+    assert_unauthenticated(&app.gql(&sign(&long), ME, json!({})).await);
+}
+
+#[tokio::test]
+async fn a_control_character_in_text_is_bad_input_and_nothing_is_written() {
+    let app = spawn_app().await;
+    let before = app.count("student").await;
+    let res = app
+        .as_caller(
+            app.demo.reception,
+            Role::Reception,
+            r#"mutation($input: CreateStudentInput!) { createStudent(input: $input) { id } }"#,
+            json!({ "input": { "studentNumber": "S9", "name": "Nul\u{0}Byte", "email": "n@uni.example", "department": "history", "course": "BA" } }),
+        )
+        .await;
+    assert_eq!(res.codes(), vec!["BAD_USER_INPUT"]);
+    assert_eq!(res.errors()[0]["extensions"]["field"], "input.name");
+    assert_eq!(app.count("student").await, before);
 }
