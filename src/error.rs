@@ -107,7 +107,20 @@ impl AppError {
 
 impl From<sea_orm::DbErr> for AppError {
     fn from(err: sea_orm::DbErr) -> Self {
+        // A unique key raced by two writers: the second learns the record
+        // exists (as it would have on a read before writing).
+        if let Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) = err.sql_err() {
+            return AppError::Conflict("the record already exists".to_owned());
+        }
         AppError::internal_from("database", err)
+    }
+}
+
+impl AppError {
+    /// The answer to a conditional update that changed no row: another writer
+    /// changed the record first.
+    pub fn changed_meanwhile(what: &str) -> Self {
+        AppError::Conflict(format!("the {what} was changed by someone else; reload it"))
     }
 }
 

@@ -22,7 +22,10 @@ use entity::{
     audit_event, consent, enrolment, note, risk_exception, staff, student, support_case,
     third_party_entry,
 };
-use sea_orm::{DatabaseConnection, DatabaseTransaction, TransactionTrait};
+use sea_orm::{
+    DatabaseConnection, DatabaseExecutor, DatabaseTransaction, SqliteTransactionMode,
+    TransactionOptions, TransactionTrait,
+};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 use tokio::sync::OnceCell;
@@ -37,6 +40,12 @@ pub struct Redaction {
 /// Everything one request's resolvers share.
 pub struct RequestContext {
     db: DatabaseConnection,
+    /// The request's write transaction, begun by its first write (as a writer
+    /// on SQLite: `BEGIN IMMEDIATE`). Every read after it, the mutation results
+    /// and the request's audit records go through it, and it commits only after
+    /// the audit records are written: a write is stored with its audit record or
+    /// not at all.
+    txn: OnceCell<DatabaseTransaction>,
     pub decisions: Decisions,
     pub ledger: Ledger,
     pub limits: Limits,
@@ -45,6 +54,12 @@ pub struct RequestContext {
     redactions: Mutex<Vec<Redaction>>,
     /// Outside callers: consent and exception state per student, loaded once per request.
     access: tokio::sync::Mutex<HashMap<Uuid, Arc<StudentAccess>>>,
+}
+
+/// What a finished request hands back to the response.
+pub struct Finished {
+    pub redactions: Vec<Redaction>,
+    pub evaluations: u64,
 }
 
 /// A page of records, with the cursor of each.
@@ -144,13 +159,26 @@ impl CaseGroup {
 
 /// A write: the caller's role may take the action (checked before anything is
 /// read), and the transaction it runs in.
-pub struct Writer {
-    db: DatabaseConnection,
+pub struct Writer<'a> {
+    rc: &'a RequestContext,
 }
 
-impl Writer {
+impl Writer<'_> {
+    /// A transaction for this write, nested in the request's write transaction
+    /// (a savepoint): rolled back alone if the write fails.
     pub async fn begin(&self) -> AppResult<DatabaseTransaction> {
-        Ok(self.db.begin().await?)
+        let request = self
+            .rc
+            .txn
+            .get_or_try_init(|| async {
+                let options = TransactionOptions {
+                    sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+                    ..TransactionOptions::default()
+                };
+                Ok::<_, AppError>(self.rc.db.begin_with_options(options).await?)
+            })
+            .await?;
+        Ok(request.begin().await?)
     }
 }
 
@@ -163,6 +191,7 @@ impl RequestContext {
     ) -> Self {
         RequestContext {
             db,
+            txn: OnceCell::new(),
             decisions,
             ledger: Ledger::default(),
             limits,
@@ -182,11 +211,18 @@ impl RequestContext {
 
     /// A write for `action`: refused (FORBIDDEN) before any input is read when
     /// no relation lets the caller's role take it.
-    pub fn writer(&self, action: Action) -> AppResult<Writer> {
+    pub fn writer(&self, action: Action) -> AppResult<Writer<'_>> {
         self.decisions.may(action)?;
-        Ok(Writer {
-            db: self.db.clone(),
-        })
+        Ok(Writer { rc: self })
+    }
+
+    /// Where reads go: the request's write transaction once there is one (so a
+    /// mutation's result sees its write), else the pool.
+    fn conn(&self) -> DatabaseExecutor<'_> {
+        match self.txn.get() {
+            Some(txn) => DatabaseExecutor::Transaction(txn),
+            None => DatabaseExecutor::Connection(&self.db),
+        }
     }
 
     /// A route to records (lists, lookups, logs) that the role must be allowed.
@@ -215,12 +251,28 @@ impl RequestContext {
         }
     }
 
-    /// Writes the audit records of everything this request decided.
-    pub async fn write_audit(&self) -> AppResult<()> {
+    /// Writes the audit records of everything this request decided and, for a
+    /// request that wrote, commits its write transaction with them: the records
+    /// and the writes are stored together or not at all.
+    pub async fn finish(self) -> AppResult<Finished> {
         let releases = self.ledger.take();
         let access = self.access.lock().await.clone();
-        super::audit::record_request(&self.db, self.caller(), self.request_id, &access, releases)
-            .await
+        super::audit::record_request(
+            &self.conn(),
+            self.caller(),
+            self.request_id,
+            &access,
+            releases,
+        )
+        .await?;
+        let finished = Finished {
+            redactions: self.take_redactions(),
+            evaluations: self.decisions.evaluations(),
+        };
+        if let Some(txn) = self.txn.into_inner() {
+            txn.commit().await?;
+        }
+        Ok(finished)
     }
 
     /// The outside caller's access to these students (empty for other callers).
@@ -236,7 +288,7 @@ impl RequestContext {
             .collect();
         if !missing.is_empty() {
             let mut loaded =
-                service::access::load(&self.db, &recipient, &missing, self.now()).await?;
+                service::access::load(&self.conn(), &recipient, &missing, self.now()).await?;
             for id in missing {
                 let access = loaded.remove(&id).unwrap_or_default();
                 cache.insert(id, Arc::new(access));
@@ -306,7 +358,7 @@ impl RequestContext {
     /// One student, if it exists and is visible to the caller.
     pub async fn student(&self, id: Uuid) -> AppResult<Option<StudentRecord>> {
         self.route(Action::ListStudents)?;
-        match service::students::find(&self.db, &self.decisions, id).await? {
+        match service::students::find(&self.conn(), &self.decisions, id).await? {
             Some(model) => Ok(self.student_records(vec![model]).await?.pop()),
             None => Ok(None),
         }
@@ -320,25 +372,26 @@ impl RequestContext {
         page: Page,
     ) -> AppResult<Paged<StudentRecord>> {
         self.route(Action::ListStudents)?;
-        let rows = service::students::list(&self.db, &self.decisions, filter, order, page).await?;
+        let rows =
+            service::students::list(&self.conn(), &self.decisions, filter, order, page).await?;
         self.student_page(rows, page).await
     }
 
     pub async fn count_students(&self, filter: &StudentFilter) -> AppResult<u64> {
         self.route(Action::ListStudents)?;
-        service::students::count(&self.db, &self.decisions, filter).await
+        service::students::count(&self.conn(), &self.decisions, filter).await
     }
 
     /// A page of the partner feed.
     pub async fn feed(&self, since: DateTime<Utc>, page: Page) -> AppResult<Paged<StudentRecord>> {
         self.route(Action::PartnerFeed)?;
-        let rows = service::partner_feed::page(&self.db, &self.decisions, since, page).await?;
+        let rows = service::partner_feed::page(&self.conn(), &self.decisions, since, page).await?;
         self.student_page(rows, page).await
     }
 
     pub async fn feed_count(&self, since: DateTime<Utc>) -> AppResult<u64> {
         self.route(Action::PartnerFeed)?;
-        service::partner_feed::count(&self.db, &self.decisions, since).await
+        service::partner_feed::count(&self.conn(), &self.decisions, since).await
     }
 
     /// The student of a case, in the group the case was read with.
@@ -410,7 +463,7 @@ impl RequestContext {
     /// One case, if it exists and is visible to the caller.
     pub async fn case(&self, id: Uuid) -> AppResult<Option<CaseRecord>> {
         self.route(Action::ListCases)?;
-        match service::cases::find(&self.db, &self.decisions, id).await? {
+        match service::cases::find(&self.conn(), &self.decisions, id).await? {
             Some(row) => Ok(self.case_records(vec![row]).await?.pop()),
             None => Ok(None),
         }
@@ -424,7 +477,7 @@ impl RequestContext {
         page: Page,
     ) -> AppResult<Paged<CaseRecord>> {
         self.route(Action::ListCases)?;
-        let rows = service::cases::list(&self.db, &self.decisions, filter, order, page).await?;
+        let rows = service::cases::list(&self.conn(), &self.decisions, filter, order, page).await?;
         let (rows, page_info) = pagination::finish(rows, page);
         let (cursors, rows): (Vec<String>, Vec<_>) = rows.into_iter().unzip();
         let records = self.case_records(rows).await?;
@@ -436,7 +489,7 @@ impl RequestContext {
 
     pub async fn count_cases(&self, filter: &CaseFilter) -> AppResult<u64> {
         self.route(Action::ListCases)?;
-        service::cases::count(&self.db, &self.decisions, filter).await
+        service::cases::count(&self.conn(), &self.decisions, filter).await
     }
 
     // ----- Children of a student (each takes a permit) ------------------------
@@ -450,7 +503,7 @@ impl RequestContext {
         let all = group
             .enrolments
             .get_or_try_init(|| async {
-                let rows = service::students::enrolments_of(&self.db, &group.ids()).await?;
+                let rows = service::students::enrolments_of(&self.conn(), &group.ids()).await?;
                 Ok::<_, AppError>(arc_lists(rows))
             })
             .await?;
@@ -468,7 +521,7 @@ impl RequestContext {
         let all = group
             .consents
             .get_or_try_init(|| async {
-                let rows = service::consents::of_students(&self.db, &group.ids()).await?;
+                let rows = service::consents::of_students(&self.conn(), &group.ids()).await?;
                 Ok::<_, AppError>(arc_lists(rows))
             })
             .await?;
@@ -493,7 +546,8 @@ impl RequestContext {
         let all = group
             .exceptions
             .get_or_try_init(|| async {
-                let rows = service::risk_exceptions::of_students(&self.db, &group.ids()).await?;
+                let rows =
+                    service::risk_exceptions::of_students(&self.conn(), &group.ids()).await?;
                 let mut map: HashMap<Uuid, Vec<risk_exception::Model>> = HashMap::new();
                 for row in rows {
                     map.entry(row.student_id).or_default().push(row);
@@ -524,7 +578,7 @@ impl RequestContext {
             .cases
             .get_or_try_init(|| async {
                 let rows =
-                    service::cases::cases_of_students(&self.db, &self.decisions, &group.ids())
+                    service::cases::cases_of_students(&self.conn(), &self.decisions, &group.ids())
                         .await?;
                 let rows: Vec<Arc<support_case::Model>> = rows.into_iter().map(Arc::new).collect();
                 let case_group = CaseGroup::new(&rows, group.students.clone(), Some(group.clone()));
@@ -553,7 +607,7 @@ impl RequestContext {
         let all = group
             .notes
             .get_or_try_init(|| async {
-                let rows = service::cases::notes_of(&self.db, &group.ids()).await?;
+                let rows = service::cases::notes_of(&self.conn(), &group.ids()).await?;
                 Ok::<_, AppError>(arc_lists(rows))
             })
             .await?;
@@ -596,7 +650,7 @@ impl RequestContext {
         let all = group
             .third_party
             .get_or_try_init(|| async {
-                let rows = service::cases::third_party_of(&self.db, &group.ids()).await?;
+                let rows = service::cases::third_party_of(&self.conn(), &group.ids()).await?;
                 Ok::<_, AppError>(arc_lists(rows))
             })
             .await?;
@@ -615,7 +669,7 @@ impl RequestContext {
             .assignees
             .get_or_try_init(|| async {
                 let ids = group.cases.values().filter_map(|c| c.assigned_to);
-                Ok::<_, AppError>(arcs(service::cases::staff_by_ids(&self.db, ids).await?))
+                Ok::<_, AppError>(arcs(service::cases::staff_by_ids(&self.conn(), ids).await?))
             })
             .await?;
         Ok(staff.get(&staff_id).map(|s| case.part(s.clone())))
@@ -635,7 +689,7 @@ impl RequestContext {
             .note_authors
             .get_or_try_init(|| async {
                 let ids = notes.values().flatten().map(|n| n.author_id);
-                Ok::<_, AppError>(arcs(service::cases::staff_by_ids(&self.db, ids).await?))
+                Ok::<_, AppError>(arcs(service::cases::staff_by_ids(&self.conn(), ids).await?))
             })
             .await?;
         Ok(staff.get(&author_id).map(|s| note.part(s.clone())))
@@ -691,7 +745,7 @@ impl RequestContext {
         note: &Guarded<note::Model>,
         author_id: Uuid,
     ) -> AppResult<Option<Guarded<staff::Model>>> {
-        let mut staff = service::cases::staff_by_ids(&self.db, [author_id]).await?;
+        let mut staff = service::cases::staff_by_ids(&self.conn(), [author_id]).await?;
         Ok(staff.remove(&author_id).map(|s| note.part(Arc::new(s))))
     }
 
@@ -705,7 +759,8 @@ impl RequestContext {
         student_id: Uuid,
         models: Vec<M>,
     ) -> AppResult<Vec<Guarded<M>>> {
-        let facts = match service::students::find(&self.db, &self.decisions, student_id).await? {
+        let facts = match service::students::find(&self.conn(), &self.decisions, student_id).await?
+        {
             Some(s) => self.student_mask_facts(&s).await?,
             // Not visible to the caller: decided as for a student they have no relation to.
             None => Facts::base(Relation::None),
@@ -747,7 +802,7 @@ impl RequestContext {
         uninformed_only: bool,
     ) -> AppResult<Vec<Guarded<risk_exception::Model>>> {
         let rows =
-            service::risk_exceptions::list(&self.db, &self.decisions, uninformed_only).await?;
+            service::risk_exceptions::list(&self.conn(), &self.decisions, uninformed_only).await?;
         let students: Vec<Uuid> = rows.iter().map(|(_, s)| s.id).collect();
         self.access_for(&students).await?;
         let mut out = Vec::with_capacity(rows.len());
@@ -764,7 +819,7 @@ impl RequestContext {
 
     /// The caller's own disclosure log (a student), under their own mask.
     pub async fn my_disclosures(&self) -> AppResult<Vec<Guarded<audit_event::Model>>> {
-        let rows = service::risk_exceptions::my_disclosures(&self.db, &self.decisions).await?;
+        let rows = service::risk_exceptions::my_disclosures(&self.conn(), &self.decisions).await?;
         let me = self.caller().id;
         self.about_student(me, rows).await
     }
@@ -780,7 +835,7 @@ impl RequestContext {
 
     /// Aggregate case statistics: no individual rows.
     pub async fn case_statistics(&self) -> AppResult<Vec<Guarded<service::cases::CaseStatistic>>> {
-        let rows = service::cases::statistics(&self.db, &self.decisions).await?;
+        let rows = service::cases::statistics(&self.conn(), &self.decisions).await?;
         let mask = self.decisions.mask(Facts::base(Relation::Any));
         Ok(rows
             .into_iter()

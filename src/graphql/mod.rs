@@ -210,27 +210,38 @@ pub async fn execute(
         request_id,
     ));
     let statements = Arc::new(AtomicU64::new(0));
-    // The audit write is part of the request (and of its statement count).
-    let (mut response, audited) = db::counting_statements(statements.clone(), async {
+    // The audit write (and, for a request that wrote, the commit of its writes
+    // with their audit records) is part of the request and of its statement count.
+    let (mut response, finished) = db::counting_statements(statements.clone(), async {
         let response = schema.execute(request.data(rc.clone())).await;
-        let audited = rc.write_audit().await;
-        (response, audited)
+        let finished = match Arc::try_unwrap(rc) {
+            Ok(rc) => rc.finish().await,
+            Err(_) => Err(AppError::internal(
+                "request",
+                "the request context outlived its execution",
+            )),
+        };
+        (response, finished)
     })
     .await;
     for err in &mut response.errors {
         crate::error::assign_code(err);
     }
     null_at_error_paths(&mut response);
-    // No disclosure without its audit record: if the trail cannot be written,
-    // nothing of this response is released.
-    if let Err(e) = audited {
-        tracing::error!(error = ?e, "audit write failed; withholding the response");
-        return Response::from_errors(vec![crate::error::server_error(&AppError::internal(
-            "audit",
-            "the audit trail could not be written",
-        ))]);
-    }
-    let mut redactions = rc.take_redactions();
+    // No disclosure without its audit record, and no write without it: if the
+    // trail cannot be written (or the writes with it cannot be committed),
+    // nothing of this response is released and nothing was stored.
+    let finished = match finished {
+        Ok(finished) => finished,
+        Err(e) => {
+            tracing::error!(error = ?e, "audit write or commit failed; withholding the response");
+            return Response::from_errors(vec![crate::error::server_error(&AppError::internal(
+                "audit",
+                "the audit trail could not be written",
+            ))]);
+        }
+    };
+    let mut redactions = finished.redactions;
     if !redactions.is_empty() {
         redactions.sort_by_key(|r| r.path.to_string());
         if let Ok(value) = async_graphql::Value::from_json(serde_json::json!(redactions)) {
@@ -239,7 +250,7 @@ pub async fn execute(
     }
     if report_cost {
         let cost = serde_json::json!({
-            "casbinEvaluations": rc.decisions.evaluations(),
+            "casbinEvaluations": finished.evaluations,
             "sqlStatements": statements.load(std::sync::atomic::Ordering::Relaxed),
         });
         if let Ok(value) = async_graphql::Value::from_json(cost) {

@@ -381,10 +381,30 @@ pub async fn assign(
         ));
     }
     let (case, student) = row;
-    let mut model: support_case::ActiveModel = case.into();
-    model.assigned_to = Set(Some(staff_id));
-    model.updated_at = Set(chrono::Utc::now());
-    let case = model.update(db).await?;
+    // Conditional on the case being as read and unchanged since this request
+    // began: of two assignments at once, one succeeds and the other is told the
+    // case changed meanwhile; a later reassignment is an ordinary write.
+    let now = chrono::Utc::now();
+    let unchanged = match case.assigned_to {
+        Some(current) => Condition::all().add(support_case::Column::AssignedTo.eq(current)),
+        None => Condition::all().add(support_case::Column::AssignedTo.is_null()),
+    };
+    let updated = support_case::Entity::update_many()
+        .col_expr(support_case::Column::AssignedTo, Expr::value(staff_id))
+        .col_expr(support_case::Column::UpdatedAt, Expr::value(now))
+        .filter(support_case::Column::Id.eq(case.id))
+        .filter(unchanged)
+        .filter(support_case::Column::UpdatedAt.lte(decisions.now()))
+        .exec(db)
+        .await?;
+    if updated.rows_affected != 1 {
+        return Err(AppError::changed_meanwhile("case's assignment"));
+    }
+    let case = support_case::Model {
+        assigned_to: Some(staff_id),
+        updated_at: now,
+        ..case
+    };
     let summary = FieldClass::SupportSummary.into();
     super::changes::record(db, student.id, Some(case.id), summary, &[]).await?;
     Ok((case, student))
@@ -402,11 +422,27 @@ pub async fn close(
         return Err(AppError::Conflict("the case is already closed".to_owned()));
     }
     let now = chrono::Utc::now();
-    let mut model: support_case::ActiveModel = case.into();
-    model.status = Set(CaseStatus::Closed.as_str().to_owned());
-    model.closed_at = Set(Some(now));
-    model.updated_at = Set(now);
-    let case = model.update(db).await?;
+    // Conditional: of two closes at once, one succeeds.
+    let updated = support_case::Entity::update_many()
+        .col_expr(
+            support_case::Column::Status,
+            Expr::value(CaseStatus::Closed.as_str()),
+        )
+        .col_expr(support_case::Column::ClosedAt, Expr::value(now))
+        .col_expr(support_case::Column::UpdatedAt, Expr::value(now))
+        .filter(support_case::Column::Id.eq(case.id))
+        .filter(support_case::Column::Status.eq(CaseStatus::Open.as_str()))
+        .exec(db)
+        .await?;
+    if updated.rows_affected != 1 {
+        return Err(AppError::Conflict("the case is already closed".to_owned()));
+    }
+    let case = support_case::Model {
+        status: CaseStatus::Closed.as_str().to_owned(),
+        closed_at: Some(now),
+        updated_at: now,
+        ..case
+    };
     let summary = FieldClass::SupportSummary.into();
     super::changes::record(db, student.id, Some(case.id), summary, &[]).await?;
     Ok((case, student))

@@ -7,6 +7,7 @@ use crate::error::{AppError, AppResult};
 use crate::policy::{Action, Decisions, FieldClass, Relation};
 use chrono::{DateTime, Utc};
 use entity::{consent, partner_organisation, support_case};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
 };
@@ -204,11 +205,30 @@ pub async fn withdraw(
             "the consent is already withdrawn".to_owned(),
         ));
     }
-    let mut model: consent::ActiveModel = current.into();
-    model.withdrawn_at = Set(Some(decisions.now()));
-    model.withdrawn_by = Set(Some(caller.id));
-    model.withdrawal_reason = Set(Some(reason));
-    Ok(model.update(db).await?)
+    // Conditional: of two withdrawals at once (a double submit), one succeeds.
+    let now = decisions.now();
+    let updated = consent::Entity::update_many()
+        .col_expr(consent::Column::WithdrawnAt, Expr::value(now))
+        .col_expr(consent::Column::WithdrawnBy, Expr::value(caller.id))
+        .col_expr(
+            consent::Column::WithdrawalReason,
+            Expr::value(reason.clone()),
+        )
+        .filter(consent::Column::Id.eq(id))
+        .filter(consent::Column::WithdrawnAt.is_null())
+        .exec(db)
+        .await?;
+    if updated.rows_affected != 1 {
+        return Err(AppError::Conflict(
+            "the consent is already withdrawn".to_owned(),
+        ));
+    }
+    Ok(consent::Model {
+        withdrawn_at: Some(now),
+        withdrawn_by: Some(caller.id),
+        withdrawal_reason: Some(reason),
+        ..current
+    })
 }
 
 /// All consents of these students (given, expired and withdrawn), newest first.

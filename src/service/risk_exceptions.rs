@@ -13,6 +13,7 @@ use crate::policy::{facts, Action, Decisions, Relation};
 use crate::service::audit::{self, Event};
 use chrono::{DateTime, Duration, Utc};
 use entity::{audit_event, consent, risk_exception, risk_exception_recipient, student};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
 };
@@ -164,10 +165,25 @@ pub async fn confirm(
             "the risk exception is revoked or expired".to_owned(),
         ));
     }
-    let mut model: risk_exception::ActiveModel = current.into();
-    model.confirmed_by = Set(Some(caller.id));
-    model.confirmed_at = Set(Some(now));
-    Ok(model.update(db).await?)
+    // Conditional: of two professionals confirming at once, one succeeds.
+    let updated = risk_exception::Entity::update_many()
+        .col_expr(risk_exception::Column::ConfirmedBy, Expr::value(caller.id))
+        .col_expr(risk_exception::Column::ConfirmedAt, Expr::value(now))
+        .filter(risk_exception::Column::Id.eq(id))
+        .filter(risk_exception::Column::ConfirmedAt.is_null())
+        .filter(risk_exception::Column::RevokedAt.is_null())
+        .exec(db)
+        .await?;
+    if updated.rows_affected != 1 {
+        return Err(AppError::Conflict(
+            "the risk exception is already confirmed".to_owned(),
+        ));
+    }
+    Ok(risk_exception::Model {
+        confirmed_by: Some(caller.id),
+        confirmed_at: Some(now),
+        ..current
+    })
 }
 
 pub async fn revoke(
@@ -183,10 +199,24 @@ pub async fn revoke(
             "the risk exception is already revoked".to_owned(),
         ));
     }
-    let mut model: risk_exception::ActiveModel = current.into();
-    model.revoked_at = Set(Some(decisions.now()));
-    model.revoked_by = Set(Some(caller.id));
-    Ok(model.update(db).await?)
+    let now = decisions.now();
+    let updated = risk_exception::Entity::update_many()
+        .col_expr(risk_exception::Column::RevokedAt, Expr::value(now))
+        .col_expr(risk_exception::Column::RevokedBy, Expr::value(caller.id))
+        .filter(risk_exception::Column::Id.eq(id))
+        .filter(risk_exception::Column::RevokedAt.is_null())
+        .exec(db)
+        .await?;
+    if updated.rows_affected != 1 {
+        return Err(AppError::Conflict(
+            "the risk exception is already revoked".to_owned(),
+        ));
+    }
+    Ok(risk_exception::Model {
+        revoked_at: Some(now),
+        revoked_by: Some(caller.id),
+        ..current
+    })
 }
 
 pub async fn record_student_informed(
@@ -214,10 +244,31 @@ pub async fn record_student_informed(
             "must not be in the future",
         ));
     }
-    let mut model: risk_exception::ActiveModel = current.into();
-    model.student_informed_at = Set(informed_at);
-    model.not_informed_reason = Set(not_informed_reason);
-    Ok(model.update(db).await?)
+    // Recorded once: a second record (or a race) is a conflict, not an overwrite.
+    let updated = risk_exception::Entity::update_many()
+        .col_expr(
+            risk_exception::Column::StudentInformedAt,
+            Expr::value(informed_at),
+        )
+        .col_expr(
+            risk_exception::Column::NotInformedReason,
+            Expr::value(not_informed_reason.clone()),
+        )
+        .filter(risk_exception::Column::Id.eq(id))
+        .filter(risk_exception::Column::StudentInformedAt.is_null())
+        .filter(risk_exception::Column::NotInformedReason.is_null())
+        .exec(db)
+        .await?;
+    if updated.rows_affected != 1 {
+        return Err(AppError::Conflict(
+            "whether the student was informed is already recorded".to_owned(),
+        ));
+    }
+    Ok(risk_exception::Model {
+        student_informed_at: informed_at,
+        not_informed_reason,
+        ..current
+    })
 }
 
 /// Exceptions (newest first) of students visible to the caller, with their

@@ -15,6 +15,7 @@ mod leaks;
 mod matrix;
 mod outside_audiences;
 mod partner_feed;
+mod races;
 mod reception;
 mod risk_exceptions;
 mod schema;

@@ -315,7 +315,7 @@ fn arguments(app: &TestApp, f: &Fixture, role: Role, n: usize) -> BTreeMap<&'sta
         "recordStudentInformed",
         format!(
             "(id: {}, informedAt: \"2026-01-01T00:00:00Z\")",
-            s(json!(id(f.active)))
+            s(json!(id(f.proposed)))
         ),
     );
     a.insert(
