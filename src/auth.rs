@@ -223,7 +223,14 @@ pub async fn load_caller(
                 unit: None,
                 registered_mhp: false,
             }),
-        _ => staff::Entity::find_by_id(id)
+        Role::Practitioner
+        | Role::ServiceLead
+        | Role::Reception
+        | Role::Analyst
+        | Role::ItSupport
+        | Role::Dpo
+        | Role::Department
+        | Role::UniversityService => staff::Entity::find_by_id(id)
             .one(db)
             .await?
             .filter(|s| s.active && s.role == role.as_str())

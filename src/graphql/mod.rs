@@ -10,7 +10,8 @@
 macro_rules! in_transaction {
     ($writer:expr, |$txn:ident| $body:expr) => {{
         let $txn = $writer.begin().await?;
-        let result: AppResult<_> = $body;
+        // An async block, so that `?` in the body lands here (and rolls back).
+        let result: AppResult<_> = async { $body }.await;
         match result {
             Ok(value) => {
                 $txn.commit().await.map_err(AppError::from)?;

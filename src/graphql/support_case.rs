@@ -34,9 +34,11 @@ impl CaseNode {
     }
 
     /// The student the case is about (each field guarded by the student's own rules).
-    async fn student(&self, ctx: &Context<'_>) -> async_graphql::Result<StudentNode> {
+    async fn student(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<StudentNode>> {
         let rc = request_context(ctx)?;
-        Ok(rc.student_of_case(&self.record, &self.group).await?.into())
+        Ok(Some(
+            rc.student_of_case(&self.record, &self.group).await?.into(),
+        ))
     }
 
     /// Category SUPPORT_SUMMARY. The Student Support service that owns the case.

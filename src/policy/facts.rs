@@ -492,7 +492,14 @@ pub fn readable_changes(decisions: &Decisions, now: DateTime<Utc>) -> Option<Con
             continue;
         };
         let category = category.as_str();
-        let scope = class.is_case_level().then(case);
+        // A case-level class may be opened by a consent for that case; a class
+        // of the student record only by a general consent (as in the output:
+        // `StudentAccess::student_consented`).
+        let scope = if class.is_case_level() {
+            Some(case())
+        } else {
+            Some(Expr::value(Option::<Uuid>::None))
+        };
         let mut routes = Condition::any();
         if allowed(Relation::None, *class) {
             routes = routes.add(Condition::all());
@@ -568,10 +575,13 @@ pub fn readable_changes(decisions: &Decisions, now: DateTime<Utc>) -> Option<Con
 }
 
 /// Consents naming the caller given after `since`, for the student in `student_id`.
+/// (Only consents still in force at `now`: a consent given and withdrawn since
+/// then opened nothing to read now.)
 pub fn consent_given_since(
     recipient: &(RecipientKind, String),
     student_id: Expr,
     since: DateTime<Utc>,
+    now: DateTime<Utc>,
 ) -> Expr {
     let (kind, reference) = recipient;
     Expr::exists(
@@ -582,6 +592,7 @@ pub fn consent_given_since(
             .and_where(consent::Column::RecipientKind.eq(kind.as_str()))
             .and_where(consent::Column::RecipientRef.eq(reference.clone()))
             .and_where(consent::Column::GivenAt.gt(since))
+            .cond_where(consent_in_force_sql(now))
             .to_owned(),
     )
 }

@@ -4,7 +4,8 @@ use crate::domain::RecipientKind;
 use crate::error::AppResult;
 use crate::policy::access::{self, StudentAccess};
 use chrono::{DateTime, Utc};
-use entity::{consent, risk_exception, risk_exception_recipient};
+use entity::{consent, risk_exception, risk_exception_recipient, student};
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use std::collections::HashMap;
 use uuid::Uuid;
@@ -20,13 +21,30 @@ pub async fn load(
     if student_ids.is_empty() {
         return Ok(HashMap::new());
     }
-    let consents = consent::Entity::find()
+    let mut consents = consent::Entity::find()
         .filter(consent::Column::StudentId.is_in(student_ids.iter().copied()))
         .filter(consent::Column::RecipientKind.eq(kind.as_str()))
         .filter(consent::Column::RecipientRef.eq(reference.clone()))
-        .filter(consent::Column::WithdrawnAt.is_null())
-        .all(db)
-        .await?;
+        .filter(consent::Column::WithdrawnAt.is_null());
+    if *kind == RecipientKind::Department {
+        // A department consent counts only for a student of that department
+        // (the same rule as the row scope: `facts::own_department`).
+        consents = consents.filter(Expr::exists(
+            Query::select()
+                .expr(Expr::val(1))
+                .from(student::Entity)
+                .and_where(
+                    Expr::col((student::Entity, student::Column::Id))
+                        .equals((consent::Entity, consent::Column::StudentId)),
+                )
+                .and_where(
+                    Expr::col((student::Entity, student::Column::Department))
+                        .equals((consent::Entity, consent::Column::RecipientRef)),
+                )
+                .to_owned(),
+        ));
+    }
+    let consents = consents.all(db).await?;
     let exceptions: Vec<risk_exception::Model> = risk_exception_recipient::Entity::find()
         .filter(risk_exception_recipient::Column::StudentId.is_in(student_ids.iter().copied()))
         .filter(risk_exception_recipient::Column::RecipientKind.eq(kind.as_str()))

@@ -2,7 +2,9 @@
 //! withdrawn from a moment on (never retroactively); both stay on file.
 
 use super::students::{find_required, write_relation};
-use crate::domain::{self, enum_list_to_json, DataCategory, RecipientKind, Role, SensitivityLabel};
+use crate::domain::{
+    self, enum_list_to_json, Audience, DataCategory, RecipientKind, SensitivityLabel,
+};
 use crate::error::{AppError, AppResult};
 use crate::policy::{Action, Decisions, FieldClass, Relation};
 use chrono::{DateTime, Utc};
@@ -48,7 +50,9 @@ pub async fn parse_recipient(
             }
             Some(id.to_string())
         }
-        _ => domain::optional_text(field, reference, 200)?,
+        RecipientKind::Gp | RecipientKind::EmergencyContact | RecipientKind::Research => {
+            domain::optional_text(field, reference, 200)?
+        }
     };
     Ok(Recipient { kind, reference })
 }
@@ -89,7 +93,11 @@ pub async fn record(
             "must name at least one category",
         ));
     }
-    if caller.role != Role::Student && new.form_reference.is_none() {
+    let on_behalf = match caller.role.audience() {
+        Audience::Student => false,
+        Audience::Staff | Audience::Outside => true,
+    };
+    if on_behalf && new.form_reference.is_none() {
         return Err(AppError::bad_input(
             "input.formReference",
             "is required when staff record a consent on the student's behalf",
@@ -120,8 +128,21 @@ pub async fn record(
         }
     }
     let categories = unique(&new.categories);
-    honoured_in_full(decisions, new.recipient.kind, &categories)?;
+    honoured_in_full(
+        decisions,
+        new.recipient.kind,
+        &categories,
+        new.case_id.is_some(),
+    )?;
     let excluded = unique(&new.excluded_labels);
+    if !excluded.is_empty() && !categories.contains(&DataCategory::CaseNotes) {
+        // Labels are carried by notes only: an exclusion without notes would be
+        // accepted and mean nothing.
+        return Err(AppError::bad_input(
+            "input.excludedLabels",
+            "excluded labels apply to CASE_NOTES only: name CASE_NOTES or exclude nothing",
+        ));
+    }
     Ok(consent::ActiveModel {
         id: Set(Uuid::new_v4()),
         student_id: Set(student.id),
@@ -154,10 +175,20 @@ fn honoured_in_full(
     decisions: &Decisions,
     kind: RecipientKind,
     categories: &[DataCategory],
+    case_scoped: bool,
 ) -> AppResult<()> {
     let named = FieldClass::set_of(categories);
     for category in categories {
         let classes = FieldClass::of_category(*category);
+        if case_scoped && !classes.iter().any(FieldClass::is_case_level) {
+            return Err(AppError::bad_input(
+                "input.categories",
+                format!(
+                    "{category} belongs to the student record, not to one case: \
+                     give it in a consent that is not limited to a case"
+                ),
+            ));
+        }
         if classes.iter().any(FieldClass::is_case_level)
             && !named.contains(FieldClass::SupportSummary)
         {

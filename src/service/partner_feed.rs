@@ -42,19 +42,23 @@ fn feed_query(
             .cond_where(readable)
             .to_owned(),
     );
-    let consent_given = facts::consent_given_since(&recipient, student_id(), since);
+    let now = decisions.now();
+    let consent_given = facts::consent_given_since(&recipient, student_id(), since, now);
     let exception_confirmed = exception_naming(
         &recipient,
         student_id(),
-        Condition::all().add(risk_exception::Column::ConfirmedAt.gt(since)),
+        facts::exception_active_sql(now).add(risk_exception::Column::ConfirmedAt.gt(since)),
     );
     Ok(Some(
-        q.filter(
-            Condition::any()
-                .add(changed)
-                .add(consent_given)
-                .add(exception_confirmed),
-        ),
+        // A student whose processing is restricted has nothing the recipient
+        // may read: never signalled.
+        q.filter(student::Column::ProcessingRestricted.eq(false))
+            .filter(
+                Condition::any()
+                    .add(changed)
+                    .add(consent_given)
+                    .add(exception_confirmed),
+            ),
     ))
 }
 

@@ -21,6 +21,9 @@ use uuid::Uuid;
 
 pub const DEFAULT_HOURS: i64 = 72;
 
+/// How far ahead of the server's clock a caller's "now" may be.
+pub const CLOCK_SKEW: Duration = Duration::minutes(5);
+
 /// The caller's relation to a risk exception action.
 fn professional(caller: &Caller, proposer: Option<Uuid>) -> Relation {
     if !caller.registered_mhp {
@@ -238,7 +241,7 @@ pub async fn record_student_informed(
             ))
         }
     }
-    if informed_at.is_some_and(|t| t > decisions.now()) {
+    if informed_at.is_some_and(|t| t > decisions.now() + CLOCK_SKEW) {
         return Err(AppError::bad_input(
             "informedAt",
             "must not be in the future",
@@ -348,7 +351,7 @@ pub async fn record_disclosure(
     let caller = decisions.caller();
     let student = find_required(db, decisions, new.student_id).await?;
     decisions.authorize(Action::RecordDisclosure, write_relation(caller, &student))?;
-    if new.occurred_at > decisions.now() {
+    if new.occurred_at > decisions.now() + CLOCK_SKEW {
         return Err(AppError::bad_input(
             "input.occurredAt",
             "must not be in the future",

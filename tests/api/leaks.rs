@@ -653,3 +653,136 @@ async fn a_consent_the_policy_would_not_honour_in_full_is_refused_and_one_it_wou
         );
     }
 }
+
+/// Found by review: a department consent counted in the output for a student
+/// who has since moved department, while the row scope and the feed ignored it.
+#[tokio::test]
+async fn a_department_consent_opens_nothing_once_the_student_moves_department() {
+    let app = spawn_app().await;
+    consent_id(
+        &record_consent(
+            &app,
+            (app.demo.alice, Role::Student),
+            json!({
+                "studentId": id(app.demo.alice),
+                "recipient": { "kind": "DEPARTMENT", "reference": "history" },
+                "categories": ["IDENTITY", "CONTACT", "SUPPORT_SUMMARY"],
+                "purpose": "Welfare."
+            }),
+        )
+        .await,
+    );
+    // An exception naming history (identity only) keeps Alice visible to it
+    // after she moves.
+    let mut input = crate::fixtures::exception_input(&app);
+    input["recipients"] = json!([{ "kind": "DEPARTMENT", "reference": "history" }]);
+    input["categories"] = json!(["IDENTITY"]);
+    let proposed = app
+        .as_caller(
+            app.demo.counsellor,
+            Role::Practitioner,
+            PROPOSE,
+            json!({ "input": input }),
+        )
+        .await;
+    proposed.assert_no_errors();
+    let exception = proposed.data()["proposeRiskException"]["id"].clone();
+    app.as_caller(
+        app.demo.mental_health_adviser,
+        Role::Practitioner,
+        CONFIRM,
+        json!({ "id": exception }),
+    )
+    .await
+    .assert_no_errors();
+    app.as_caller(
+        app.demo.counsellor,
+        Role::Practitioner,
+        r#"mutation($id: ID!) { updateStudent(id: $id, input: { department: "physics" }) { id } }"#,
+        json!({ "id": id(app.demo.alice) }),
+    )
+    .await
+    .assert_no_errors();
+    let q = r#"query($id: ID!) { student(id: $id) { name email } }"#;
+    let res = app
+        .as_caller(
+            app.demo.history_department,
+            Role::Department,
+            q,
+            json!({ "id": id(app.demo.alice) }),
+        )
+        .await;
+    assert_eq!(
+        res.data()["student"]["name"],
+        "Alice Example",
+        "{:#}",
+        res.body
+    );
+    assert!(res.data()["student"]["email"].is_null(), "{:#}", res.body);
+    assert_eq!(
+        res.redaction(json!(["student", "email"])).as_deref(),
+        Some("CONSENT_REQUIRED")
+    );
+}
+
+/// Found by review: excluded labels in a consent that does not name CASE_NOTES
+/// were accepted and meant nothing.
+#[tokio::test]
+async fn excluded_labels_without_case_notes_are_refused() {
+    let app = spawn_app().await;
+    let before = app.count("consent").await;
+    let res = record_consent(
+        &app,
+        (app.demo.alice, Role::Student),
+        json!({
+            "studentId": id(app.demo.alice),
+            "recipient": { "kind": "PARTNER", "reference": id(app.demo.gp_practice) },
+            "categories": ["IDENTITY", "SUPPORT_SUMMARY"],
+            "excludedLabels": ["SEXUAL_HEALTH"],
+            "purpose": "Care."
+        }),
+    )
+    .await;
+    assert_eq!(res.codes(), vec!["BAD_USER_INPUT"]);
+    assert_eq!(
+        res.errors()[0]["extensions"]["field"],
+        "input.excludedLabels"
+    );
+    assert_eq!(app.count("consent").await, before);
+}
+
+/// Found by review: a consent limited to one case counted for the student
+/// record's classes in the feed, which the output never opens with it.
+#[tokio::test]
+async fn a_case_scoped_consent_does_not_make_student_record_changes_appear_in_the_feed() {
+    let app = spawn_app().await;
+    consent_id(
+        &record_consent(
+            &app,
+            (app.demo.alice, Role::Student),
+            json!({
+                "studentId": id(app.demo.alice),
+                "recipient": { "kind": "PARTNER", "reference": id(app.demo.nhs_trust) },
+                "categories": ["SUPPORT_SUMMARY"],
+                "caseId": id(app.demo.alice_mental_health_case),
+                "purpose": "Care."
+            }),
+        )
+        .await,
+    );
+    pause().await;
+    let t = chrono::Utc::now();
+    pause().await;
+    app.as_caller(
+        app.demo.counsellor,
+        Role::Practitioner,
+        r#"mutation($id: ID!) { updateStudent(id: $id, input: { name: "Alice Renamed" }) { id } }"#,
+        json!({ "id": id(app.demo.alice) }),
+    )
+    .await
+    .assert_no_errors();
+    assert_eq!(
+        feed_since(&app, t).await.data()["partnerFeed"]["totalCount"],
+        0
+    );
+}

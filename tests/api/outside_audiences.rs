@@ -97,15 +97,33 @@ async fn a_case_scoped_consent_opens_that_case_only() {
 #[tokio::test]
 async fn a_case_scoped_consent_does_not_open_the_student_record() {
     let app = spawn_app().await;
+    // Student-record categories in a consent limited to one case would be
+    // accepted and then open nothing: refused, naming the category, and nothing
+    // is written (settled decision "a consent is honoured as given, or refused").
+    let before = app.count("consent").await;
+    let refused = record_consent(
+        &app,
+        (app.demo.alice, Role::Student),
+        json!({
+            "studentId": id(app.demo.alice),
+            "recipient": { "kind": "PARTNER", "reference": id(app.demo.nhs_trust) },
+            "categories": ["CONTACT", "TRUSTED_CONTACTS", "DEMOGRAPHIC", "SUPPORT_SUMMARY"],
+            "caseId": id(app.demo.alice_mental_health_case),
+            "purpose": "Care."
+        }),
+    )
+    .await;
+    assert_eq!(refused.codes(), vec!["BAD_USER_INPUT"]);
+    assert!(refused.errors()[0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("CONTACT"));
+    assert_eq!(app.count("consent").await, before);
+    // The case-scoped consent for the case's support summary opens that case only.
     partner_consent(
         &app,
         app.demo.nhs_trust,
-        json!([
-            "CONTACT",
-            "TRUSTED_CONTACTS",
-            "DEMOGRAPHIC",
-            "SUPPORT_SUMMARY"
-        ]),
+        json!(["SUPPORT_SUMMARY"]),
         Some(app.demo.alice_mental_health_case),
         json!([]),
     )
