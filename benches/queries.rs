@@ -147,6 +147,7 @@ async fn run(
         caller.clone(),
         Limits {
             max_page_size: 100,
+            cost: confide::graphql::cost::CostLimits::default(),
             risk_exception_max_hours: 168,
         },
         false,

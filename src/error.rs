@@ -16,6 +16,13 @@ pub enum AppError {
     BadUserInput { field: String, message: String },
     #[error("{0}")]
     Conflict(String),
+    /// A request whose cost, computed before execution, is over a limit.
+    #[error("the request is too costly: {what} {cost} over the limit of {limit}")]
+    TooCostly {
+        what: &'static str,
+        cost: u64,
+        limit: u64,
+    },
     /// A request body over the configured limit (HTTP 413).
     #[error("the request body is larger than {limit} bytes")]
     TooLarge { limit: usize },
@@ -43,6 +50,7 @@ impl AppError {
             AppError::BadUserInput { .. } => "BAD_USER_INPUT",
             AppError::Conflict(_) => "CONFLICT",
             AppError::TooLarge { .. } => "BAD_USER_INPUT",
+            AppError::TooCostly { .. } => "QUERY_TOO_COSTLY",
             AppError::Internal { .. } => "INTERNAL",
         }
     }
@@ -56,6 +64,7 @@ impl AppError {
             AppError::BadUserInput { .. } => 400,
             AppError::Conflict(_) => 409,
             AppError::TooLarge { .. } => 413,
+            AppError::TooCostly { .. } => 400,
             AppError::Internal { .. } => 500,
         }
     }
@@ -140,6 +149,11 @@ impl ErrorExtensions for AppError {
             e.set("code", self.code());
             if let AppError::BadUserInput { field, .. } = self {
                 e.set("field", field.as_str());
+            }
+            if let AppError::TooCostly { what, cost, limit } = self {
+                e.set("what", *what);
+                e.set("cost", *cost);
+                e.set("limit", *limit);
             }
         })
     }

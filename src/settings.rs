@@ -25,6 +25,19 @@ pub struct Settings {
     #[arg(long, env = "CONFIDE_MAX_PAGE_SIZE", default_value_t = 100)]
     pub max_page_size: u32,
 
+    /// Largest estimated cost (fields resolved, lists multiplied by their page
+    /// size or bound) of one request; over it: QUERY_TOO_COSTLY before execution.
+    #[arg(long, env = "CONFIDE_MAX_COST", default_value_t = 50_000)]
+    pub max_cost: u64,
+
+    /// Most aliased fields in one request.
+    #[arg(long, env = "CONFIDE_MAX_ALIASES", default_value_t = 100)]
+    pub max_aliases: usize,
+
+    /// Most substring searches over notes (`noteContains`) in one request.
+    #[arg(long, env = "CONFIDE_MAX_NOTE_SEARCHES", default_value_t = 2)]
+    pub max_note_searches: usize,
+
     /// Longest a risk exception may last, in hours (the default expiry is 72).
     #[arg(long, env = "CONFIDE_RISK_EXCEPTION_MAX_HOURS", default_value_t = 168)]
     pub risk_exception_max_hours: i64,
@@ -97,6 +110,9 @@ impl Settings {
             },
             policy_path: None,
             max_page_size: 100,
+            max_cost: 50_000,
+            max_aliases: 100,
+            max_note_searches: 2,
             risk_exception_max_hours: 168,
             report_cost: false,
         }

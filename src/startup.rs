@@ -53,6 +53,13 @@ impl Application {
             schema: graphql::schema(),
             limits: Limits {
                 max_page_size: settings.max_page_size,
+                cost: graphql::cost::CostLimits {
+                    max_cost: settings.max_cost,
+                    max_aliases: settings.max_aliases,
+                    max_note_searches: settings.max_note_searches,
+                    max_page_size: u64::from(settings.max_page_size),
+                    ..graphql::cost::CostLimits::default()
+                },
                 risk_exception_max_hours: settings.risk_exception_max_hours,
             },
             report_cost: settings.report_cost,

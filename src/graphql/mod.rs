@@ -30,6 +30,7 @@ macro_rules! in_transaction {
 mod audit;
 mod consent;
 mod context;
+pub mod cost;
 mod disclosure;
 mod me;
 mod mutation;
@@ -103,6 +104,8 @@ pub fn schema() -> ConfideSchema {
 #[derive(Copy, Clone, Debug)]
 pub struct Limits {
     pub max_page_size: u32,
+    /// What one request may cost, checked before it is executed.
+    pub cost: cost::CostLimits,
     /// Longest a risk exception may last, in hours.
     pub risk_exception_max_hours: i64,
 }
@@ -202,8 +205,37 @@ pub async fn execute(
     limits: Limits,
     report_cost: bool,
     request_id: Uuid,
-    request: Request,
+    mut request: Request,
 ) -> Response {
+    // The cost of the request, computed before anything runs (and before
+    // async-graphql's validation, which expands fragments without memoising).
+    if let Ok(doc) = async_graphql::parser::parse_query(&request.query) {
+        let searches = request.query.matches("noteContains").count()
+            + serde_json::to_string(&request.variables)
+                .map(|v| v.matches("noteContains").count())
+                .unwrap_or(0);
+        let checked = cost::check(
+            &doc,
+            request.operation_name.as_deref(),
+            &request.variables,
+            searches,
+            limits.cost,
+        );
+        if let Err(refused) = checked {
+            tracing::info!(
+                what = refused.what,
+                cost = refused.cost,
+                limit = refused.limit,
+                "refused a costly request"
+            );
+            return Response::from_errors(vec![crate::error::server_error(&AppError::TooCostly {
+                what: refused.what,
+                cost: refused.cost,
+                limit: refused.limit,
+            })]);
+        }
+        request.set_parsed_query(doc);
+    }
     let rc = Arc::new(RequestContext::new(
         db,
         Decisions::new(Arc::new(caller), policy).for_request(request_id),

@@ -182,6 +182,7 @@ async fn schema_execution_applies_the_same_guard_as_http() {
         caller,
         confide::graphql::Limits {
             max_page_size: 100,
+            cost: confide::graphql::cost::CostLimits::default(),
             risk_exception_max_hours: 168,
         },
         false,

@@ -2,6 +2,7 @@
 //! database per test (SQLite; PostgreSQL when CONFIDE_TEST_DATABASE_URL is set).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod abuse;
 mod auth;
 mod consents;
 mod cost;
