@@ -148,6 +148,7 @@ async fn run(
         Limits {
             max_page_size: 100,
             cost: confide::graphql::cost::CostLimits::default(),
+            services: std::sync::Arc::new(vec!["counselling".to_owned()]),
             risk_exception_max_hours: 168,
         },
         false,

@@ -82,17 +82,27 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             if demo && settings.jwt.secret.is_none() && settings.jwt.public_key_path.is_none() {
                 settings.jwt.secret = Some(Alphanumeric.sample_string(&mut rand::rng(), 48));
             }
+            if demo {
+                settings.graphiql = true;
+            }
             let app = Application::build(settings.clone())
                 .await
                 .map_err(|e| anyhow::anyhow!("{e:?}"))?;
             if demo {
-                let tokens = app
-                    .seed_demo()
+                app.seed_demo_data()
                     .await
-                    .map_err(|e| anyhow::anyhow!("{e:?}"))?;
-                println!("Demo data ready. Development tokens (valid 8 hours):");
-                for (label, token) in tokens {
-                    println!("  {label}:\n    {token}");
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+                if settings.jwt.public_key_path.is_some() {
+                    println!(
+                        "Demo data ready. No development tokens: with an RS256 public key \
+                         (CONFIDE_JWT_PUBLIC_KEY_PATH) tokens come from your identity provider, \
+                         with `sub` = a demo id and `role` = its role (see src/demo.rs)."
+                    );
+                } else {
+                    println!("Demo data ready. Development tokens (valid 8 hours):");
+                    for (label, token) in app.demo_tokens().map_err(|e| anyhow::anyhow!("{e}"))? {
+                        println!("  {label}:\n    {token}");
+                    }
                 }
             }
             println!(

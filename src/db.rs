@@ -18,8 +18,17 @@ pub async fn counting_statements<F: Future>(counter: Arc<AtomicU64>, fut: F) -> 
     SQL_STATEMENTS.scope(counter, fut).await
 }
 
+/// PostgreSQL's `statement_timeout` unless configured: no statement of a
+/// request runs longer (bulk loads by `confide seed` stay well under it).
+pub const DEFAULT_STATEMENT_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Connects (creating a SQLite file if needed) and installs the statement counter.
 pub async fn connect(url: &str) -> AppResult<DatabaseConnection> {
+    connect_with(url, DEFAULT_STATEMENT_TIMEOUT).await
+}
+
+/// As [`connect`], with PostgreSQL's statement timeout.
+pub async fn connect_with(url: &str, statement_timeout: Duration) -> AppResult<DatabaseConnection> {
     let mut options = ConnectOptions::new(url.to_owned());
     options
         .sqlx_logging(false)
@@ -41,7 +50,13 @@ pub async fn connect(url: &str) -> AppResult<DatabaseConnection> {
                     .pragma("cache_size", "-16384")
             });
     } else {
-        options.max_connections(16).min_connections(1);
+        let timeout_ms = statement_timeout.as_millis().to_string();
+        options
+            .max_connections(16)
+            .min_connections(1)
+            .map_sqlx_postgres_opts(move |o| {
+                o.options([("statement_timeout", timeout_ms.clone())])
+            });
     }
     let mut db = Database::connect(options)
         .await

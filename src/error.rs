@@ -23,6 +23,9 @@ pub enum AppError {
         cost: u64,
         limit: u64,
     },
+    /// A request body that did not arrive in time (HTTP 408).
+    #[error("the request body did not arrive in time")]
+    TooSlow,
     /// A request body over the configured limit (HTTP 413).
     #[error("the request body is larger than {limit} bytes")]
     TooLarge { limit: usize },
@@ -49,7 +52,7 @@ impl AppError {
             AppError::NotFound(_) => "NOT_FOUND",
             AppError::BadUserInput { .. } => "BAD_USER_INPUT",
             AppError::Conflict(_) => "CONFLICT",
-            AppError::TooLarge { .. } => "BAD_USER_INPUT",
+            AppError::TooLarge { .. } | AppError::TooSlow => "BAD_USER_INPUT",
             AppError::TooCostly { .. } => "QUERY_TOO_COSTLY",
             AppError::Internal { .. } => "INTERNAL",
         }
@@ -64,6 +67,7 @@ impl AppError {
             AppError::BadUserInput { .. } => 400,
             AppError::Conflict(_) => 409,
             AppError::TooLarge { .. } => 413,
+            AppError::TooSlow => 408,
             AppError::TooCostly { .. } => 400,
             AppError::Internal { .. } => 500,
         }

@@ -42,6 +42,38 @@ pub struct Settings {
     #[arg(long, env = "CONFIDE_RISK_EXCEPTION_MAX_HOURS", default_value_t = 168)]
     pub risk_exception_max_hours: i64,
 
+    /// Serve GraphiQL on `GET /graphql` (pinned assets with integrity hashes).
+    /// Off unless set; `serve --demo` turns it on.
+    #[arg(long, env = "CONFIDE_GRAPHIQL", default_value_t = false)]
+    pub graphiql: bool,
+
+    /// Allow introspection and "did you mean" suggestions for outside audiences
+    /// (departments, university services, partners). Off by default: they get
+    /// the operations agreed with them, not a map of the schema.
+    #[arg(long, env = "CONFIDE_OUTSIDE_INTROSPECTION", default_value_t = false)]
+    pub outside_introspection: bool,
+
+    /// Seconds to receive a request's body once its headers are in (then 408).
+    #[arg(long, env = "CONFIDE_BODY_TIMEOUT_SECS", default_value_t = 10)]
+    pub body_timeout_secs: u64,
+
+    /// Open connections each worker accepts at most (more wait in the backlog).
+    #[arg(
+        long,
+        env = "CONFIDE_MAX_CONNECTIONS_PER_WORKER",
+        default_value_t = 256
+    )]
+    pub max_connections_per_worker: usize,
+
+    /// The Student Support services cases can be opened in (comma-separated).
+    #[arg(
+        long,
+        env = "CONFIDE_SERVICES",
+        value_delimiter = ',',
+        default_value = "counselling,mental_health,disability,wellbeing"
+    )]
+    pub services: Vec<String>,
+
     /// Add `extensions.cost` (casbin evaluations, SQL statements) to every response.
     /// For benchmarks and tests; off in production.
     #[arg(long, env = "CONFIDE_REPORT_COST", default_value_t = false)]
@@ -54,6 +86,10 @@ pub struct DatabaseSettings {
     /// `DATABASE_URL`, then to `sqlite://confide.db?mode=rwc`.
     #[arg(long = "database-url", env = "CONFIDE_DATABASE_URL")]
     pub url: Option<String>,
+
+    /// PostgreSQL: longest a statement may run, in seconds (`statement_timeout`).
+    #[arg(long, env = "CONFIDE_STATEMENT_TIMEOUT_SECS")]
+    pub statement_timeout_secs: Option<u64>,
 }
 
 impl DatabaseSettings {
@@ -103,6 +139,7 @@ impl Settings {
             bind: "127.0.0.1:0".to_owned(),
             database: DatabaseSettings {
                 url: Some(database_url.to_owned()),
+                statement_timeout_secs: None,
             },
             jwt: JwtSettings {
                 secret: Some(jwt_secret.to_owned()),
@@ -110,6 +147,13 @@ impl Settings {
             },
             policy_path: None,
             max_page_size: 100,
+            graphiql: false,
+            outside_introspection: false,
+            body_timeout_secs: 10,
+            max_connections_per_worker: 256,
+            services: ["counselling", "mental_health", "disability", "wellbeing"]
+                .map(str::to_owned)
+                .to_vec(),
             max_cost: 50_000,
             max_aliases: 100,
             max_note_searches: 2,

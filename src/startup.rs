@@ -9,7 +9,6 @@ use crate::{db, demo};
 use actix_web::dev::Server;
 use actix_web::http::StatusCode;
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer, Responder};
-use async_graphql::http::GraphiQLSource;
 use async_graphql_actix_web::GraphQLResponse;
 use sea_orm::DatabaseConnection;
 use std::net::TcpListener;
@@ -22,6 +21,11 @@ pub struct AppState {
     pub policy: Arc<Policy>,
     pub auth: Authenticator,
     pub schema: ConfideSchema,
+    /// The schema outside audiences are served by: without introspection and
+    /// suggestions unless configured otherwise.
+    pub outside_schema: ConfideSchema,
+    pub graphiql: bool,
+    pub body_timeout: std::time::Duration,
     pub limits: Limits,
     pub report_cost: bool,
 }
@@ -35,7 +39,12 @@ pub struct Application {
 impl Application {
     /// Connects to and migrates the database, loads the policy and binds the listener.
     pub async fn build(settings: Settings) -> Result<Self, AppError> {
-        let db = db::connect(&settings.database.resolved_url()).await?;
+        let timeout = settings
+            .database
+            .statement_timeout_secs
+            .map(std::time::Duration::from_secs)
+            .unwrap_or(db::DEFAULT_STATEMENT_TIMEOUT);
+        let db = db::connect_with(&settings.database.resolved_url(), timeout).await?;
         db::migrate(&db).await?;
         Self::build_with_db(settings, db).await
     }
@@ -51,6 +60,16 @@ impl Application {
             policy,
             auth,
             schema: graphql::schema(),
+            outside_schema: if settings.outside_introspection {
+                graphql::schema()
+            } else {
+                graphql::schema_builder()
+                    .disable_introspection()
+                    .disable_suggestions()
+                    .finish()
+            },
+            graphiql: settings.graphiql,
+            body_timeout: std::time::Duration::from_secs(settings.body_timeout_secs),
             limits: Limits {
                 max_page_size: settings.max_page_size,
                 cost: graphql::cost::CostLimits {
@@ -60,6 +79,7 @@ impl Application {
                     max_page_size: u64::from(settings.max_page_size),
                     ..graphql::cost::CostLimits::default()
                 },
+                services: Arc::new(settings.services.clone()),
                 risk_exception_max_hours: settings.risk_exception_max_hours,
             },
             report_cost: settings.report_cost,
@@ -80,6 +100,13 @@ impl Application {
                 .route("/readyz", web::get().to(readyz))
         })
         .shutdown_timeout(10)
+        // Slow clients: the head of a request within 5 s, at most N open
+        // connections per worker (the rest wait in the backlog), idle
+        // keep-alive connections closed after 30 s. The body has its own
+        // timeout (`read_body`).
+        .client_request_timeout(std::time::Duration::from_secs(5))
+        .keep_alive(std::time::Duration::from_secs(30))
+        .max_connections(settings.max_connections_per_worker)
         .listen(listener)
         .map_err(|e| AppError::internal("listen", e))?
         .run();
@@ -103,11 +130,15 @@ impl Application {
         self.server.await
     }
 
-    /// Seeds demo data if the database has none, and returns a token per role.
-    pub async fn seed_demo(&self) -> Result<Vec<(String, String)>, AppError> {
-        let demo = demo::seed(&self.state.db).await?;
-        demo::seed_sharing(&self.state.db).await?;
-        demo.tokens(&self.state.auth)
+    /// Seeds demo data if the database has none.
+    pub async fn seed_demo_data(&self) -> Result<(), AppError> {
+        demo::seed(&self.state.db).await?;
+        demo::seed_sharing(&self.state.db).await
+    }
+
+    /// A development token per demo caller (HS256 settings only).
+    pub fn demo_tokens(&self) -> Result<Vec<(String, String)>, AppError> {
+        demo::DEMO.tokens(&self.state.auth)
     }
 }
 
@@ -130,8 +161,17 @@ fn early_exit(err: &AppError, request_id: uuid::Uuid) -> HttpResponse {
 
 const REQUEST_ID_HEADER: &str = "x-request-id";
 
-/// Reads the body up to [`MAX_BODY_BYTES`].
-async fn read_body(mut payload: web::Payload) -> Result<web::BytesMut, AppError> {
+/// Reads the body up to [`MAX_BODY_BYTES`], within `timeout`.
+async fn read_body(
+    payload: web::Payload,
+    timeout: std::time::Duration,
+) -> Result<web::BytesMut, AppError> {
+    tokio::time::timeout(timeout, read_all(payload))
+        .await
+        .map_err(|_| AppError::TooSlow)?
+}
+
+async fn read_all(mut payload: web::Payload) -> Result<web::BytesMut, AppError> {
     use futures_util::StreamExt;
     let mut body = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
@@ -181,7 +221,7 @@ async fn handle(
         Ok(caller) => caller,
         Err(e) => return early_exit(&e, request_id),
     };
-    let body = match read_body(payload).await {
+    let body = match read_body(payload, state.body_timeout).await {
         Ok(body) => body,
         Err(e) => return early_exit(&e, request_id),
     };
@@ -193,12 +233,17 @@ async fn handle(
             return early_exit(&err, request_id);
         }
     };
+    let schema = if caller.role.is_outside() {
+        &state.outside_schema
+    } else {
+        &state.schema
+    };
     let response = graphql::execute(
-        &state.schema,
+        schema,
         state.db.clone(),
         state.policy.clone(),
         caller,
-        state.limits,
+        state.limits.clone(),
         state.report_cost,
         request_id,
         request,
@@ -220,10 +265,16 @@ async fn handle(
     http_response
 }
 
-async fn graphiql() -> HttpResponse {
+/// GraphiQL, when enabled: a page whose scripts are exact versions checked by
+/// their integrity hashes. Off: 404.
+async fn graphiql(state: web::Data<AppState>) -> HttpResponse {
+    if !state.graphiql {
+        return HttpResponse::NotFound().finish();
+    }
     HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
-        .body(GraphiQLSource::build().endpoint("/graphql").finish())
+        .insert_header(("Cache-Control", "no-store"))
+        .body(include_str!("assets/graphiql.html"))
 }
 
 async fn healthz() -> HttpResponse {

@@ -101,8 +101,10 @@ pub fn schema() -> ConfideSchema {
 }
 
 /// Limits of one request's lists.
-#[derive(Copy, Clone, Debug)]
+#[derive(Clone, Debug)]
 pub struct Limits {
+    /// The Student Support services cases can be opened in.
+    pub services: Arc<Vec<String>>,
     pub max_page_size: u32,
     /// What one request may cost, checked before it is executed.
     pub cost: cost::CostLimits,

@@ -232,9 +232,15 @@ impl CoreMutation {
     ) -> async_graphql::Result<Option<CaseNode>> {
         let rc = request_context(ctx)?;
         let writer = rc.writer(Action::OpenCase)?;
+        let service = domain::slug("input.service", &input.service)?;
+        if !rc.limits.services.contains(&service) {
+            return Err(
+                AppError::bad_input("input.service", "is not a Student Support service").into(),
+            );
+        }
         let new = service::cases::NewCase {
             student_id: domain::uuid("input.studentId", &input.student_id)?,
-            service: domain::slug("input.service", &input.service)?,
+            service,
             summary: domain::optional_text("input.summary", input.summary.as_deref(), LONG_TEXT)?,
             adjustments: domain::optional_text(
                 "input.adjustments",

@@ -7,6 +7,7 @@ mod auth;
 mod consents;
 mod cost;
 mod disclosures;
+mod edge;
 mod filters;
 mod fixtures;
 mod health;
