@@ -35,8 +35,10 @@ async fn readyz_reports_unavailable_when_the_database_is_gone() {
 }
 
 #[tokio::test]
-async fn get_graphql_serves_graphiql() {
-    let app = spawn_app().await;
+async fn get_graphql_serves_graphiql_when_enabled() {
+    // Off by default (a production choice, tested in edge.rs); `serve --demo` and
+    // CONFIDE_GRAPHIQL=true turn it on.
+    let app = crate::helpers::spawn_app_with(|s| s.graphiql = true).await;
     let page = app
         .client
         .get(format!("{}/graphql", app.address))
