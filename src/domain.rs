@@ -349,6 +349,28 @@ pub fn student_number(field: &str, value: &str) -> AppResult<String> {
     Ok(v)
 }
 
+/// A calendar date within `[min, max]` (a person's date of birth, a period of
+/// study): anything outside is a typing error or an attack, refused by name.
+pub fn plausible_date(
+    field: &str,
+    value: chrono::NaiveDate,
+    min: chrono::NaiveDate,
+    max: chrono::NaiveDate,
+) -> AppResult<chrono::NaiveDate> {
+    if value < min || value > max {
+        return Err(AppError::bad_input(
+            field,
+            format!("must be between {min} and {max}"),
+        ));
+    }
+    Ok(value)
+}
+
+/// The earliest date any record of Student Support can carry.
+pub fn earliest_date() -> chrono::NaiveDate {
+    chrono::NaiveDate::from_ymd_opt(1900, 1, 1).unwrap_or_default()
+}
+
 pub fn uuid(field: &str, value: &str) -> AppResult<uuid::Uuid> {
     uuid::Uuid::parse_str(value.trim()).map_err(|_| AppError::bad_input(field, "is not a valid id"))
 }

@@ -96,12 +96,8 @@ fn change(field: &str, v: MaybeUndefined<String>) -> AppResult<Option<Option<Str
 
 fn parse_new_student(i: CreateStudentInput) -> AppResult<service::students::NewStudent> {
     if let Some(dob) = i.date_of_birth {
-        if dob > chrono::Utc::now().date_naive() {
-            return Err(AppError::bad_input(
-                "input.dateOfBirth",
-                "must not be in the future",
-            ));
-        }
+        let today = chrono::Utc::now().date_naive();
+        domain::plausible_date("input.dateOfBirth", dob, domain::earliest_date(), today)?;
     }
     Ok(service::students::NewStudent {
         student_number: domain::student_number("input.studentNumber", &i.student_number)?,

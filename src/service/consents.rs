@@ -104,10 +104,13 @@ pub async fn record(
         ));
     }
     let now = decisions.now();
-    if new.expires_at.is_some_and(|e| e <= now) {
+    if new
+        .expires_at
+        .is_some_and(|e| e <= now || e > now + chrono::Duration::days(10 * 366))
+    {
         return Err(AppError::bad_input(
             "input.expiresAt",
-            "must be in the future",
+            "must be in the future and within ten years",
         ));
     }
     if new.recipient.kind == RecipientKind::Department

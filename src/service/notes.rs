@@ -2,8 +2,10 @@ use super::cases::{authorized_case, CaseRow};
 use crate::domain::{labels_to_json, NoteKind, SensitivityLabel};
 use crate::error::{AppError, AppResult};
 use crate::policy::{Action, Decisions, FieldClass};
-use entity::{note, support_case, third_party_entry};
-use sea_orm::{ActiveModelTrait, ConnectionTrait, Set};
+use entity::{enrolment, note, support_case, third_party_entry};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
+};
 use uuid::Uuid;
 
 #[derive(Clone, Debug)]
@@ -25,6 +27,23 @@ pub async fn add(
         return Err(AppError::bad_input(
             "occurredAt",
             "must not be in the future",
+        ));
+    }
+    // Not before the student's first period of study (or, with none on file,
+    // not before the case was opened).
+    let first_enrolment = enrolment::Entity::find()
+        .filter(enrolment::Column::StudentId.eq(row.1.id))
+        .order_by_asc(enrolment::Column::StartsOn)
+        .one(db)
+        .await?;
+    let earliest = match first_enrolment {
+        Some(e) => e.starts_on,
+        None => row.0.opened_at.date_naive(),
+    };
+    if new.occurred_at.date_naive() < earliest {
+        return Err(AppError::bad_input(
+            "occurredAt",
+            format!("must not be before {earliest} (the student's first enrolment, or the case's opening)"),
         ));
     }
     let mut labels = new.labels;

@@ -327,10 +327,20 @@ pub async fn record_enrolment<C: ConnectionTrait + TransactionTrait>(
         Action::RecordEnrolment,
         write_relation(decisions.caller(), &current),
     )?;
+    let today = chrono::Utc::now().date_naive();
+    let latest_start = today + chrono::Duration::days(2 * 366);
+    crate::domain::plausible_date(
+        "startsOn",
+        starts_on,
+        crate::domain::earliest_date(),
+        latest_start,
+    )?;
     if let Some(end) = ends_on {
         if end < starts_on {
             return Err(AppError::bad_input("endsOn", "must not be before startsOn"));
         }
+        let latest_end = starts_on + chrono::Duration::days(15 * 366);
+        crate::domain::plausible_date("endsOn", end, starts_on, latest_end)?;
     }
     let row = enrolment::ActiveModel {
         id: Set(Uuid::new_v4()),

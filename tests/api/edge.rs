@@ -118,3 +118,55 @@ async fn a_case_cannot_be_opened_in_a_service_that_does_not_exist() {
     assert_eq!(res.errors()[0]["extensions"]["field"], "input.service");
     assert_eq!(app.count("support_case").await, before);
 }
+
+#[tokio::test]
+async fn implausible_dates_are_bad_input_and_nothing_is_written() {
+    let app = spawn_app().await;
+    let counsellor = (app.demo.counsellor, Role::Practitioner);
+    let (enrolments, notes, students) = (
+        app.count("enrolment").await,
+        app.count("note").await,
+        app.count("student").await,
+    );
+    for starts in ["9999-01-01", "1066-10-14"] {
+        let res = app
+            .as_caller(
+                counsellor.0,
+                counsellor.1,
+                r#"mutation($s: ID!, $d: NaiveDate!) { recordEnrolment(studentId: $s, startsOn: $d) { id } }"#,
+                json!({ "s": id(app.demo.alice), "d": starts }),
+            )
+            .await;
+        assert_eq!(
+            res.codes(),
+            vec!["BAD_USER_INPUT"],
+            "{starts}: {:#}",
+            res.body
+        );
+    }
+    // A note dated in year 1, or before the student's first enrolment (2023).
+    for at in ["0001-01-01T00:00:00Z", "2020-01-01T00:00:00Z"] {
+        let res = app
+            .as_caller(
+                counsellor.0,
+                counsellor.1,
+                r#"mutation($input: AddNoteInput!) { addNote(input: $input) { id } }"#,
+                json!({ "input": { "caseId": id(app.demo.alice_counselling_case), "kind": "ACTION", "body": "Dated.", "occurredAt": at } }),
+            )
+            .await;
+        assert_eq!(res.codes(), vec!["BAD_USER_INPUT"], "{at}: {:#}", res.body);
+        assert_eq!(res.errors()[0]["extensions"]["field"], "occurredAt");
+    }
+    let res = app
+        .as_caller(
+            app.demo.reception,
+            Role::Reception,
+            r#"mutation($input: CreateStudentInput!) { createStudent(input: $input) { id } }"#,
+            json!({ "input": { "studentNumber": "S1800", "name": "Old", "email": "old@uni.example", "department": "history", "course": "BA", "dateOfBirth": "1800-01-01" } }),
+        )
+        .await;
+    assert_eq!(res.codes(), vec!["BAD_USER_INPUT"]);
+    assert_eq!(app.count("enrolment").await, enrolments);
+    assert_eq!(app.count("note").await, notes);
+    assert_eq!(app.count("student").await, students);
+}
