@@ -18,17 +18,42 @@ pub async fn counting_statements<F: Future>(counter: Arc<AtomicU64>, fut: F) -> 
     SQL_STATEMENTS.scope(counter, fut).await
 }
 
-/// PostgreSQL's `statement_timeout` unless configured: no statement of a
-/// request runs longer (bulk loads by `confide seed` stay well under it).
-pub const DEFAULT_STATEMENT_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long statements and locks may take.
+#[derive(Copy, Clone, Debug)]
+pub struct DbOptions {
+    /// PostgreSQL's `statement_timeout`: no statement runs longer (bulk loads
+    /// by `confide seed` stay well under the default, 30 s).
+    pub statement_timeout: Duration,
+    /// SQLite: how long a writer waits for another writer's lock (default 5 s).
+    pub busy_timeout: Duration,
+}
+
+impl Default for DbOptions {
+    fn default() -> Self {
+        DbOptions {
+            statement_timeout: Duration::from_secs(30),
+            busy_timeout: Duration::from_secs(5),
+        }
+    }
+}
 
 /// Connects (creating a SQLite file if needed) and installs the statement counter.
 pub async fn connect(url: &str) -> AppResult<DatabaseConnection> {
-    connect_with(url, DEFAULT_STATEMENT_TIMEOUT).await
+    connect_with(url, DbOptions::default()).await
 }
 
-/// As [`connect`], with PostgreSQL's statement timeout.
-pub async fn connect_with(url: &str, statement_timeout: Duration) -> AppResult<DatabaseConnection> {
+/// Writes the readiness probe row: whether the database takes a write now.
+pub async fn write_probe(db: &DatabaseConnection) -> AppResult<()> {
+    use sea_orm::ConnectionTrait;
+    db.execute_unprepared("UPDATE readiness_probe SET writes = writes + 1 WHERE id = 1")
+        .await?;
+    Ok(())
+}
+
+/// As [`connect`], with the given timeouts.
+pub async fn connect_with(url: &str, db_options: DbOptions) -> AppResult<DatabaseConnection> {
+    let statement_timeout = db_options.statement_timeout;
+    let busy_timeout = db_options.busy_timeout;
     let mut options = ConnectOptions::new(url.to_owned());
     options
         .sqlx_logging(false)
@@ -40,14 +65,34 @@ pub async fn connect_with(url: &str, statement_timeout: Duration) -> AppResult<D
         options
             .max_connections(8)
             .min_connections(1)
-            .map_sqlx_sqlite_opts(|o| {
+            .map_sqlx_sqlite_opts(move |o| {
                 o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
                     .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
-                    .busy_timeout(Duration::from_secs(10))
+                    .busy_timeout(busy_timeout)
                     // 16 MiB page cache per connection (SQLite's default is 2 MiB):
                     // a dashboard page otherwise re-reads index pages through
                     // read(2) on every request.
                     .pragma("cache_size", "-16384")
+            })
+            .map_sqlx_sqlite_pool_opts(|o| {
+                // A connection released while still inside a transaction (its
+                // COMMIT or ROLLBACK failed, e.g. on a full disk) would keep the
+                // write lock and swallow later writes: it is closed, never reused.
+                o.after_release(|conn, _meta| {
+                    Box::pin(async move {
+                        use sea_orm::sqlx::Executor;
+                        match conn.execute("ROLLBACK").await {
+                            Ok(_) => {
+                                tracing::warn!(
+                                    "closing a SQLite connection released inside a transaction"
+                                );
+                                Ok(false)
+                            }
+                            // "no transaction is active": clean.
+                            Err(_) => Ok(true),
+                        }
+                    })
+                })
             });
     } else {
         let timeout_ms = statement_timeout.as_millis().to_string();

@@ -406,3 +406,40 @@ mod tests {
         assert!(slug("s", "mental_health").is_ok());
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn text_parsing_never_panics_and_never_keeps_a_control_character(text in "\\PC{0,40}|[\\x00-\\x1f]{0,5}.{0,20}") {
+            if let Ok(parsed) = required_text("t", &text, 30) {
+                prop_assert!(!parsed.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t')));
+                prop_assert!(!parsed.is_empty());
+                prop_assert!(parsed.chars().count() <= 30);
+            }
+            let _ = email("e", &text);
+            let _ = slug("s", &text);
+            let _ = student_number("n", &text);
+            let _ = uuid("u", &text);
+        }
+
+        #[test]
+        fn a_nul_anywhere_in_text_is_refused(prefix in "[a-z]{1,10}", suffix in "[a-z]{1,10}") {
+            let text = format!("{prefix}\u{0}{suffix}");
+            prop_assert!(required_text("t", &text, 100).is_err());
+        }
+
+        #[test]
+        fn plausible_dates_accept_exactly_the_range(days in -200_000i64..200_000) {
+            let min = earliest_date();
+            let max = chrono::NaiveDate::from_ymd_opt(2100, 1, 1).unwrap_or_default();
+            if let Some(date) = min.checked_add_signed(chrono::Duration::days(days)) {
+                let ok = plausible_date("d", date, min, max).is_ok();
+                prop_assert_eq!(ok, date >= min && date <= max);
+            }
+        }
+    }
+}

@@ -87,9 +87,13 @@ pub struct DatabaseSettings {
     #[arg(long = "database-url", env = "CONFIDE_DATABASE_URL")]
     pub url: Option<String>,
 
-    /// PostgreSQL: longest a statement may run, in seconds (`statement_timeout`).
+    /// PostgreSQL: longest a statement may run, in seconds (`statement_timeout`; 30).
     #[arg(long, env = "CONFIDE_STATEMENT_TIMEOUT_SECS")]
     pub statement_timeout_secs: Option<u64>,
+
+    /// SQLite: how long a writer waits for another writer's lock, in ms (5000).
+    #[arg(long, env = "CONFIDE_SQLITE_BUSY_TIMEOUT_MS")]
+    pub busy_timeout_ms: Option<u64>,
 }
 
 impl DatabaseSettings {
@@ -140,6 +144,7 @@ impl Settings {
             database: DatabaseSettings {
                 url: Some(database_url.to_owned()),
                 statement_timeout_secs: None,
+                busy_timeout_ms: None,
             },
             jwt: JwtSettings {
                 secret: Some(jwt_secret.to_owned()),

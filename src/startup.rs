@@ -39,12 +39,20 @@ pub struct Application {
 impl Application {
     /// Connects to and migrates the database, loads the policy and binds the listener.
     pub async fn build(settings: Settings) -> Result<Self, AppError> {
-        let timeout = settings
-            .database
-            .statement_timeout_secs
-            .map(std::time::Duration::from_secs)
-            .unwrap_or(db::DEFAULT_STATEMENT_TIMEOUT);
-        let db = db::connect_with(&settings.database.resolved_url(), timeout).await?;
+        let defaults = db::DbOptions::default();
+        let options = db::DbOptions {
+            statement_timeout: settings
+                .database
+                .statement_timeout_secs
+                .map(std::time::Duration::from_secs)
+                .unwrap_or(defaults.statement_timeout),
+            busy_timeout: settings
+                .database
+                .busy_timeout_ms
+                .map(std::time::Duration::from_millis)
+                .unwrap_or(defaults.busy_timeout),
+        };
+        let db = db::connect_with(&settings.database.resolved_url(), options).await?;
         db::migrate(&db).await?;
         Self::build_with_db(settings, db).await
     }
@@ -281,11 +289,22 @@ async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({ "status": "ok" }))
 }
 
+/// Ready while the database takes a write, within two seconds: a locked,
+/// full or read-only database answers 503 until it recovers (no restart).
 async fn readyz(state: web::Data<AppState>) -> HttpResponse {
-    match state.db.ping().await {
-        Ok(()) => HttpResponse::Ok().json(serde_json::json!({ "status": "ready" })),
-        Err(e) => {
-            tracing::warn!(error = %e, "database not reachable");
+    let probe = tokio::time::timeout(
+        std::time::Duration::from_secs(2),
+        db::write_probe(&state.db),
+    )
+    .await;
+    match probe {
+        Ok(Ok(())) => HttpResponse::Ok().json(serde_json::json!({ "status": "ready" })),
+        Ok(Err(e)) => {
+            e.log();
+            HttpResponse::ServiceUnavailable().json(serde_json::json!({ "status": "unavailable" }))
+        }
+        Err(_) => {
+            tracing::warn!("database did not take a write within 2 s");
             HttpResponse::ServiceUnavailable().json(serde_json::json!({ "status": "unavailable" }))
         }
     }

@@ -117,3 +117,35 @@ mod tests {
         assert!(page(Some(100), None, 100).is_ok());
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn any_position_up_to_the_maximum_round_trips(position in 0..=MAX_POSITION) {
+            prop_assert_eq!(decode(&encode(position)).ok(), Some(position));
+        }
+
+        #[test]
+        fn no_text_makes_the_cursor_codec_or_paging_panic(text in ".{0,64}", first in proptest::option::of(-5i32..200)) {
+            let _ = decode(&text);
+            let _ = page(first, Some(&text), 100);
+        }
+
+        #[test]
+        fn a_decoded_cursor_never_pages_past_the_maximum(position in any::<u64>()) {
+            let cursor = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .encode(format!("{PREFIX}{position}"));
+            match page(Some(100), Some(&cursor), 100) {
+                Ok(p) => prop_assert!(p.offset <= MAX_POSITION + 1),
+                Err(e) => {
+                    let bad_input = matches!(e, AppError::BadUserInput { .. });
+                    prop_assert!(bad_input);
+                }
+            }
+        }
+    }
+}

@@ -11,6 +11,8 @@ pub const SECRET: &str = "test-secret-test-secret-test-secret-0123456789";
 /// A running server with the demo data loaded.
 pub struct TestApp {
     pub address: String,
+    /// The database URL the server runs on.
+    pub db_url: String,
     pub client: reqwest::Client,
     pub db: DatabaseConnection,
     pub demo: Demo,
@@ -55,6 +57,7 @@ pub async fn spawn_app() -> TestApp {
 
 pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     let (url, dir) = fresh_database().await;
+    let db_url = url.clone();
     let mut settings = Settings::new(&url, SECRET);
     settings.report_cost = true;
     configure(&mut settings);
@@ -70,6 +73,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     .expect("authenticator");
     TestApp {
         address: format!("http://127.0.0.1:{port}"),
+        db_url,
         client: reqwest::Client::new(),
         db,
         demo,

@@ -21,5 +21,6 @@ mod races;
 mod reception;
 mod risk_exceptions;
 mod schema;
+mod storage;
 mod walk;
 mod writes;
