@@ -15,6 +15,8 @@ use std::collections::HashMap;
 /// The limits (settings; see the README).
 #[derive(Copy, Clone, Debug)]
 pub struct CostLimits {
+    /// Longest query text, in bytes (checked before it is parsed).
+    pub max_query_bytes: usize,
     /// Largest estimated number of fields resolved (nodes) for one request.
     pub max_cost: u64,
     /// Most fragment definitions in one document.
@@ -35,6 +37,7 @@ pub struct CostLimits {
 impl Default for CostLimits {
     fn default() -> Self {
         CostLimits {
+            max_query_bytes: 32 * 1024,
             max_cost: 50_000,
             max_fragments: 50,
             max_spreads: 200,
@@ -220,6 +223,18 @@ fn operation<'a>(
         }
         (DocumentOperations::Multiple(_), None) => None,
     }
+}
+
+/// Refuses a query text over the size limit, before it is parsed.
+pub fn check_size(query: &str, limits: CostLimits) -> Result<(), TooCostly> {
+    if query.len() > limits.max_query_bytes {
+        return Err(TooCostly {
+            what: "query bytes",
+            cost: query.len() as u64,
+            limit: limits.max_query_bytes as u64,
+        });
+    }
+    Ok(())
 }
 
 /// The cost of the operation `operation_name` of `doc`, or why it is refused.

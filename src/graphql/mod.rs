@@ -211,6 +211,13 @@ pub async fn execute(
 ) -> Response {
     // The cost of the request, computed before anything runs (and before
     // async-graphql's validation, which expands fragments without memoising).
+    if let Err(refused) = cost::check_size(&request.query, limits.cost) {
+        return Response::from_errors(vec![crate::error::server_error(&AppError::TooCostly {
+            what: refused.what,
+            cost: refused.cost,
+            limit: refused.limit,
+        })]);
+    }
     if let Ok(doc) = async_graphql::parser::parse_query(&request.query) {
         let searches = request.query.matches("noteContains").count()
             + serde_json::to_string(&request.variables)

@@ -103,3 +103,22 @@ async fn a_body_over_the_limit_is_a_graphql_shaped_413() {
     assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
     assert!(body["data"].is_null());
 }
+
+#[tokio::test]
+async fn a_query_text_over_the_size_limit_is_refused_before_it_is_parsed() {
+    let app = spawn_app().await;
+    let searches: String = (0..2500)
+        .map(|i| {
+            format!("s{i}: supportCases(filter: {{ noteContains: \"x{i}\" }}) {{ totalCount }} ")
+        })
+        .collect();
+    let res = app
+        .as_caller(
+            app.demo.counsellor,
+            Role::Practitioner,
+            &format!("{{ {searches} }}"),
+            json!({}),
+        )
+        .await;
+    refused(&res, "query bytes");
+}
