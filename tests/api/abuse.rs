@@ -11,6 +11,22 @@ async fn as_student(app: &TestApp, query: &str) -> Gql {
         .await
 }
 
+/// `n` aliased note searches in one request, as a practitioner.
+async fn note_searches(app: &TestApp, n: usize) -> Gql {
+    let searches: String = (0..n)
+        .map(|i| {
+            format!("s{i}: supportCases(filter: {{ noteContains: \"x{i}\" }}) {{ totalCount }} ")
+        })
+        .collect();
+    app.as_caller(
+        app.demo.counsellor,
+        Role::Practitioner,
+        &format!("{{ {searches} }}"),
+        json!({}),
+    )
+    .await
+}
+
 fn refused(res: &Gql, what: &str) {
     assert_eq!(res.codes(), vec!["QUERY_TOO_COSTLY"], "{:#}", res.body);
     let ext = &res.errors()[0]["extensions"];
@@ -58,20 +74,7 @@ async fn alias_floods_and_repeated_note_searches_are_refused() {
         &as_student(&app, &format!("{{ {aliases} }}")).await,
         "aliases",
     );
-    let searches: String = (0..3)
-        .map(|i| {
-            format!("s{i}: supportCases(filter: {{ noteContains: \"mood{i}\" }}) {{ totalCount }} ")
-        })
-        .collect();
-    let res = app
-        .as_caller(
-            app.demo.counsellor,
-            Role::Practitioner,
-            &format!("{{ {searches} }}"),
-            json!({}),
-        )
-        .await;
-    refused(&res, "noteContains searches");
+    refused(&note_searches(&app, 3).await, "noteContains searches");
     // Searches hidden in variables count too.
     let res = app
         .as_caller(
@@ -107,18 +110,5 @@ async fn a_body_over_the_limit_is_a_graphql_shaped_413() {
 #[tokio::test]
 async fn a_query_text_over_the_size_limit_is_refused_before_it_is_parsed() {
     let app = spawn_app().await;
-    let searches: String = (0..2500)
-        .map(|i| {
-            format!("s{i}: supportCases(filter: {{ noteContains: \"x{i}\" }}) {{ totalCount }} ")
-        })
-        .collect();
-    let res = app
-        .as_caller(
-            app.demo.counsellor,
-            Role::Practitioner,
-            &format!("{{ {searches} }}"),
-            json!({}),
-        )
-        .await;
-    refused(&res, "query bytes");
+    refused(&note_searches(&app, 2500).await, "query bytes");
 }
