@@ -403,6 +403,7 @@ pub async fn run(db: &DatabaseConnection, opts: SeedOptions) -> AppResult<SeedSu
                 revoked_by: Set(None),
                 student_informed_at: Set(None),
                 not_informed_reason: Set(None),
+                concern_notice: Set(None),
                 created_at: Set(at),
             });
             exception_recipients.push(risk_exception_recipient::ActiveModel {

@@ -27,6 +27,8 @@ pub struct Model {
     pub student_informed_at: Option<DateTimeUtc>,
     pub not_informed_reason: Option<String>,
     pub created_at: DateTimeUtc,
+    /// What a department or university service named in it is told.
+    pub concern_notice: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -17,6 +17,7 @@ mod m20261125_000014_create_case_status_index;
 mod m20261126_000015_add_audit_event_request_id;
 mod m20261126_000016_create_change_event;
 mod m20261126_000017_create_readiness_probe;
+mod m20261126_000018_add_risk_exception_concern_notice;
 
 pub struct Migrator;
 
@@ -41,6 +42,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000015_add_audit_event_request_id::Migration),
             Box::new(m20261126_000016_create_change_event::Migration),
             Box::new(m20261126_000017_create_readiness_probe::Migration),
+            Box::new(m20261126_000018_add_risk_exception_concern_notice::Migration),
         ]
     }
 }

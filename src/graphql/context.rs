@@ -567,6 +567,25 @@ impl RequestContext {
             .unwrap_or_default())
     }
 
+    /// The concern notices of active exceptions naming the caller, for one
+    /// student (under the CONCERN_NOTICE permit).
+    pub async fn concern_notices(
+        &self,
+        permit: &Permit<'_, student::Model>,
+    ) -> AppResult<Vec<Guarded<risk_exception::Model>>> {
+        let student = permit.id();
+        let access = self.access_for(&[student]).await?;
+        Ok(access
+            .get(&student)
+            .map(|a| {
+                a.notices
+                    .iter()
+                    .map(|n| permit.child(Arc::new(n.clone())))
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
     /// The student's cases visible to the caller, oldest first (under the
     /// SUPPORT_SUMMARY permit).
     pub async fn cases_of(

@@ -112,6 +112,12 @@ impl RiskExceptionNode {
             Some(m.justification.as_str())
         })
     }
+    /// Category RISK_EXCEPTIONS. What a department or university service named is told.
+    async fn concern_notice(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<&str>> {
+        reveal(ctx, &self.record, FieldClass::RiskExceptions, |m| {
+            m.concern_notice.as_deref()
+        })
+    }
     /// Category RISK_EXCEPTIONS.
     async fn proposed_by(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<ID>> {
         reveal(ctx, &self.record, FieldClass::RiskExceptions, |m| {
@@ -189,6 +195,10 @@ pub struct ProposeRiskExceptionInput {
     pub justification: String,
     /// Defaults to 72 hours from now; at most the configured maximum.
     pub expires_at: Option<DateTime<Utc>>,
+    /// What a department or university service named is told instead of the
+    /// student's details: that there is a concern, what they should do, whom to
+    /// contact in Student Support. Required when one is named.
+    pub concern_notice: Option<String>,
 }
 
 #[derive(Default)]
@@ -250,6 +260,8 @@ impl RiskExceptionMutation {
         let student_id = domain::uuid("input.studentId", &input.student_id)?;
         let justification =
             domain::required_text("input.justification", &input.justification, 5000)?;
+        let concern_notice =
+            domain::optional_text("input.concernNotice", input.concern_notice.as_deref(), 2000)?;
         let max_hours = rc.limits.risk_exception_max_hours;
         let model = in_transaction!(writer, |txn| {
             let recipients = recipients(&txn, "input.recipients", input.recipients).await?;
@@ -261,6 +273,7 @@ impl RiskExceptionMutation {
                 categories: input.categories,
                 justification,
                 expires_at: input.expires_at,
+                concern_notice,
             };
             service::risk_exceptions::propose(&txn, &rc.decisions, new, max_hours).await
         })?;
@@ -311,5 +324,39 @@ impl RiskExceptionMutation {
             },
         )
         .await
+    }
+}
+
+/// A concern notice, as the department or university service it names reads it.
+pub struct ConcernNoticeNode {
+    record: Guarded<risk_exception::Model>,
+}
+
+impl From<Guarded<risk_exception::Model>> for ConcernNoticeNode {
+    fn from(record: Guarded<risk_exception::Model>) -> Self {
+        ConcernNoticeNode { record }
+    }
+}
+
+/// That Student Support has a concern about the student, what to do and whom to
+/// contact: what a department or university service named in an active risk
+/// exception is told, instead of the student's details. Every field but the id
+/// is category CONCERN_NOTICE.
+#[Object(name = "ConcernNotice")]
+impl ConcernNoticeNode {
+    async fn id(&self) -> ID {
+        id(self.record.id())
+    }
+    /// Category CONCERN_NOTICE. The notice, as written by the proposer.
+    async fn notice(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<&str>> {
+        reveal(ctx, &self.record, FieldClass::ConcernNotice, |m| {
+            m.concern_notice.as_deref()
+        })
+    }
+    /// Category CONCERN_NOTICE. When the notice stops applying.
+    async fn expires_at(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<DateTime<Utc>>> {
+        reveal(ctx, &self.record, FieldClass::ConcernNotice, |m| {
+            Some(m.expires_at)
+        })
     }
 }

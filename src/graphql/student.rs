@@ -3,7 +3,7 @@
 use super::consent::ConsentNode;
 use super::context::{StudentGroup, StudentRecord};
 use super::pagination::{id, PageInfo};
-use super::risk_exception::RiskExceptionNode;
+use super::risk_exception::{ConcernNoticeNode, RiskExceptionNode};
 use super::support_case::CaseNode;
 use super::{permit, request_context, reveal};
 use crate::policy::{FieldClass, Guarded};
@@ -160,6 +160,22 @@ impl StudentNode {
         let rows = rc.risk_exceptions_of(&self.group, &permit).await?;
         Ok(Some(
             rows.into_iter().map(RiskExceptionNode::from).collect(),
+        ))
+    }
+
+    /// Category CONCERN_NOTICE. For a department or university service: the
+    /// concern notices of the active risk exceptions naming you (empty if none).
+    async fn concern_notices(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<Vec<ConcernNoticeNode>>> {
+        let Some(permit) = permit(ctx, &self.record, FieldClass::ConcernNotice)? else {
+            return Ok(None);
+        };
+        let rc = request_context(ctx)?;
+        let rows = rc.concern_notices(&permit).await?;
+        Ok(Some(
+            rows.into_iter().map(ConcernNoticeNode::from).collect(),
         ))
     }
 

@@ -68,6 +68,8 @@ pub struct StudentAccess {
     pub exception: ClassSet,
     /// Consents covering case notes: their case scope and excluded labels.
     pub note_consents: Vec<(Option<Uuid>, LabelSet)>,
+    /// Active exceptions naming the caller that carry a concern notice.
+    pub notices: Vec<risk_exception::Model>,
     pub bases: Vec<Basis>,
 }
 
@@ -161,11 +163,16 @@ pub fn build(
     }
     for e in exceptions.iter().filter(|e| exception_active(e, now)) {
         let categories: Vec<DataCategory> = enum_list_from_json(&e.categories, DataCategory::parse);
-        // Never notes or third-party information, whatever was stored.
-        let classes =
-            FieldClass::set_of(&categories) - (FieldClass::CaseNotes | FieldClass::ThirdParty);
+        // Never notes or third-party information, whatever was stored; always
+        // its concern notice.
+        let classes = (FieldClass::set_of(&categories)
+            - (FieldClass::CaseNotes | FieldClass::ThirdParty))
+            | FieldClass::ConcernNotice;
         let access = out.entry(e.student_id).or_default();
         access.exception |= classes;
+        if e.concern_notice.is_some() {
+            access.notices.push(e.clone());
+        }
         access.bases.push(Basis {
             label: exception_basis(e.id),
             case_id: None,

@@ -53,6 +53,8 @@ text_enum!(
         Caller => "CALLER",
         /// Aggregate statistics (no individual rows).
         Statistics => "STATISTICS",
+        /// The concern notice of an active risk exception naming the caller.
+        ConcernNotice => "CONCERN_NOTICE",
     }
 );
 
@@ -103,7 +105,8 @@ impl FieldClass {
             | FieldClass::RiskExceptions
             | FieldClass::Disclosures
             | FieldClass::Caller
-            | FieldClass::Statistics => None,
+            | FieldClass::Statistics
+            | FieldClass::ConcernNotice => None,
         }
     }
 
@@ -127,7 +130,8 @@ impl FieldClass {
             | FieldClass::RiskExceptions
             | FieldClass::Disclosures
             | FieldClass::Caller
-            | FieldClass::Statistics => false,
+            | FieldClass::Statistics
+            | FieldClass::ConcernNotice => false,
         }
     }
 }

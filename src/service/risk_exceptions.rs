@@ -9,7 +9,7 @@ use crate::domain::{
 };
 use crate::error::{AppError, AppResult};
 use crate::policy::access::{consent_basis, consent_in_force, exception_active, exception_basis};
-use crate::policy::{facts, Action, Decisions, Relation};
+use crate::policy::{facts, Action, Decisions, FieldClass, Relation};
 use crate::service::audit::{self, Event};
 use chrono::{DateTime, Duration, Utc};
 use entity::{audit_event, consent, risk_exception, risk_exception_recipient, student};
@@ -44,6 +44,9 @@ pub struct NewRiskException {
     pub categories: Vec<DataCategory>,
     pub justification: String,
     pub expires_at: Option<DateTime<Utc>>,
+    /// What a department or university service named is told: required when
+    /// one is named.
+    pub concern_notice: Option<String>,
 }
 
 pub async fn propose(
@@ -75,6 +78,45 @@ pub async fn propose(
         return Err(AppError::bad_input(
             "input.recipients",
             "must name at least one recipient",
+        ));
+    }
+    // Each recipient that calls the API gets, under an exception, only what the
+    // policy opens to its audience (a department or university service: identity
+    // and academic details, and the concern notice; a partner: the categories
+    // named, from IDENTITY, CONTACT, TRUSTED_CONTACTS and SUPPORT_SUMMARY). An
+    // exception asking for more is refused, naming the category, rather than
+    // accepted and partly ignored.
+    for recipient in &new.recipients {
+        let Some(role) = recipient.kind.caller_role() else {
+            continue;
+        };
+        let allowed = decisions.allowed_for(role, Relation::Exception);
+        if let Some(category) = new
+            .categories
+            .iter()
+            .find(|c| !allowed.is_superset(FieldClass::of_category(**c)))
+        {
+            return Err(AppError::bad_input(
+                "input.categories",
+                format!(
+                    "{category} is not shared with a {} under a risk exception",
+                    recipient.kind
+                ),
+            ));
+        }
+    }
+    let needs_notice = new.recipients.iter().any(|r| {
+        r.kind.caller_role().is_some_and(|role| {
+            decisions
+                .allowed_for(role, Relation::Exception)
+                .contains(FieldClass::ConcernNotice)
+        })
+    });
+    if needs_notice && new.concern_notice.is_none() {
+        return Err(AppError::bad_input(
+            "input.concernNotice",
+            "is required when a department or university service is named: \
+             say that there is a concern, what they should do and whom to contact",
         ));
     }
     let now = decisions.now();
@@ -111,6 +153,7 @@ pub async fn propose(
         student_informed_at: Set(None),
         not_informed_reason: Set(None),
         created_at: Set(now),
+        concern_notice: Set(new.concern_notice),
     }
     .insert(db)
     .await?;

@@ -167,7 +167,7 @@ async fn if_the_audit_record_cannot_be_written_nothing_is_released() {
 async fn disclosures_under_an_exception_reach_my_disclosures_only_once_the_student_is_informed() {
     let app = spawn_app().await;
     let exception = propose_and_confirm(&app).await;
-    let seen = view(&app, (app.demo.accommodation, Role::UniversityService)).await;
+    let seen = view(&app, (app.demo.nhs_trust, Role::Partner)).await;
     assert_eq!(seen.data()["student"]["email"], "alice@student.uni.example");
     let mine = "{ myDisclosures { recipientRole basis categories } }";
     let before = app
@@ -187,7 +187,7 @@ async fn disclosures_under_an_exception_reach_my_disclosures_only_once_the_stude
     after.assert_no_errors();
     let list = after.data()["myDisclosures"].as_array().unwrap().clone();
     assert_eq!(list.len(), 1, "{list:?}");
-    assert_eq!(list[0]["recipientRole"], "UNIVERSITY_SERVICE");
+    assert_eq!(list[0]["recipientRole"], "PARTNER");
     assert_eq!(list[0]["basis"], format!("risk_exception:{exception}"));
 }
 

@@ -101,7 +101,7 @@ pub fn exception_input(app: &TestApp) -> Value {
         "studentId": id(app.demo.alice),
         "ground": "SERIOUS_HARM_TO_SELF",
         "studentPosition": "REFUSED",
-        "recipients": [{ "kind": "UNIVERSITY_SERVICE", "reference": "accommodation" }],
+        "recipients": [{ "kind": "PARTNER", "reference": id(app.demo.nhs_trust) }],
         "categories": ["CONTACT", "TRUSTED_CONTACTS"],
         "justification": "Welfare check needed tonight; student refused consent."
     })

@@ -62,6 +62,7 @@ fn exception_row(
         revoked_by: Set(None),
         student_informed_at: Set(None),
         not_informed_reason: Set(None),
+        concern_notice: Set(None),
         created_at: Set(expires - Duration::days(2)),
     }
 }

@@ -93,7 +93,7 @@ async fn the_root_risk_exception_list_withholds_a_restricted_students_exception_
                 "studentId": id(app.demo.carol),
                 "ground": "SERIOUS_HARM_TO_SELF",
                 "studentPosition": "REFUSED",
-                "recipients": [{ "kind": "UNIVERSITY_SERVICE", "reference": "accommodation" }],
+                "recipients": [{ "kind": "PARTNER", "reference": id(app.demo.nhs_trust) }],
                 "categories": ["CONTACT", "TRUSTED_CONTACTS"],
                 "justification": CAROL_JUSTIFICATION
             } }),
@@ -677,6 +677,7 @@ async fn a_department_consent_opens_nothing_once_the_student_moves_department() 
     let mut input = crate::fixtures::exception_input(&app);
     input["recipients"] = json!([{ "kind": "DEPARTMENT", "reference": "history" }]);
     input["categories"] = json!(["IDENTITY"]);
+    input["concernNotice"] = json!("We are concerned about Alice; call Student Support on 0123.");
     let proposed = app
         .as_caller(
             app.demo.counsellor,

@@ -8,16 +8,17 @@ use crate::fixtures::{
 use crate::helpers::{id, spawn_app};
 use confide::domain::Role;
 use entity::risk_exception;
-use sea_orm::{ActiveModelTrait, EntityTrait, Set};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 use serde_json::json;
 use uuid::Uuid;
 
 #[tokio::test]
 async fn a_risk_exception_opens_nothing_until_a_different_registered_professional_confirms_it() {
     let app = spawn_app().await;
-    let accommodation = (app.demo.accommodation, Role::UniversityService);
+    // The partner the fixture's exception names (an NHS crisis team).
+    let trust = (app.demo.nhs_trust, Role::Partner);
     let exception = propose(&app).await;
-    assert!(view(&app, accommodation).await.data()["student"].is_null());
+    assert!(view(&app, trust).await.data()["student"].is_null());
 
     for (who, role) in [
         (app.demo.counsellor, Role::Practitioner), // the proposer
@@ -36,7 +37,7 @@ async fn a_risk_exception_opens_nothing_until_a_different_registered_professiona
         .unwrap()
         .unwrap();
     assert!(stored.confirmed_at.is_none() && stored.confirmed_by.is_none());
-    assert!(view(&app, accommodation).await.data()["student"].is_null());
+    assert!(view(&app, trust).await.data()["student"].is_null());
 
     let res = app
         .as_caller(
@@ -50,7 +51,7 @@ async fn a_risk_exception_opens_nothing_until_a_different_registered_professiona
     assert_eq!(res.data()["confirmRiskException"]["status"], "ACTIVE");
 
     // Exactly its recipients times its categories.
-    let open = view(&app, accommodation).await;
+    let open = view(&app, trust).await;
     let s = &open.data()["student"];
     assert_eq!(s["email"], "alice@student.uni.example");
     assert_eq!(s["emergencyContact"], "Parent, 07700 900456");
@@ -78,15 +79,16 @@ async fn a_risk_exception_opens_nothing_until_a_different_registered_professiona
         .await;
     res.assert_no_errors();
     assert_eq!(res.data()["revokeRiskException"]["status"], "REVOKED");
-    assert!(view(&app, accommodation).await.data()["student"].is_null());
+    assert!(view(&app, trust).await.data()["student"].is_null());
 }
 
 #[tokio::test]
 async fn an_expired_risk_exception_opens_nothing() {
     let app = spawn_app().await;
     let exception = propose_and_confirm(&app).await;
-    let accommodation = (app.demo.accommodation, Role::UniversityService);
-    assert!(view(&app, accommodation).await.data()["student"].is_object());
+    // The partner the fixture's exception names (an NHS crisis team).
+    let trust = (app.demo.nhs_trust, Role::Partner);
+    assert!(view(&app, trust).await.data()["student"].is_object());
     let model = risk_exception::Entity::find_by_id(Uuid::parse_str(&exception).unwrap())
         .one(&app.db)
         .await
@@ -95,7 +97,7 @@ async fn an_expired_risk_exception_opens_nothing() {
     let mut active: risk_exception::ActiveModel = model.into();
     active.expires_at = Set(chrono::Utc::now() - chrono::Duration::seconds(1));
     active.update(&app.db).await.unwrap();
-    assert!(view(&app, accommodation).await.data()["student"].is_null());
+    assert!(view(&app, trust).await.data()["student"].is_null());
 }
 
 #[tokio::test]
@@ -203,4 +205,135 @@ async fn the_student_sees_their_exception_once_informed_and_leads_see_who_is_not
         .as_caller(app.demo.dpo, Role::Dpo, pending, json!({}))
         .await;
     assert_eq!(dpo.data()["riskExceptions"], json!([]));
+}
+
+/// Settled decision "what a risk exception opens": a department or university
+/// service gets identity, academic details and a concern notice, never contact
+/// details, date of birth or adjustments unless a consent gives them.
+#[tokio::test]
+async fn a_department_under_an_exception_reads_the_concern_notice_and_identity_only() {
+    let app = spawn_app().await;
+    let mut input = exception_input(&app);
+    input["recipients"] = json!([{ "kind": "DEPARTMENT", "reference": "history" }]);
+    input["categories"] = json!(["IDENTITY", "ACADEMIC"]);
+    input["concernNotice"] =
+        json!("Student Support is concerned about Alice. Please call 0123 456 today.");
+    let proposed = app
+        .as_caller(
+            app.demo.counsellor,
+            Role::Practitioner,
+            PROPOSE,
+            json!({ "input": input }),
+        )
+        .await;
+    proposed.assert_no_errors();
+    let exception = proposed.data()["proposeRiskException"]["id"].clone();
+    app.as_caller(
+        app.demo.mental_health_adviser,
+        Role::Practitioner,
+        CONFIRM,
+        json!({ "id": exception }),
+    )
+    .await
+    .assert_no_errors();
+    let res = app
+        .as_caller(
+            app.demo.history_department,
+            Role::Department,
+            r#"query($id: ID!) { student(id: $id) {
+                name department email phone dateOfBirth emergencyContact
+                concernNotices { notice expiresAt }
+                cases { id }
+            } }"#,
+            json!({ "id": id(app.demo.alice) }),
+        )
+        .await;
+    res.assert_no_errors();
+    let s = &res.data()["student"];
+    assert_eq!(s["name"], "Alice Example");
+    assert_eq!(s["department"], "history");
+    assert_eq!(
+        s["concernNotices"][0]["notice"],
+        "Student Support is concerned about Alice. Please call 0123 456 today."
+    );
+    for field in ["email", "phone", "dateOfBirth", "emergencyContact", "cases"] {
+        assert!(s[field].is_null(), "{field}");
+        assert_eq!(
+            res.redaction(json!(["student", field])).as_deref(),
+            Some("CONSENT_REQUIRED"),
+            "{field}"
+        );
+    }
+    // The notice's release is audited against the exception.
+    let audited = entity::audit_event::Entity::find()
+        .filter(
+            entity::audit_event::Column::Basis
+                .eq(format!("risk_exception:{}", exception.as_str().unwrap())),
+        )
+        .all(&app.db)
+        .await
+        .unwrap();
+    assert!(
+        audited
+            .iter()
+            .any(|e| e.fields.to_string().contains("CONCERN_NOTICE")),
+        "{audited:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_exception_asking_for_more_than_its_recipients_may_get_is_refused() {
+    let app = spawn_app().await;
+    let before = app.count("risk_exception").await;
+    let attempt = |recipients: serde_json::Value, categories: serde_json::Value, notice: bool| {
+        let mut input = exception_input(&app);
+        input["recipients"] = recipients;
+        input["categories"] = categories;
+        if notice {
+            input["concernNotice"] = json!("Concern: call Student Support.");
+        }
+        input
+    };
+    let department = json!([{ "kind": "DEPARTMENT", "reference": "history" }]);
+    for (input, field, named) in [
+        // Contact details are never a department's under an exception.
+        (
+            attempt(department.clone(), json!(["IDENTITY", "CONTACT"]), true),
+            "input.categories",
+            "CONTACT",
+        ),
+        // A department or university service is told through a concern notice.
+        (
+            attempt(department, json!(["IDENTITY"]), false),
+            "input.concernNotice",
+            "concern",
+        ),
+        // A partner gets only IDENTITY, CONTACT, TRUSTED_CONTACTS, SUPPORT_SUMMARY.
+        (
+            attempt(
+                json!([{ "kind": "PARTNER", "reference": id(app.demo.nhs_trust) }]),
+                json!(["DEMOGRAPHIC"]),
+                false,
+            ),
+            "input.categories",
+            "DEMOGRAPHIC",
+        ),
+    ] {
+        let res = app
+            .as_caller(
+                app.demo.counsellor,
+                Role::Practitioner,
+                PROPOSE,
+                json!({ "input": input }),
+            )
+            .await;
+        assert_eq!(res.codes(), vec!["BAD_USER_INPUT"], "{:#}", res.body);
+        assert_eq!(res.errors()[0]["extensions"]["field"], field);
+        assert!(
+            res.errors()[0]["message"].as_str().unwrap().contains(named),
+            "{:#}",
+            res.body
+        );
+    }
+    assert_eq!(app.count("risk_exception").await, before);
 }

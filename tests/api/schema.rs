@@ -35,6 +35,7 @@ fn every_guarded_field_is_nullable_and_names_its_data_category() {
         "THIRD_PARTY",
         "CONSENTS",
         "RISK_EXCEPTIONS",
+        "CONCERN_NOTICE",
     ];
     let mut checked = 0;
     for ty in ["Student", "SupportCase", "Note", "ThirdPartyEntry"] {
