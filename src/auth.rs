@@ -191,6 +191,19 @@ impl Authenticator {
     }
 }
 
+/// A registered mental health professional: a registration with a named body,
+/// a number and an expiry on file, not lapsed (a lapsed one counts as none).
+pub fn registration_in_force(s: &staff::Model, today: chrono::NaiveDate) -> bool {
+    s.registered_mhp
+        && s.registration_body
+            .as_deref()
+            .is_some_and(|b| !b.is_empty())
+        && s.registration_number
+            .as_deref()
+            .is_some_and(|n| !n.is_empty())
+        && s.registration_expires_on.is_some_and(|e| today <= e)
+}
+
 /// The active record behind `(id, role)`, if there is one.
 pub async fn load_caller(
     db: &DatabaseConnection,
@@ -234,14 +247,17 @@ pub async fn load_caller(
             .one(db)
             .await?
             .filter(|s| s.active && s.role == role.as_str())
-            .map(|s| Caller {
-                id,
-                role,
-                name: s.name,
-                service: s.service,
-                department: s.department,
-                unit: s.university_unit,
-                registered_mhp: s.registered_mhp,
+            .map(|s| {
+                let registered = registration_in_force(&s, chrono::Utc::now().date_naive());
+                Caller {
+                    id,
+                    role,
+                    name: s.name,
+                    service: s.service,
+                    department: s.department,
+                    unit: s.university_unit,
+                    registered_mhp: registered,
+                }
             }),
     })
 }

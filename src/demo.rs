@@ -296,6 +296,14 @@ pub async fn seed(db: &DatabaseConnection) -> AppResult<Demo> {
             department: Set(s.department.map(str::to_owned)),
             university_unit: Set(s.unit.map(str::to_owned)),
             registered_mhp: Set(s.registered_mhp),
+            // Registered professionals have a registration on file until 2030.
+            registration_body: Set(s.registered_mhp.then(|| "HCPC".to_owned())),
+            registration_number: Set(s
+                .registered_mhp
+                .then(|| format!("PYL{:05}", s.id.as_u128() & 0xffff))),
+            registration_expires_on: Set(s
+                .registered_mhp
+                .then(|| NaiveDate::from_ymd_opt(2030, 12, 31).unwrap_or_default())),
             active: Set(s.active),
             created_at: Set(now),
         }

@@ -155,6 +155,11 @@ pub async fn run(db: &DatabaseConnection, opts: SeedOptions) -> AppResult<SeedSu
             department: Set(dept.map(str::to_owned)),
             university_unit: Set(unit.map(str::to_owned)),
             registered_mhp: Set(mhp),
+            registration_body: Set(mhp.then(|| "HCPC".to_owned())),
+            registration_number: Set(mhp.then(|| format!("PYL{n:05}"))),
+            registration_expires_on: Set(
+                mhp.then(|| t0.date_naive() + chrono::Duration::days(3 * 365))
+            ),
             active: Set(true),
             created_at: Set(t0),
         });

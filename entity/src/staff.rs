@@ -17,8 +17,14 @@ pub struct Model {
     pub department: Option<String>,
     /// Named university unit (for role university_service).
     pub university_unit: Option<String>,
-    /// Registered mental health professional.
+    /// A mental health professional (whose registration counts only while one
+    /// is on file and has not lapsed: see the registration columns).
     pub registered_mhp: bool,
+    /// The registering body (e.g. HCPC, BACP, NMC).
+    pub registration_body: Option<String>,
+    pub registration_number: Option<String>,
+    /// The registration counts until the end of this day; a lapsed one counts as none.
+    pub registration_expires_on: Option<Date>,
     pub active: bool,
     pub created_at: DateTimeUtc,
 }

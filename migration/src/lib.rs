@@ -18,6 +18,7 @@ mod m20261126_000015_add_audit_event_request_id;
 mod m20261126_000016_create_change_event;
 mod m20261126_000017_create_readiness_probe;
 mod m20261126_000018_add_risk_exception_concern_notice;
+mod m20261126_000019_add_staff_registration;
 
 pub struct Migrator;
 
@@ -43,6 +44,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000016_create_change_event::Migration),
             Box::new(m20261126_000017_create_readiness_probe::Migration),
             Box::new(m20261126_000018_add_risk_exception_concern_notice::Migration),
+            Box::new(m20261126_000019_add_staff_registration::Migration),
         ]
     }
 }

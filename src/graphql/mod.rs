@@ -77,6 +77,7 @@ pub struct MutationRoot(
     consent::ConsentMutation,
     risk_exception::RiskExceptionMutation,
     disclosure::DisclosureMutation,
+    staff::StaffMutation,
 );
 
 pub type ConfideSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;

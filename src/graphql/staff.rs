@@ -44,3 +44,40 @@ impl StaffMemberNode {
         reveal(ctx, &self.record, self.class, |m| m.service.as_deref())
     }
 }
+
+#[derive(Default)]
+pub struct StaffMutation;
+
+#[async_graphql::Object]
+impl StaffMutation {
+    /// Records (or renews) a member of staff's professional registration: body,
+    /// number, expiry (their service lead, or the DPO). A registered mental
+    /// health professional is one whose registration has not lapsed; a lapsed
+    /// one counts as none for proposing, confirming and reviewing. Answers
+    /// `true` once stored with its audit record.
+    async fn record_registration(
+        &self,
+        ctx: &Context<'_>,
+        staff_id: ID,
+        body: String,
+        number: String,
+        expires_on: chrono::NaiveDate,
+    ) -> async_graphql::Result<Option<bool>> {
+        use crate::domain;
+        use crate::error::{AppError, AppResult};
+        let rc = super::request_context(ctx)?;
+        let writer = rc.writer(crate::policy::Action::RecordRegistration)?;
+        let staff_id = domain::uuid("staffId", &staff_id)?;
+        let registration = crate::service::staff::Registration {
+            body: domain::required_text("body", &body, 100)?,
+            number: domain::required_text("number", &number, 50)?,
+            expires_on,
+        };
+        let stored: AppResult<()> = in_transaction!(writer, |txn| {
+            crate::service::staff::record_registration(&txn, &rc.decisions, staff_id, registration)
+                .await
+        });
+        stored?;
+        Ok(Some(true))
+    }
+}

@@ -215,6 +215,8 @@ text_enum!(
         ListStudents => "list_students",
         /// Look up and list support cases.
         ListCases => "list_cases",
+        /// Record a member of staff's professional registration.
+        RecordRegistration => "record_registration",
     }
 );
 

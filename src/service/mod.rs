@@ -10,6 +10,7 @@ pub mod consents;
 pub mod notes;
 pub mod partner_feed;
 pub mod risk_exceptions;
+pub mod staff;
 pub mod students;
 
 use crate::policy::facts::RowScope;

@@ -337,3 +337,64 @@ async fn an_exception_asking_for_more_than_its_recipients_may_get_is_refused() {
     }
     assert_eq!(app.count("risk_exception").await, before);
 }
+
+/// Settled decision "registration": a lapsed registration counts as none.
+#[tokio::test]
+async fn an_expired_registration_cannot_confirm_an_exception() {
+    let app = spawn_app().await;
+    let exception = propose(&app).await;
+    let lapse = r#"mutation($s: ID!) { recordRegistration(staffId: $s, body: "HCPC", number: "PYL00102", expiresOn: "2025-01-31") }"#;
+    // Only the member's service lead or the DPO records registrations.
+    let res = app
+        .as_caller(
+            app.demo.counsellor,
+            Role::Practitioner,
+            lapse,
+            json!({ "s": id(app.demo.mental_health_adviser) }),
+        )
+        .await;
+    assert_eq!(res.codes(), vec!["FORBIDDEN"]);
+    app.as_caller(
+        app.demo.dpo,
+        Role::Dpo,
+        lapse,
+        json!({ "s": id(app.demo.mental_health_adviser) }),
+    )
+    .await
+    .assert_no_errors();
+    let me = app
+        .as_caller(
+            app.demo.mental_health_adviser,
+            Role::Practitioner,
+            "{ me { registeredMentalHealthProfessional } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(me.data()["me"]["registeredMentalHealthProfessional"], false);
+    let res = app
+        .as_caller(
+            app.demo.mental_health_adviser,
+            Role::Practitioner,
+            CONFIRM,
+            json!({ "id": exception }),
+        )
+        .await;
+    assert_eq!(res.codes(), vec!["FORBIDDEN"], "{:#}", res.body);
+    // Renewed: counts again.
+    app.as_caller(
+        app.demo.dpo,
+        Role::Dpo,
+        r#"mutation($s: ID!) { recordRegistration(staffId: $s, body: "HCPC", number: "PYL00102", expiresOn: "2029-01-31") }"#,
+        json!({ "s": id(app.demo.mental_health_adviser) }),
+    )
+    .await
+    .assert_no_errors();
+    app.as_caller(
+        app.demo.mental_health_adviser,
+        Role::Practitioner,
+        CONFIRM,
+        json!({ "id": exception }),
+    )
+    .await
+    .assert_no_errors();
+}

@@ -32,6 +32,8 @@ const ALLOWLIST: &[&str] = &[
     "totalCount",
     // `true` once a disclosure made outside the API is logged: no data.
     "MutationRoot.recordDisclosure",
+    // `true` once a registration is recorded: no data.
+    "MutationRoot.recordRegistration",
 ];
 
 const INTROSPECTION: &str = r#"{ __schema {
@@ -325,6 +327,13 @@ fn arguments(app: &TestApp, f: &Fixture, role: Role, n: usize) -> BTreeMap<&'sta
         format!("(id: {})", s(json!(id(f.active)))),
     );
     a.insert(
+        "recordRegistration",
+        format!(
+            "(staffId: {}, body: \"HCPC\", number: \"PYL1\", expiresOn: \"2030-12-31\")",
+            s(json!(id(d.counsellor)))
+        ),
+    );
+    a.insert(
         "recordDisclosure",
         format!(
             "(input: {{ studentId: {}, consentId: {}, recipient: \"GP\", method: \"telephone\", categories: [IDENTITY] }})",
@@ -353,6 +362,7 @@ const MUTATION_ORDER: &[&str] = &[
     "confirmRiskException",
     "recordStudentInformed",
     "revokeRiskException",
+    "recordRegistration",
 ];
 
 fn policy(fields: &str, actions: &str) -> String {
