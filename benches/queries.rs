@@ -149,6 +149,7 @@ async fn run(
             max_page_size: 100,
             cost: confide::graphql::cost::CostLimits::default(),
             services: std::sync::Arc::new(vec!["counselling".to_owned()]),
+            feed_settle: chrono::Duration::zero(),
             risk_exception_max_hours: 168,
         },
         false,

@@ -65,6 +65,12 @@ pub struct Settings {
     )]
     pub max_connections_per_worker: usize,
 
+    /// Seconds the partner feed trails the clock, so that every write stamped
+    /// before its watermark (`syncedUntil`) has committed (longer than any write
+    /// transaction).
+    #[arg(long, env = "CONFIDE_FEED_SETTLE_SECS", default_value_t = 60)]
+    pub feed_settle_secs: i64,
+
     /// The Student Support services cases can be opened in (comma-separated).
     #[arg(
         long,
@@ -155,6 +161,7 @@ impl Settings {
             graphiql: false,
             outside_introspection: false,
             body_timeout_secs: 10,
+            feed_settle_secs: 60,
             max_connections_per_worker: 256,
             services: ["counselling", "mental_health", "disability", "wellbeing"]
                 .map(str::to_owned)

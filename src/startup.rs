@@ -88,6 +88,7 @@ impl Application {
                     ..graphql::cost::CostLimits::default()
                 },
                 services: Arc::new(settings.services.clone()),
+                feed_settle: chrono::Duration::seconds(settings.feed_settle_secs.max(0)),
                 risk_exception_max_hours: settings.risk_exception_max_hours,
             },
             report_cost: settings.report_cost,

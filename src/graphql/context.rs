@@ -385,13 +385,16 @@ impl RequestContext {
     /// A page of the partner feed.
     pub async fn feed(&self, since: DateTime<Utc>, page: Page) -> AppResult<Paged<StudentRecord>> {
         self.route(Action::PartnerFeed)?;
-        let rows = service::partner_feed::page(&self.conn(), &self.decisions, since, page).await?;
+        let until = self.now() - self.limits.feed_settle;
+        let rows =
+            service::partner_feed::page(&self.conn(), &self.decisions, since, until, page).await?;
         self.student_page(rows, page).await
     }
 
     pub async fn feed_count(&self, since: DateTime<Utc>) -> AppResult<u64> {
         self.route(Action::PartnerFeed)?;
-        service::partner_feed::count(&self.conn(), &self.decisions, since).await
+        let until = self.now() - self.limits.feed_settle;
+        service::partner_feed::count(&self.conn(), &self.decisions, since, until).await
     }
 
     /// The student of a case, in the group the case was read with.

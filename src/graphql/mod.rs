@@ -106,6 +106,9 @@ pub fn schema() -> ConfideSchema {
 pub struct Limits {
     /// The Student Support services cases can be opened in.
     pub services: Arc<Vec<String>>,
+    /// How far behind the clock the partner feed stops, so every write stamped
+    /// before its watermark has committed.
+    pub feed_settle: chrono::Duration,
     pub max_page_size: u32,
     /// What one request may cost, checked before it is executed.
     pub cost: cost::CostLimits,

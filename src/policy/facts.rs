@@ -574,13 +574,14 @@ pub fn readable_changes(decisions: &Decisions, now: DateTime<Utc>) -> Option<Con
     )
 }
 
-/// Consents naming the caller given after `since`, for the student in `student_id`.
+/// Consents naming the caller given in `(since, until]`, for the student in `student_id`.
 /// (Only consents still in force at `now`: a consent given and withdrawn since
 /// then opened nothing to read now.)
-pub fn consent_given_since(
+pub fn consent_given_between(
     recipient: &(RecipientKind, String),
     student_id: Expr,
     since: DateTime<Utc>,
+    until: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Expr {
     let (kind, reference) = recipient;
@@ -592,6 +593,7 @@ pub fn consent_given_since(
             .and_where(consent::Column::RecipientKind.eq(kind.as_str()))
             .and_where(consent::Column::RecipientRef.eq(reference.clone()))
             .and_where(consent::Column::GivenAt.gt(since))
+            .and_where(consent::Column::GivenAt.lte(until))
             .cond_where(consent_in_force_sql(now))
             .to_owned(),
     )

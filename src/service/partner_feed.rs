@@ -16,9 +16,13 @@ use sea_orm::{
     Select,
 };
 
+/// Changes in `(since, until]`: `until` trails the clock by the settling time,
+/// so a change stamped before it (at write time) has committed by the time it
+/// is served, and a sync resuming from `until` misses none.
 fn feed_query(
     decisions: &Decisions,
     since: DateTime<Utc>,
+    until: DateTime<Utc>,
 ) -> AppResult<Option<Select<student::Entity>>> {
     decisions.authorize(Action::PartnerFeed, Relation::None)?;
     let Some(recipient) = caller_recipient(decisions.caller()) else {
@@ -39,15 +43,18 @@ fn feed_query(
                 Expr::col((change_event::Entity, change_event::Column::StudentId)).eq(student_id()),
             )
             .and_where(change_event::Column::OccurredAt.gt(since))
+            .and_where(change_event::Column::OccurredAt.lte(until))
             .cond_where(readable)
             .to_owned(),
     );
     let now = decisions.now();
-    let consent_given = facts::consent_given_since(&recipient, student_id(), since, now);
+    let consent_given = facts::consent_given_between(&recipient, student_id(), since, until, now);
     let exception_confirmed = exception_naming(
         &recipient,
         student_id(),
-        facts::exception_active_sql(now).add(risk_exception::Column::ConfirmedAt.gt(since)),
+        facts::exception_active_sql(now)
+            .add(risk_exception::Column::ConfirmedAt.gt(since))
+            .add(risk_exception::Column::ConfirmedAt.lte(until)),
     );
     Ok(Some(
         // A student whose processing is restricted has nothing the recipient
@@ -67,9 +74,10 @@ pub async fn page(
     db: &impl ConnectionTrait,
     decisions: &Decisions,
     since: DateTime<Utc>,
+    until: DateTime<Utc>,
     page: Page,
 ) -> AppResult<Vec<student::Model>> {
-    match feed_query(decisions, since)? {
+    match feed_query(decisions, since, until)? {
         Some(q) => Ok(q
             .order_by(student::Column::Id, Order::Asc)
             .offset(page.offset)
@@ -85,8 +93,9 @@ pub async fn count(
     db: &impl ConnectionTrait,
     decisions: &Decisions,
     since: DateTime<Utc>,
+    until: DateTime<Utc>,
 ) -> AppResult<u64> {
-    match feed_query(decisions, since)? {
+    match feed_query(decisions, since, until)? {
         Some(q) => Ok(q.count(db).await?),
         None => Ok(0),
     }

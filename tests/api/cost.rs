@@ -184,6 +184,7 @@ async fn schema_execution_applies_the_same_guard_as_http() {
             max_page_size: 100,
             cost: confide::graphql::cost::CostLimits::default(),
             services: std::sync::Arc::new(vec!["counselling".to_owned()]),
+            feed_settle: chrono::Duration::zero(),
             risk_exception_max_hours: 168,
         },
         false,

@@ -60,6 +60,8 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     let db_url = url.clone();
     let mut settings = Settings::new(&url, SECRET);
     settings.report_cost = true;
+    // Tests read the feed right after writing: no settling time (one test sets it).
+    settings.feed_settle_secs = 0;
     configure(&mut settings);
     let app = Application::build(settings).await.expect("build app");
     let port = app.port();

@@ -32,6 +32,8 @@ const ALLOWLIST: &[&str] = &[
     "totalCount",
     // `true` once a disclosure made outside the API is logged: no data.
     "MutationRoot.recordDisclosure",
+    // The feed's watermark: the server's clock less the settling time.
+    "PartnerFeedConnection.syncedUntil",
     // `true` once a registration is recorded: no data.
     "MutationRoot.recordRegistration",
 ];
