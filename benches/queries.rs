@@ -150,6 +150,7 @@ async fn run(
             cost: confide::graphql::cost::CostLimits::default(),
             services: std::sync::Arc::new(vec!["counselling".to_owned()]),
             feed_settle: chrono::Duration::zero(),
+            emergency_review_working_days: 2,
             risk_exception_max_hours: 168,
         },
         false,

@@ -71,6 +71,15 @@ pub struct Settings {
     #[arg(long, env = "CONFIDE_FEED_SETTLE_SECS", default_value_t = 60)]
     pub feed_settle_secs: i64,
 
+    /// Working days within which a registered professional other than the
+    /// discloser must review an emergency disclosure.
+    #[arg(
+        long,
+        env = "CONFIDE_EMERGENCY_REVIEW_WORKING_DAYS",
+        default_value_t = 2
+    )]
+    pub emergency_review_working_days: u32,
+
     /// The Student Support services cases can be opened in (comma-separated).
     #[arg(
         long,
@@ -162,6 +171,7 @@ impl Settings {
             outside_introspection: false,
             body_timeout_secs: 10,
             feed_settle_secs: 60,
+            emergency_review_working_days: 2,
             max_connections_per_worker: 256,
             services: ["counselling", "mental_health", "disability", "wellbeing"]
                 .map(str::to_owned)

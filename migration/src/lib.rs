@@ -19,6 +19,7 @@ mod m20261126_000016_create_change_event;
 mod m20261126_000017_create_readiness_probe;
 mod m20261126_000018_add_risk_exception_concern_notice;
 mod m20261126_000019_add_staff_registration;
+mod m20261126_000020_create_emergency_disclosure;
 
 pub struct Migrator;
 
@@ -45,6 +46,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000017_create_readiness_probe::Migration),
             Box::new(m20261126_000018_add_risk_exception_concern_notice::Migration),
             Box::new(m20261126_000019_add_staff_registration::Migration),
+            Box::new(m20261126_000020_create_emergency_disclosure::Migration),
         ]
     }
 }

@@ -10,7 +10,7 @@ use crate::auth::Caller;
 use crate::error::{AppError, AppResult};
 use crate::policy::access::{self, consent_in_force, StudentAccess};
 use crate::policy::facts::{
-    case_facts, note_facts, note_listed, risk_exception_listed, student_facts, Facts,
+    case_facts, listed_once_informed, note_facts, note_listed, student_facts, Facts,
 };
 use crate::policy::{Action, Decisions, Guarded, Ledger, Permit, Reason, Relation};
 use crate::service::cases::{CaseFilter, CaseOrder, CaseRow};
@@ -563,7 +563,7 @@ impl RequestContext {
             .get(&permit.id())
             .map(|rows| {
                 rows.iter()
-                    .filter(|e| risk_exception_listed(caller, e.student_informed_at))
+                    .filter(|e| listed_once_informed(caller, e.student_informed_at))
                     .map(|e| permit.child(e.clone()))
                     .collect()
             })
@@ -791,6 +791,49 @@ impl RequestContext {
         Ok(models
             .into_iter()
             .map(|m| Guarded::new(Arc::new(m), mask.clone(), Some((student_id, None))))
+            .collect())
+    }
+
+    pub async fn emergency_record(
+        &self,
+        model: entity::emergency_disclosure::Model,
+    ) -> AppResult<Guarded<entity::emergency_disclosure::Model>> {
+        let student = model.student_id;
+        one(self.about_student(student, vec![model]).await?)
+    }
+
+    /// Emergency disclosures awaiting review, each under its student's mask.
+    pub async fn emergency_reviews(
+        &self,
+        overdue_only: bool,
+    ) -> AppResult<Vec<Guarded<entity::emergency_disclosure::Model>>> {
+        let rows = service::emergency::pending_reviews(&self.conn(), &self.decisions, overdue_only)
+            .await?;
+        let students: Vec<Uuid> = rows.iter().map(|(_, s)| s.id).collect();
+        self.access_for(&students).await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for (e, s) in rows {
+            let facts = self.student_mask_facts(&s).await?;
+            out.push(Guarded::new(
+                Arc::new(e),
+                self.decisions.mask(facts),
+                Some((s.id, None)),
+            ));
+        }
+        Ok(out)
+    }
+
+    /// Emergency disclosures about a student listed to the caller, newest first.
+    pub async fn emergency_disclosures_of(
+        &self,
+        permit: &Permit<'_, student::Model>,
+    ) -> AppResult<Vec<Guarded<entity::emergency_disclosure::Model>>> {
+        let rows = service::emergency::of_students(&self.conn(), &[permit.id()]).await?;
+        let caller = self.caller();
+        Ok(rows
+            .into_iter()
+            .filter(|e| listed_once_informed(caller, e.student_informed_at))
+            .map(|e| permit.child(Arc::new(e)))
             .collect())
     }
 

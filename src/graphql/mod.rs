@@ -32,6 +32,7 @@ mod consent;
 mod context;
 pub mod cost;
 mod disclosure;
+mod emergency;
 mod me;
 mod mutation;
 mod note;
@@ -68,6 +69,7 @@ pub struct QueryRoot(
     risk_exception::RiskExceptionQuery,
     disclosure::DisclosureQuery,
     partner_feed::PartnerFeedQuery,
+    emergency::EmergencyQuery,
 );
 
 /// The mutation root.
@@ -78,6 +80,7 @@ pub struct MutationRoot(
     risk_exception::RiskExceptionMutation,
     disclosure::DisclosureMutation,
     staff::StaffMutation,
+    emergency::EmergencyMutation,
 );
 
 pub type ConfideSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
@@ -106,6 +109,8 @@ pub fn schema() -> ConfideSchema {
 pub struct Limits {
     /// The Student Support services cases can be opened in.
     pub services: Arc<Vec<String>>,
+    /// Working days within which an emergency disclosure must be reviewed.
+    pub emergency_review_working_days: u32,
     /// How far behind the clock the partner feed stops, so every write stamped
     /// before its watermark has committed.
     pub feed_settle: chrono::Duration,

@@ -163,6 +163,20 @@ impl StudentNode {
         ))
     }
 
+    /// Category EMERGENCY_DISCLOSURES. Disclosures made in a life-threatening
+    /// emergency, newest first; a student sees their own once informed.
+    async fn emergency_disclosures(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<Vec<super::emergency::EmergencyDisclosureNode>>> {
+        let Some(permit) = permit(ctx, &self.record, FieldClass::EmergencyDisclosures)? else {
+            return Ok(None);
+        };
+        let rc = request_context(ctx)?;
+        let rows = rc.emergency_disclosures_of(&permit).await?;
+        Ok(Some(rows.into_iter().map(Into::into).collect()))
+    }
+
     /// Category CONCERN_NOTICE. For a department or university service: the
     /// concern notices of the active risk exceptions naming you (empty if none).
     async fn concern_notices(

@@ -189,17 +189,17 @@ pub fn note_listed(caller: &Caller, facts: Facts) -> bool {
     }
 }
 
-/// Whether a risk exception about a student is listed to the caller at all: a
-/// student sees an exception about them only once informed of it. Mirrors
-/// [`risk_exception_rows`].
-pub fn risk_exception_listed(caller: &Caller, informed_at: Option<DateTime<Utc>>) -> bool {
+/// Whether a record of sharing without consent (a risk exception, an emergency
+/// disclosure) about a student is listed to the caller at all: a student sees
+/// one only once informed of it. Mirrors [`risk_exception_rows`].
+pub fn listed_once_informed(caller: &Caller, informed_at: Option<DateTime<Utc>>) -> bool {
     match caller.role.audience() {
         Audience::Student => informed_at.is_some(),
         Audience::Staff | Audience::Outside => true,
     }
 }
 
-/// The SQL form of [`risk_exception_listed`].
+/// The SQL form of [`listed_once_informed`].
 pub fn risk_exception_rows(caller: &Caller) -> RowScope {
     match caller.role.audience() {
         Audience::Student => RowScope::Condition(

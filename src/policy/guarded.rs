@@ -38,6 +38,7 @@ record!(
     entity::risk_exception::Model,
     entity::staff::Model,
     entity::audit_event::Model,
+    entity::emergency_disclosure::Model,
     Caller,
 );
 

@@ -55,6 +55,8 @@ text_enum!(
         Statistics => "STATISTICS",
         /// The concern notice of an active risk exception naming the caller.
         ConcernNotice => "CONCERN_NOTICE",
+        /// Disclosures made at once in a life-threatening emergency, and their reviews.
+        EmergencyDisclosures => "EMERGENCY_DISCLOSURES",
     }
 );
 
@@ -106,7 +108,8 @@ impl FieldClass {
             | FieldClass::Disclosures
             | FieldClass::Caller
             | FieldClass::Statistics
-            | FieldClass::ConcernNotice => None,
+            | FieldClass::ConcernNotice
+            | FieldClass::EmergencyDisclosures => None,
         }
     }
 
@@ -131,7 +134,8 @@ impl FieldClass {
             | FieldClass::Disclosures
             | FieldClass::Caller
             | FieldClass::Statistics
-            | FieldClass::ConcernNotice => false,
+            | FieldClass::ConcernNotice
+            | FieldClass::EmergencyDisclosures => false,
         }
     }
 }
@@ -217,6 +221,12 @@ text_enum!(
         ListCases => "list_cases",
         /// Record a member of staff's professional registration.
         RecordRegistration => "record_registration",
+        /// Record a disclosure made at once in a life-threatening emergency.
+        RecordEmergencyDisclosure => "record_emergency_disclosure",
+        /// Complete the review of an emergency disclosure (not its discloser).
+        ReviewEmergencyDisclosure => "review_emergency_disclosure",
+        /// List emergency disclosures awaiting review (overdue ones first).
+        ListEmergencyReviews => "list_emergency_reviews",
     }
 );
 

@@ -7,6 +7,7 @@ pub mod audit;
 pub mod cases;
 pub mod changes;
 pub mod consents;
+pub mod emergency;
 pub mod notes;
 pub mod partner_feed;
 pub mod risk_exceptions;

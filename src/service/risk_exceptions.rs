@@ -25,7 +25,7 @@ pub const DEFAULT_HOURS: i64 = 72;
 pub const CLOCK_SKEW: Duration = Duration::minutes(5);
 
 /// The caller's relation to a risk exception action.
-fn professional(caller: &Caller, proposer: Option<Uuid>) -> Relation {
+pub(crate) fn professional(caller: &Caller, proposer: Option<Uuid>) -> Relation {
     if !caller.registered_mhp {
         Relation::Unregistered
     } else if proposer == Some(caller.id) {
@@ -486,12 +486,20 @@ pub async fn my_disclosures(
     // disclosures under it are left out (or, when a consent also covered them,
     // shown with the consent alone).
     let caller = decisions.caller();
-    let hidden: Vec<String> = of_students(db, &[student])
+    let mut hidden: Vec<String> = of_students(db, &[student])
         .await?
         .into_iter()
-        .filter(|e| !facts::risk_exception_listed(caller, e.student_informed_at))
+        .filter(|e| !facts::listed_once_informed(caller, e.student_informed_at))
         .map(|e| exception_basis(e.id))
         .collect();
+    // Emergency disclosures likewise, once the student is informed of them.
+    hidden.extend(
+        super::emergency::of_students(db, &[student])
+            .await?
+            .into_iter()
+            .filter(|e| !facts::listed_once_informed(caller, e.student_informed_at))
+            .map(|e| super::emergency::emergency_basis(e.id)),
+    );
     let rows = audit_event::Entity::find()
         .filter(audit_event::Column::StudentId.eq(student))
         .filter(audit_event::Column::Action.eq("disclosure"))

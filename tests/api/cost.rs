@@ -185,6 +185,7 @@ async fn schema_execution_applies_the_same_guard_as_http() {
             cost: confide::graphql::cost::CostLimits::default(),
             services: std::sync::Arc::new(vec!["counselling".to_owned()]),
             feed_settle: chrono::Duration::zero(),
+            emergency_review_working_days: 2,
             risk_exception_max_hours: 168,
         },
         false,

@@ -8,6 +8,7 @@ mod consents;
 mod cost;
 mod disclosures;
 mod edge;
+mod emergency;
 mod filters;
 mod fixtures;
 mod health;

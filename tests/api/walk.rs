@@ -113,6 +113,7 @@ fn selection(schema: &Schema, ty: &str, path: &mut Vec<String>) -> String {
 
 /// Ids the arguments refer to.
 struct Fixture {
+    emergency: Uuid,
     history_consent: Uuid,
     gp_consent: Uuid,
     proposed: Uuid,
@@ -204,7 +205,30 @@ async fn seed(app: &TestApp) -> Fixture {
     .insert(&app.db)
     .await
     .unwrap();
+    // An emergency disclosure awaiting review (overdue), for the review routes.
+    let emergency = Uuid::new_v4();
+    entity::emergency_disclosure::ActiveModel {
+        id: Set(emergency),
+        student_id: Set(app.demo.alice),
+        disclosed_by: Set(app.demo.disability_adviser),
+        recipient: Set("Ambulance service".into()),
+        method: Set("telephone".into()),
+        categories: Set(json!(["IDENTITY", "TRUSTED_CONTACTS"])),
+        reason: Set("Walk fixture.".into()),
+        occurred_at: Set(now - chrono::Duration::days(6)),
+        review_due_at: Set(now - chrono::Duration::days(2)),
+        reviewed_by: Set(None),
+        reviewed_at: Set(None),
+        review_outcome: Set(None),
+        student_informed_at: Set(None),
+        not_informed_reason: Set(None),
+        created_at: Set(now),
+    }
+    .insert(&app.db)
+    .await
+    .unwrap();
     Fixture {
+        emergency,
         history_consent,
         gp_consent,
         proposed: ids[0],
@@ -221,6 +245,28 @@ fn arguments(app: &TestApp, f: &Fixture, role: Role, n: usize) -> BTreeMap<&'sta
     let student = d.alice;
     let mut a = BTreeMap::new();
     a.insert("me", String::new());
+    a.insert("emergencyReviews", String::new());
+    a.insert(
+        "recordEmergencyDisclosure",
+        format!(
+            "(input: {{ studentId: {}, recipient: \"Ambulance\", method: \"telephone\", categories: [IDENTITY], reason: \"Walk.\" }})",
+            s(json!(id(student)))
+        ),
+    );
+    a.insert(
+        "recordEmergencyStudentInformed",
+        format!(
+            "(id: {}, informedAt: \"2026-01-01T00:00:00Z\")",
+            s(json!(id(f.emergency)))
+        ),
+    );
+    a.insert(
+        "reviewEmergencyDisclosure",
+        format!(
+            "(id: {}, outcome: \"Proportionate.\")",
+            s(json!(id(f.emergency)))
+        ),
+    );
     a.insert("caseStatistics", String::new());
     a.insert("myDisclosures", String::new());
     a.insert("riskExceptions", String::new());
@@ -365,6 +411,9 @@ const MUTATION_ORDER: &[&str] = &[
     "recordStudentInformed",
     "revokeRiskException",
     "recordRegistration",
+    "recordEmergencyDisclosure",
+    "reviewEmergencyDisclosure",
+    "recordEmergencyStudentInformed",
 ];
 
 fn policy(fields: &str, actions: &str) -> String {
@@ -575,6 +624,7 @@ async fn walk(fields: &str) {
             "partnerFeed",
             "caseStatistics",
             "me",
+            "emergencyReviews",
         ]
         .iter(),
     ) {
