@@ -36,6 +36,7 @@ fn every_guarded_field_is_nullable_and_names_its_data_category() {
         "CONSENTS",
         "RISK_EXCEPTIONS",
         "CONCERN_NOTICE",
+        "EMERGENCY_DISCLOSURES",
     ];
     let mut checked = 0;
     for ty in ["Student", "SupportCase", "Note", "ThirdPartyEntry"] {
