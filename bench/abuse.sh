@@ -4,7 +4,9 @@
 # multiplying nested lists, alias floods, note-search floods, out-of-range
 # cursors, NUL bytes, oversize and trickling bodies). Reports the normal
 # callers' req/s, p99 and errors with and without the abuse, each attack's time
-# to refusal, and the server's peak RSS. SQLite (the embedded default).
+# to refusal, and the server's peak RSS.
+#   bench/abuse.sh sqlite            # SQLite file under target/bench (default)
+#   bench/abuse.sh postgres URL      # a PostgreSQL admin URL; creates confide_abuse
 # Env: STUDENTS (10000), DURATION (60s), ATTACK_SECONDS (60).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,11 +19,22 @@ command -v wrk >/dev/null || { apt-get install -y -qq wrk >/dev/null; }
 cargo build --release --quiet
 bin=target/release/confide
 mkdir -p target/bench
-rm -f target/bench/abuse.db*
-url="sqlite://$PWD/target/bench/abuse.db?mode=rwc"
+backend="${1:-sqlite}"
+if [ "$backend" = postgres ]; then
+  admin="${2:-postgres://postgres@127.0.0.1:5432/postgres}"
+  psql "$admin" -qc "drop database if exists confide_abuse" >/dev/null
+  psql "$admin" -qc "create database confide_abuse" >/dev/null
+  url="${admin%/*}/confide_abuse"
+else
+  rm -f target/bench/abuse.db*
+  url="sqlite://$PWD/target/bench/abuse.db?mode=rwc"
+fi
 seed_out=$(CONFIDE_LOG=warn $bin seed --database-url "$url" --students "$students" --seed 1)
 echo "$seed_out" | head -1
 practitioner=$(echo "$seed_out" | sed -n 's/^practitioner (counselling): //p')
+if [ "$backend" = postgres ]; then
+  psql "$url" -qc "vacuum analyze" >/dev/null
+fi
 
 CONFIDE_LOG=error CONFIDE_JWT_SECRET="$secret" $bin serve --database-url "$url" --bind "127.0.0.1:$port" >/dev/null 2>&1 &
 server=$!
