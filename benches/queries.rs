@@ -151,6 +151,7 @@ async fn run(
             services: std::sync::Arc::new(vec!["counselling".to_owned()]),
             feed_settle: chrono::Duration::zero(),
             emergency_review_working_days: 2,
+            break_glass_max_minutes: 60,
             risk_exception_max_hours: 168,
         },
         false,

@@ -71,6 +71,10 @@ pub struct Settings {
     #[arg(long, env = "CONFIDE_FEED_SETTLE_SECS", default_value_t = 60)]
     pub feed_settle_secs: i64,
 
+    /// Longest a break-glass (emergency) read may last, in minutes (default 60).
+    #[arg(long, env = "CONFIDE_BREAK_GLASS_MAX_MINUTES", default_value_t = 60)]
+    pub break_glass_max_minutes: i64,
+
     /// Working days within which a registered professional other than the
     /// discloser must review an emergency disclosure.
     #[arg(
@@ -172,6 +176,7 @@ impl Settings {
             body_timeout_secs: 10,
             feed_settle_secs: 60,
             emergency_review_working_days: 2,
+            break_glass_max_minutes: 60,
             max_connections_per_worker: 256,
             services: ["counselling", "mental_health", "disability", "wellbeing"]
                 .map(str::to_owned)

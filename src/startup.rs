@@ -90,6 +90,7 @@ impl Application {
                 services: Arc::new(settings.services.clone()),
                 feed_settle: chrono::Duration::seconds(settings.feed_settle_secs.max(0)),
                 emergency_review_working_days: settings.emergency_review_working_days,
+                break_glass_max_minutes: settings.break_glass_max_minutes,
                 risk_exception_max_hours: settings.risk_exception_max_hours,
             },
             report_cost: settings.report_cost,

@@ -4,6 +4,7 @@
 pub mod audit_event;
 pub mod change_event;
 pub mod consent;
+pub mod emergency_access;
 pub mod emergency_disclosure;
 pub mod enrolment;
 pub mod note;

@@ -21,6 +21,7 @@ pub async fn record_request(
     caller: &Caller,
     request_id: Uuid,
     access: &HashMap<Uuid, Arc<StudentAccess>>,
+    grants: &HashMap<Uuid, Uuid>,
     releases: Releases,
 ) -> AppResult<()> {
     if releases.is_empty() {
@@ -62,11 +63,12 @@ pub async fn record_request(
                     Some(record),
                 );
             } else {
-                add(
-                    (student, "read", "allow", role_basis.clone()),
-                    allowed,
-                    None,
-                );
+                // A read under a break-glass grant names the grant as its basis.
+                let basis = match case.and_then(|c| grants.get(&c)) {
+                    Some(grant) => crate::service::emergency_access::emergency_access_basis(*grant),
+                    None => role_basis.clone(),
+                };
+                add((student, "read", "allow", basis), allowed, None);
             }
         }
         for (bits, outcome) in [(redacted, "redact"), (denied, "deny")] {

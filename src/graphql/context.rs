@@ -10,7 +10,7 @@ use crate::auth::Caller;
 use crate::error::{AppError, AppResult};
 use crate::policy::access::{self, consent_in_force, StudentAccess};
 use crate::policy::facts::{
-    case_facts, listed_once_informed, note_facts, note_listed, student_facts, Facts,
+    self, case_facts, listed_once_informed, note_facts, note_listed, student_facts, Facts,
 };
 use crate::policy::{Action, Decisions, Guarded, Ledger, Permit, Reason, Relation};
 use crate::service::cases::{CaseFilter, CaseOrder, CaseRow};
@@ -54,12 +54,18 @@ pub struct RequestContext {
     redactions: Mutex<Vec<Redaction>>,
     /// Outside callers: consent and exception state per student, loaded once per request.
     access: tokio::sync::Mutex<HashMap<Uuid, Arc<StudentAccess>>>,
+    /// The caller's active break-glass grants by case, loaded on first need.
+    grants: OnceCell<HashMap<Uuid, entity::emergency_access::Model>>,
+    /// Grants this request read under (for the audit basis and the extension).
+    used_grants: Mutex<HashMap<Uuid, entity::emergency_access::Model>>,
 }
 
 /// What a finished request hands back to the response.
 pub struct Finished {
     pub redactions: Vec<Redaction>,
     pub evaluations: u64,
+    /// Break-glass grants the request read under: shown to the caller.
+    pub emergency_access: Vec<entity::emergency_access::Model>,
 }
 
 /// A page of records, with the cursor of each.
@@ -198,6 +204,8 @@ impl RequestContext {
             request_id,
             redactions: Mutex::new(Vec::new()),
             access: tokio::sync::Mutex::new(HashMap::new()),
+            grants: OnceCell::new(),
+            used_grants: Mutex::new(HashMap::new()),
         }
     }
 
@@ -257,22 +265,52 @@ impl RequestContext {
     pub async fn finish(self) -> AppResult<Finished> {
         let releases = self.ledger.take();
         let access = self.access.lock().await.clone();
+        let used = match self.used_grants.lock() {
+            Ok(mut u) => std::mem::take(&mut *u),
+            Err(poisoned) => std::mem::take(&mut *poisoned.into_inner()),
+        };
+        let grants: HashMap<Uuid, Uuid> = used.iter().map(|(case, g)| (*case, g.id)).collect();
         super::audit::record_request(
             &self.conn(),
             self.caller(),
             self.request_id,
             &access,
+            &grants,
             releases,
         )
         .await?;
         let finished = Finished {
             redactions: self.take_redactions(),
             evaluations: self.decisions.evaluations(),
+            emergency_access: used.into_values().collect(),
         };
         if let Some(txn) = self.txn.into_inner() {
             txn.commit().await?;
         }
         Ok(finished)
+    }
+
+    /// The caller's active break-glass grant for a case, if any (recorded as
+    /// used by this request).
+    async fn grant_for(&self, case_id: Uuid) -> AppResult<Option<entity::emergency_access::Model>> {
+        if !self.caller().role.holds_cases() {
+            return Ok(None);
+        }
+        let grants = self
+            .grants
+            .get_or_try_init(|| async {
+                service::emergency_access::active_for(&self.conn(), self.caller().id, self.now())
+                    .await
+            })
+            .await?;
+        let grant = grants.get(&case_id).cloned();
+        if let Some(g) = &grant {
+            match self.used_grants.lock() {
+                Ok(mut used) => used.insert(case_id, g.clone()),
+                Err(poisoned) => poisoned.into_inner().insert(case_id, g.clone()),
+            };
+        }
+        Ok(grant)
     }
 
     /// The outside caller's access to these students (empty for other callers).
@@ -432,13 +470,25 @@ impl RequestContext {
             cases.push(Arc::new(case));
         }
         let group = CaseGroup::new(&cases, students, None);
-        self.case_records_in(cases, group).await
+        self.case_records_in(cases, group, false).await
+    }
+
+    /// As [`Self::case_records`], for one case opened by id (where a break-glass
+    /// grant applies).
+    async fn case_record_by_id(&self, row: CaseRow) -> AppResult<Option<CaseRecord>> {
+        let (case, student) = row;
+        let mut students = HashMap::new();
+        students.insert(student.id, Arc::new(student));
+        let cases = vec![Arc::new(case)];
+        let group = CaseGroup::new(&cases, students, None);
+        Ok(self.case_records_in(cases, group, true).await?.pop())
     }
 
     async fn case_records_in(
         &self,
         cases: Vec<Arc<support_case::Model>>,
         group: Arc<CaseGroup>,
+        by_id: bool,
     ) -> AppResult<Vec<CaseRecord>> {
         let ids: Vec<Uuid> = group.students.keys().copied().collect();
         let access = self.access_for(&ids).await?;
@@ -448,11 +498,25 @@ impl RequestContext {
                 .students
                 .get(&case.student_id)
                 .is_some_and(|s| s.processing_restricted);
+            let base = facts::service_relation(
+                self.caller(),
+                case.student_id,
+                Some(&case.service),
+                restricted,
+            );
+            // Another service's case: read as one's own only under an active
+            // break-glass grant, looked up when the case is opened by id (the
+            // emergency read of one case; lists keep their statement count).
+            let grant = match base {
+                Relation::Other if by_id => self.grant_for(case.id).await?,
+                _ => None,
+            };
             let facts = case_facts(
                 self.caller(),
                 &case,
                 restricted,
                 access.get(&case.student_id).map(|a| a.as_ref()),
+                grant.is_some(),
             );
             let subject = Some((case.student_id, Some(case.id)));
             out.push(CaseRecord {
@@ -467,7 +531,7 @@ impl RequestContext {
     pub async fn case(&self, id: Uuid) -> AppResult<Option<CaseRecord>> {
         self.route(Action::ListCases)?;
         match service::cases::find(&self.conn(), &self.decisions, id).await? {
-            Some(row) => Ok(self.case_records(vec![row]).await?.pop()),
+            Some(row) => self.case_record_by_id(row).await,
             None => Ok(None),
         }
     }
@@ -612,7 +676,7 @@ impl RequestContext {
             })
             .await?;
         let cases = by_student.get(&permit.id()).cloned().unwrap_or_default();
-        self.case_records_in(cases, case_group.clone()).await
+        self.case_records_in(cases, case_group.clone(), false).await
     }
 
     // ----- Children of a case ---------------------------------------------------
@@ -792,6 +856,32 @@ impl RequestContext {
             .into_iter()
             .map(|m| Guarded::new(Arc::new(m), mask.clone(), Some((student_id, None))))
             .collect())
+    }
+
+    pub async fn emergency_access_record(
+        &self,
+        model: entity::emergency_access::Model,
+    ) -> AppResult<Guarded<entity::emergency_access::Model>> {
+        let student = model.student_id;
+        one(self.about_student(student, vec![model]).await?)
+    }
+
+    /// Break-glass reads awaiting review, each under its student's mask.
+    pub async fn emergency_access_reviews(
+        &self,
+    ) -> AppResult<Vec<Guarded<entity::emergency_access::Model>>> {
+        let rows =
+            service::emergency_access::pending_reviews(&self.conn(), &self.decisions).await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for (g, s) in rows {
+            let facts = self.student_mask_facts(&s).await?;
+            out.push(Guarded::new(
+                Arc::new(g),
+                self.decisions.mask(facts),
+                Some((s.id, None)),
+            ));
+        }
+        Ok(out)
     }
 
     pub async fn emergency_record(

@@ -231,3 +231,132 @@ impl EmergencyMutation {
         Ok(Some(rc.emergency_record(model?).await?.into()))
     }
 }
+
+pub struct EmergencyAccessNode {
+    record: Guarded<entity::emergency_access::Model>,
+}
+
+impl From<Guarded<entity::emergency_access::Model>> for EmergencyAccessNode {
+    fn from(record: Guarded<entity::emergency_access::Model>) -> Self {
+        EmergencyAccessNode { record }
+    }
+}
+
+/// A break-glass read: one practitioner's time-boxed emergency read of one case
+/// outside their service. Every field but the id is category EMERGENCY_DISCLOSURES.
+#[Object(name = "EmergencyAccess")]
+impl EmergencyAccessNode {
+    async fn id(&self) -> ID {
+        id(self.record.id())
+    }
+    /// Category EMERGENCY_DISCLOSURES.
+    async fn case_id(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<ID>> {
+        reveal(ctx, &self.record, FieldClass::EmergencyDisclosures, |m| {
+            Some(id(m.case_id))
+        })
+    }
+    /// Category EMERGENCY_DISCLOSURES. Who opened it.
+    async fn opened_by(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<ID>> {
+        reveal(ctx, &self.record, FieldClass::EmergencyDisclosures, |m| {
+            Some(id(m.staff_id))
+        })
+    }
+    /// Category EMERGENCY_DISCLOSURES. Why.
+    async fn reason(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<&str>> {
+        reveal(ctx, &self.record, FieldClass::EmergencyDisclosures, |m| {
+            Some(m.reason.as_str())
+        })
+    }
+    /// Category EMERGENCY_DISCLOSURES.
+    async fn opened_at(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<DateTime<Utc>>> {
+        reveal(ctx, &self.record, FieldClass::EmergencyDisclosures, |m| {
+            Some(m.opened_at)
+        })
+    }
+    /// Category EMERGENCY_DISCLOSURES. Reads under it stop at this instant.
+    async fn expires_at(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<DateTime<Utc>>> {
+        reveal(ctx, &self.record, FieldClass::EmergencyDisclosures, |m| {
+            Some(m.expires_at)
+        })
+    }
+    /// Category EMERGENCY_DISCLOSURES.
+    async fn reviewed_at(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<DateTime<Utc>>> {
+        reveal(ctx, &self.record, FieldClass::EmergencyDisclosures, |m| {
+            m.reviewed_at
+        })
+    }
+}
+
+#[derive(Default)]
+pub struct EmergencyAccessQuery;
+
+#[Object]
+impl EmergencyAccessQuery {
+    /// Break-glass reads awaiting review: a service lead's own service's, or
+    /// all of them (the DPO), oldest first.
+    async fn emergency_access_reviews(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<Vec<EmergencyAccessNode>>> {
+        let rc = request_context(ctx)?;
+        Ok(Some(
+            rc.emergency_access_reviews()
+                .await?
+                .into_iter()
+                .map(EmergencyAccessNode::from)
+                .collect(),
+        ))
+    }
+}
+
+#[derive(Default)]
+pub struct EmergencyAccessMutation;
+
+#[Object]
+impl EmergencyAccessMutation {
+    /// Opens a break-glass (emergency) read of one case outside your service:
+    /// a reason is required; it lasts `minutes` (default 60, at most the
+    /// configured maximum) and ends by itself; every read under it is audited
+    /// with it as the basis (and shown in `extensions.emergencyAccess`); the
+    /// case's service lead gets a review item.
+    async fn open_emergency_access(
+        &self,
+        ctx: &Context<'_>,
+        case_id: ID,
+        reason: String,
+        #[graphql(default = 60)] minutes: i32,
+    ) -> async_graphql::Result<Option<EmergencyAccessNode>> {
+        let rc = request_context(ctx)?;
+        let writer = rc.writer(Action::OpenEmergencyAccess)?;
+        let case_id = domain::uuid("caseId", &case_id)?;
+        let reason = domain::required_text("reason", &reason, 2000)?;
+        let max = rc.limits.break_glass_max_minutes;
+        let model: AppResult<entity::emergency_access::Model> = in_transaction!(writer, |txn| {
+            service::emergency_access::open(
+                &txn,
+                &rc.decisions,
+                case_id,
+                reason,
+                i64::from(minutes),
+                max,
+            )
+            .await
+        });
+        Ok(Some(rc.emergency_access_record(model?).await?.into()))
+    }
+
+    /// Completes the review of a break-glass read (the case's service lead, the DPO).
+    async fn review_emergency_access(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> async_graphql::Result<Option<EmergencyAccessNode>> {
+        let rc = request_context(ctx)?;
+        let writer = rc.writer(Action::ReviewEmergencyAccess)?;
+        let id = domain::uuid("id", &id)?;
+        let model: AppResult<entity::emergency_access::Model> = in_transaction!(writer, |txn| {
+            service::emergency_access::review(&txn, &rc.decisions, id).await
+        });
+        Ok(Some(rc.emergency_access_record(model?).await?.into()))
+    }
+}

@@ -70,6 +70,7 @@ pub struct QueryRoot(
     disclosure::DisclosureQuery,
     partner_feed::PartnerFeedQuery,
     emergency::EmergencyQuery,
+    emergency::EmergencyAccessQuery,
 );
 
 /// The mutation root.
@@ -81,6 +82,7 @@ pub struct MutationRoot(
     disclosure::DisclosureMutation,
     staff::StaffMutation,
     emergency::EmergencyMutation,
+    emergency::EmergencyAccessMutation,
 );
 
 pub type ConfideSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
@@ -109,6 +111,8 @@ pub fn schema() -> ConfideSchema {
 pub struct Limits {
     /// The Student Support services cases can be opened in.
     pub services: Arc<Vec<String>>,
+    /// Longest a break-glass read may last, in minutes.
+    pub break_glass_max_minutes: i64,
     /// Working days within which an emergency disclosure must be reviewed.
     pub emergency_review_working_days: u32,
     /// How far behind the clock the partner feed stops, so every write stamped
@@ -292,6 +296,19 @@ pub async fn execute(
             ))]);
         }
     };
+    if !finished.emergency_access.is_empty() {
+        // The caller is told they read under emergency access.
+        let grants: Vec<serde_json::Value> = finished
+            .emergency_access
+            .iter()
+            .map(|g| serde_json::json!({ "id": g.id, "caseId": g.case_id, "expiresAt": g.expires_at }))
+            .collect();
+        if let Ok(value) = async_graphql::Value::from_json(serde_json::json!(grants)) {
+            response
+                .extensions
+                .insert("emergencyAccess".to_owned(), value);
+        }
+    }
     let mut redactions = finished.redactions;
     if !redactions.is_empty() {
         redactions.sort_by_key(|r| r.path.to_string());

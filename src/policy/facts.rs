@@ -34,6 +34,9 @@ text_enum!(
         Proposer => "proposer",
         /// For risk exception actions: not a registered mental health professional.
         Unregistered => "unregistered",
+        /// A case of another service the caller holds an active break-glass
+        /// (emergency) read of.
+        BreakGlass => "break_glass",
     }
 );
 
@@ -112,16 +115,19 @@ pub fn student_facts(
 }
 
 /// Facts for a support case (and its third-party entries).
+/// `break_glass`: the caller holds an active emergency read of this case.
 pub fn case_facts(
     caller: &Caller,
     case: &support_case::Model,
     restricted: bool,
     access: Option<&StudentAccess>,
+    break_glass: bool,
 ) -> Facts {
     match service_relation(caller, case.student_id, Some(&case.service), restricted) {
         Relation::None if caller.role.is_outside() => {
             outside(access, |a| a.case_consented(case.id))
         }
+        Relation::Other if break_glass => Facts::base(Relation::BreakGlass),
         relation => Facts::base(relation),
     }
 }

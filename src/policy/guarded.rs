@@ -39,6 +39,7 @@ record!(
     entity::staff::Model,
     entity::audit_event::Model,
     entity::emergency_disclosure::Model,
+    entity::emergency_access::Model,
     Caller,
 );
 

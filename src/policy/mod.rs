@@ -227,6 +227,12 @@ text_enum!(
         ReviewEmergencyDisclosure => "review_emergency_disclosure",
         /// List emergency disclosures awaiting review (overdue ones first).
         ListEmergencyReviews => "list_emergency_reviews",
+        /// Open a break-glass (emergency) read of a case outside one's service.
+        OpenEmergencyAccess => "open_emergency_access",
+        /// Review a break-glass read (the case's service lead, the DPO).
+        ReviewEmergencyAccess => "review_emergency_access",
+        /// List break-glass reads awaiting review.
+        ListEmergencyAccessReviews => "list_emergency_access_reviews",
     }
 );
 

@@ -8,6 +8,7 @@ pub mod cases;
 pub mod changes;
 pub mod consents;
 pub mod emergency;
+pub mod emergency_access;
 pub mod notes;
 pub mod partner_feed;
 pub mod risk_exceptions;

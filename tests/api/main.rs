@@ -4,6 +4,7 @@
 
 mod abuse;
 mod auth;
+mod break_glass;
 mod consents;
 mod cost;
 mod disclosures;

@@ -114,6 +114,7 @@ fn selection(schema: &Schema, ty: &str, path: &mut Vec<String>) -> String {
 /// Ids the arguments refer to.
 struct Fixture {
     emergency: Uuid,
+    grant: Uuid,
     history_consent: Uuid,
     gp_consent: Uuid,
     proposed: Uuid,
@@ -227,8 +228,26 @@ async fn seed(app: &TestApp) -> Fixture {
     .insert(&app.db)
     .await
     .unwrap();
+    // A break-glass read awaiting review.
+    let grant = Uuid::new_v4();
+    entity::emergency_access::ActiveModel {
+        id: Set(grant),
+        case_id: Set(app.demo.bob_disability_case),
+        student_id: Set(app.demo.bob),
+        staff_id: Set(app.demo.counsellor),
+        service: Set("disability".into()),
+        reason: Set("Walk fixture.".into()),
+        opened_at: Set(now - chrono::Duration::hours(2)),
+        expires_at: Set(now - chrono::Duration::hours(1)),
+        reviewed_by: Set(None),
+        reviewed_at: Set(None),
+    }
+    .insert(&app.db)
+    .await
+    .unwrap();
     Fixture {
         emergency,
+        grant,
         history_consent,
         gp_consent,
         proposed: ids[0],
@@ -246,6 +265,18 @@ fn arguments(app: &TestApp, f: &Fixture, role: Role, n: usize) -> BTreeMap<&'sta
     let mut a = BTreeMap::new();
     a.insert("me", String::new());
     a.insert("emergencyReviews", String::new());
+    a.insert("emergencyAccessReviews", String::new());
+    a.insert(
+        "openEmergencyAccess",
+        format!(
+            "(caseId: {}, reason: \"Walk.\", minutes: 30)",
+            s(json!(id(d.bob_disability_case)))
+        ),
+    );
+    a.insert(
+        "reviewEmergencyAccess",
+        format!("(id: {})", s(json!(id(f.grant)))),
+    );
     a.insert(
         "recordEmergencyDisclosure",
         format!(
@@ -414,6 +445,8 @@ const MUTATION_ORDER: &[&str] = &[
     "recordEmergencyDisclosure",
     "reviewEmergencyDisclosure",
     "recordEmergencyStudentInformed",
+    "openEmergencyAccess",
+    "reviewEmergencyAccess",
 ];
 
 fn policy(fields: &str, actions: &str) -> String {
@@ -625,6 +658,7 @@ async fn walk(fields: &str) {
             "caseStatistics",
             "me",
             "emergencyReviews",
+            "emergencyAccessReviews",
         ]
         .iter(),
     ) {
