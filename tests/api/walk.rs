@@ -577,6 +577,13 @@ async fn walk(fields: &str) {
         checked: 0,
     };
     let mut exercised: BTreeMap<&str, usize> = BTreeMap::new();
+    // Every mutation of the schema is in the walk's order (so none is skipped).
+    let mutations: BTreeSet<&str> = schema.types[&schema.mutation]
+        .keys()
+        .map(String::as_str)
+        .collect();
+    let ordered: BTreeSet<&str> = MUTATION_ORDER.iter().copied().collect();
+    assert_eq!(mutations, ordered, "add every mutation to MUTATION_ORDER");
     for (n, (label, who, role)) in app.demo.callers().into_iter().enumerate() {
         let args = arguments(&app, &fixture, role, n);
         let roots: Vec<(&str, String)> = schema.types[&schema.query]
