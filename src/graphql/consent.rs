@@ -283,7 +283,7 @@ impl ConsentMutation {
             };
             service::consents::record(&txn, &rc.decisions, new).await
         })?;
-        Ok(Some(rc.consent_record(model).await?.into()))
+        Ok(Some(rc.record_about(model.student_id, model).await?.into()))
     }
 
     /// Withdraws a consent from now on (never retroactively); the consent and its
@@ -301,7 +301,8 @@ impl ConsentMutation {
         let model: AppResult<consent::Model> = in_transaction!(writer, |txn| {
             service::consents::withdraw(&txn, &rc.decisions, id, reason).await
         });
-        Ok(Some(rc.consent_record(model?).await?.into()))
+        let model = model?;
+        Ok(Some(rc.record_about(model.student_id, model).await?.into()))
     }
 }
 

@@ -858,12 +858,35 @@ impl RequestContext {
             .collect())
     }
 
-    pub async fn emergency_access_record(
+    /// A record about one student (a consent, a risk exception, an enrolment,
+    /// an emergency disclosure or access), as a mutation's result: under that
+    /// student's mask, as through the student.
+    pub async fn record_about<M: crate::policy::Record>(
         &self,
-        model: entity::emergency_access::Model,
-    ) -> AppResult<Guarded<entity::emergency_access::Model>> {
-        let student = model.student_id;
-        one(self.about_student(student, vec![model]).await?)
+        student_id: Uuid,
+        model: M,
+    ) -> AppResult<Guarded<M>> {
+        one(self.about_student(student_id, vec![model]).await?)
+    }
+
+    /// Records listed with their students (a root list), each under its
+    /// student's mask.
+    async fn under_students<M: crate::policy::Record>(
+        &self,
+        rows: Vec<(M, student::Model)>,
+    ) -> AppResult<Vec<Guarded<M>>> {
+        let students: Vec<Uuid> = rows.iter().map(|(_, s)| s.id).collect();
+        self.access_for(&students).await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for (record, s) in rows {
+            let facts = self.student_mask_facts(&s).await?;
+            out.push(Guarded::new(
+                Arc::new(record),
+                self.decisions.mask(facts),
+                Some((s.id, None)),
+            ));
+        }
+        Ok(out)
     }
 
     /// Break-glass reads awaiting review, each under its student's mask.
@@ -872,24 +895,7 @@ impl RequestContext {
     ) -> AppResult<Vec<Guarded<entity::emergency_access::Model>>> {
         let rows =
             service::emergency_access::pending_reviews(&self.conn(), &self.decisions).await?;
-        let mut out = Vec::with_capacity(rows.len());
-        for (g, s) in rows {
-            let facts = self.student_mask_facts(&s).await?;
-            out.push(Guarded::new(
-                Arc::new(g),
-                self.decisions.mask(facts),
-                Some((s.id, None)),
-            ));
-        }
-        Ok(out)
-    }
-
-    pub async fn emergency_record(
-        &self,
-        model: entity::emergency_disclosure::Model,
-    ) -> AppResult<Guarded<entity::emergency_disclosure::Model>> {
-        let student = model.student_id;
-        one(self.about_student(student, vec![model]).await?)
+        self.under_students(rows).await
     }
 
     /// Emergency disclosures awaiting review, each under its student's mask.
@@ -899,18 +905,7 @@ impl RequestContext {
     ) -> AppResult<Vec<Guarded<entity::emergency_disclosure::Model>>> {
         let rows = service::emergency::pending_reviews(&self.conn(), &self.decisions, overdue_only)
             .await?;
-        let students: Vec<Uuid> = rows.iter().map(|(_, s)| s.id).collect();
-        self.access_for(&students).await?;
-        let mut out = Vec::with_capacity(rows.len());
-        for (e, s) in rows {
-            let facts = self.student_mask_facts(&s).await?;
-            out.push(Guarded::new(
-                Arc::new(e),
-                self.decisions.mask(facts),
-                Some((s.id, None)),
-            ));
-        }
-        Ok(out)
+        self.under_students(rows).await
     }
 
     /// Emergency disclosures about a student listed to the caller, newest first.
@@ -927,30 +922,6 @@ impl RequestContext {
             .collect())
     }
 
-    pub async fn consent_record(
-        &self,
-        model: consent::Model,
-    ) -> AppResult<Guarded<consent::Model>> {
-        let student = model.student_id;
-        one(self.about_student(student, vec![model]).await?)
-    }
-
-    pub async fn risk_exception_record(
-        &self,
-        model: risk_exception::Model,
-    ) -> AppResult<Guarded<risk_exception::Model>> {
-        let student = model.student_id;
-        one(self.about_student(student, vec![model]).await?)
-    }
-
-    pub async fn enrolment_record(
-        &self,
-        model: enrolment::Model,
-    ) -> AppResult<Guarded<enrolment::Model>> {
-        let student = model.student_id;
-        one(self.about_student(student, vec![model]).await?)
-    }
-
     /// Risk exceptions (the root list), each under its student's mask.
     pub async fn risk_exceptions(
         &self,
@@ -958,18 +929,7 @@ impl RequestContext {
     ) -> AppResult<Vec<Guarded<risk_exception::Model>>> {
         let rows =
             service::risk_exceptions::list(&self.conn(), &self.decisions, uninformed_only).await?;
-        let students: Vec<Uuid> = rows.iter().map(|(_, s)| s.id).collect();
-        self.access_for(&students).await?;
-        let mut out = Vec::with_capacity(rows.len());
-        for (e, s) in rows {
-            let facts = self.student_mask_facts(&s).await?;
-            out.push(Guarded::new(
-                Arc::new(e),
-                self.decisions.mask(facts),
-                Some((s.id, None)),
-            ));
-        }
-        Ok(out)
+        self.under_students(rows).await
     }
 
     /// The caller's own disclosure log (a student), under their own mask.

@@ -144,7 +144,7 @@ impl Walk<'_> {
                 }
                 Selection::FragmentSpread(spread) => {
                     let name = &spread.node.fragment_name.node;
-                    self.fragment(name, page)?
+                    self.fragment(name)?
                 }
                 Selection::InlineFragment(inline) => {
                     self.selection_set(&inline.node.selection_set.node, page)?
@@ -162,11 +162,10 @@ impl Walk<'_> {
         Ok(total)
     }
 
-    fn fragment(&mut self, name: &Name, page: Option<u64>) -> Result<u64, TooCostly> {
-        // The page of an enclosing connection matters only to `edges` written
-        // directly in the fragment; costing with the largest page keeps the memo
-        // an upper bound for every use.
-        let _ = page;
+    /// A fragment's cost, computed once. An enclosing connection's page matters
+    /// only to `edges` written directly in the fragment; costing those with the
+    /// largest page keeps the memo an upper bound for every use.
+    fn fragment(&mut self, name: &Name) -> Result<u64, TooCostly> {
         if let Some(cost) = self.fragments.get(name) {
             return Ok(*cost);
         }

@@ -184,7 +184,8 @@ impl EmergencyMutation {
         let model: AppResult<emergency_disclosure::Model> = in_transaction!(writer, |txn| {
             service::emergency::record(&txn, &rc.decisions, new, days).await
         });
-        Ok(Some(rc.emergency_record(model?).await?.into()))
+        let model = model?;
+        Ok(Some(rc.record_about(model.student_id, model).await?.into()))
     }
 
     /// Completes the review of an emergency disclosure: a registered mental
@@ -202,7 +203,8 @@ impl EmergencyMutation {
         let model: AppResult<emergency_disclosure::Model> = in_transaction!(writer, |txn| {
             service::emergency::review(&txn, &rc.decisions, id, outcome).await
         });
-        Ok(Some(rc.emergency_record(model?).await?.into()))
+        let model = model?;
+        Ok(Some(rc.record_about(model.student_id, model).await?.into()))
     }
 
     /// Records when the student was told of an emergency disclosure, or why not.
@@ -228,7 +230,8 @@ impl EmergencyMutation {
             )
             .await
         });
-        Ok(Some(rc.emergency_record(model?).await?.into()))
+        let model = model?;
+        Ok(Some(rc.record_about(model.student_id, model).await?.into()))
     }
 }
 
@@ -342,7 +345,8 @@ impl EmergencyAccessMutation {
             )
             .await
         });
-        Ok(Some(rc.emergency_access_record(model?).await?.into()))
+        let model = model?;
+        Ok(Some(rc.record_about(model.student_id, model).await?.into()))
     }
 
     /// Completes the review of a break-glass read (the case's service lead, the DPO).
@@ -357,6 +361,7 @@ impl EmergencyAccessMutation {
         let model: AppResult<entity::emergency_access::Model> = in_transaction!(writer, |txn| {
             service::emergency_access::review(&txn, &rc.decisions, id).await
         });
-        Ok(Some(rc.emergency_access_record(model?).await?.into()))
+        let model = model?;
+        Ok(Some(rc.record_about(model.student_id, model).await?.into()))
     }
 }

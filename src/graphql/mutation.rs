@@ -217,7 +217,7 @@ impl CoreMutation {
             service::students::record_enrolment(&txn, &rc.decisions, student_id, starts_on, ends_on)
                 .await
         })?;
-        Ok(Some(rc.enrolment_record(row).await?.into()))
+        Ok(Some(rc.record_about(row.student_id, row).await?.into()))
     }
 
     /// Opens a case in a service (practitioners and service leads: their own service).

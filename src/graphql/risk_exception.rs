@@ -244,7 +244,7 @@ async fn change(
     let writer = rc.writer(action)?;
     let id = domain::uuid("id", &id)?;
     let model = in_transaction!(writer, |txn| run(&txn, &rc.decisions, id).await)?;
-    Ok(Some(rc.risk_exception_record(model).await?.into()))
+    Ok(Some(rc.record_about(model.student_id, model).await?.into()))
 }
 
 #[Object]
@@ -277,7 +277,7 @@ impl RiskExceptionMutation {
             };
             service::risk_exceptions::propose(&txn, &rc.decisions, new, max_hours).await
         })?;
-        Ok(Some(rc.risk_exception_record(model).await?.into()))
+        Ok(Some(rc.record_about(model.student_id, model).await?.into()))
     }
 
     /// Confirms a risk exception: a different registered mental health professional.

@@ -49,6 +49,12 @@ pub fn exception_active(e: &risk_exception::Model, at: DateTime<Utc>) -> bool {
         && at < e.expires_at
 }
 
+/// What a risk exception never opens, whatever was stored: case notes and
+/// third-party information (the output and the partner feed's SQL both use this).
+pub fn never_by_exception() -> ClassSet {
+    FieldClass::CaseNotes | FieldClass::ThirdParty
+}
+
 /// One basis of a release: a consent or an exception, its case scope and classes.
 #[derive(Clone, Debug)]
 pub struct Basis {
@@ -165,9 +171,8 @@ pub fn build(
         let categories: Vec<DataCategory> = enum_list_from_json(&e.categories, DataCategory::parse);
         // Never notes or third-party information, whatever was stored; always
         // its concern notice.
-        let classes = (FieldClass::set_of(&categories)
-            - (FieldClass::CaseNotes | FieldClass::ThirdParty))
-            | FieldClass::ConcernNotice;
+        let classes =
+            (FieldClass::set_of(&categories) - never_by_exception()) | FieldClass::ConcernNotice;
         let access = out.entry(e.student_id).or_default();
         access.exception |= classes;
         if e.concern_notice.is_some() {

@@ -524,9 +524,7 @@ pub fn readable_changes(decisions: &Decisions, now: DateTime<Utc>) -> Option<Con
                     .add(own_department(caller, student())),
             );
         }
-        // An exception never opens notes or third-party information.
-        let exception_may_open = !matches!(class, FieldClass::CaseNotes | FieldClass::ThirdParty);
-        if exception_may_open && allowed(Relation::Exception, *class) {
+        if !access::never_by_exception().contains(*class) && allowed(Relation::Exception, *class) {
             routes = routes.add(exception_exists(&recipient, student(), Some(category), now));
         }
         let mut this = Condition::all()

@@ -152,10 +152,7 @@ impl<M: Record> Guarded<M> {
     /// loader (cases of a student, notes of a case, ...) takes.
     pub fn permit(&self, ledger: &Ledger, class: FieldClass) -> Revealed<Permit<'_, M>> {
         match self.outcome(ledger, class) {
-            Outcome::Allow => Revealed::Value(Some(Permit {
-                record: self,
-                class,
-            })),
+            Outcome::Allow => Revealed::Value(Some(Permit { record: self })),
             Outcome::Redact(reason) => Revealed::Redacted(reason),
             Outcome::Deny(reason) => Revealed::Denied(reason),
         }
@@ -166,17 +163,12 @@ impl<M: Record> Guarded<M> {
 /// makes one.
 pub struct Permit<'a, M> {
     record: &'a Guarded<M>,
-    class: FieldClass,
 }
 
 impl<M: Record> Permit<'_, M> {
     /// The id of the record the permit is for.
     pub fn id(&self) -> Uuid {
         self.record.id()
-    }
-
-    pub fn class(&self) -> FieldClass {
-        self.class
     }
 
     /// A child record read under this record's mask and subject (an enrolment

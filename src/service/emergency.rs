@@ -4,7 +4,7 @@
 //! of working days; overdue reviews are listed to service leads and the DPO; the
 //! student is informed as for risk exceptions.
 
-use super::risk_exceptions::{professional, CLOCK_SKEW};
+use super::risk_exceptions::{informed_input, professional, CLOCK_SKEW};
 use super::students::{find_required, write_relation};
 use crate::domain::{enum_list_to_json, DataCategory};
 use crate::error::{AppError, AppResult};
@@ -189,21 +189,7 @@ pub async fn record_student_informed(
     let caller = decisions.caller();
     let current = visible(db, decisions, id).await?;
     decisions.authorize(Action::RecordStudentInformed, professional(caller, None))?;
-    match (&informed_at, &not_informed_reason) {
-        (Some(_), None) | (None, Some(_)) => {}
-        _ => {
-            return Err(AppError::bad_input(
-                "informedAt",
-                "give either when the student was informed or the reason they were not",
-            ))
-        }
-    }
-    if informed_at.is_some_and(|t| t > decisions.now() + CLOCK_SKEW) {
-        return Err(AppError::bad_input(
-            "informedAt",
-            "must not be in the future",
-        ));
-    }
+    informed_input(decisions, informed_at, not_informed_reason.as_deref())?;
     let updated = emergency_disclosure::Entity::update_many()
         .col_expr(
             emergency_disclosure::Column::StudentInformedAt,

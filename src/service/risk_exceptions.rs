@@ -265,6 +265,28 @@ pub async fn revoke(
     })
 }
 
+/// Whether the student was informed: when (not in the future), or the reason
+/// they were not; exactly one of the two.
+pub(crate) fn informed_input(
+    decisions: &Decisions,
+    informed_at: Option<DateTime<Utc>>,
+    not_informed_reason: Option<&str>,
+) -> AppResult<()> {
+    if informed_at.is_some() == not_informed_reason.is_some() {
+        return Err(AppError::bad_input(
+            "informedAt",
+            "give either when the student was informed or the reason they were not",
+        ));
+    }
+    if informed_at.is_some_and(|t| t > decisions.now() + CLOCK_SKEW) {
+        return Err(AppError::bad_input(
+            "informedAt",
+            "must not be in the future",
+        ));
+    }
+    Ok(())
+}
+
 pub async fn record_student_informed(
     db: &impl ConnectionTrait,
     decisions: &Decisions,
@@ -275,21 +297,7 @@ pub async fn record_student_informed(
     let caller = decisions.caller();
     let current = visible(db, decisions, id).await?;
     decisions.authorize(Action::RecordStudentInformed, professional(caller, None))?;
-    match (&informed_at, &not_informed_reason) {
-        (Some(_), None) | (None, Some(_)) => {}
-        _ => {
-            return Err(AppError::bad_input(
-                "informedAt",
-                "give either when the student was informed or the reason they were not",
-            ))
-        }
-    }
-    if informed_at.is_some_and(|t| t > decisions.now() + CLOCK_SKEW) {
-        return Err(AppError::bad_input(
-            "informedAt",
-            "must not be in the future",
-        ));
-    }
+    informed_input(decisions, informed_at, not_informed_reason.as_deref())?;
     // Recorded once: a second record (or a race) is a conflict, not an overwrite.
     let updated = risk_exception::Entity::update_many()
         .col_expr(
