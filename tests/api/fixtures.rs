@@ -108,12 +108,17 @@ pub fn exception_input(app: &TestApp) -> Value {
 }
 
 pub async fn propose(app: &TestApp) -> String {
+    propose_with(app, exception_input(app)).await
+}
+
+/// Proposes an exception with this input (by the counsellor): its id.
+pub async fn propose_with(app: &TestApp, input: Value) -> String {
     let res = app
         .as_caller(
             app.demo.counsellor,
             Role::Practitioner,
             PROPOSE,
-            json!({ "input": exception_input(app) }),
+            json!({ "input": input }),
         )
         .await;
     res.assert_no_errors();
@@ -139,6 +144,12 @@ pub async fn inform_student(app: &TestApp, exception: &str) {
 /// (the mental health adviser) confirm it, so that it is in force.
 pub async fn propose_and_confirm(app: &TestApp) -> String {
     let exception = propose(app).await;
+    confirm(app, &exception).await;
+    exception
+}
+
+/// Confirms an exception (by the mental health adviser, not its proposer).
+pub async fn confirm(app: &TestApp, exception: &str) {
     app.as_caller(
         app.demo.mental_health_adviser,
         Role::Practitioner,
@@ -147,7 +158,6 @@ pub async fn propose_and_confirm(app: &TestApp) -> String {
     )
     .await
     .assert_no_errors();
-    exception
 }
 
 pub async fn partner_consent(

@@ -678,24 +678,8 @@ async fn a_department_consent_opens_nothing_once_the_student_moves_department() 
     input["recipients"] = json!([{ "kind": "DEPARTMENT", "reference": "history" }]);
     input["categories"] = json!(["IDENTITY"]);
     input["concernNotice"] = json!("We are concerned about Alice; call Student Support on 0123.");
-    let proposed = app
-        .as_caller(
-            app.demo.counsellor,
-            Role::Practitioner,
-            PROPOSE,
-            json!({ "input": input }),
-        )
-        .await;
-    proposed.assert_no_errors();
-    let exception = proposed.data()["proposeRiskException"]["id"].clone();
-    app.as_caller(
-        app.demo.mental_health_adviser,
-        Role::Practitioner,
-        CONFIRM,
-        json!({ "id": exception }),
-    )
-    .await
-    .assert_no_errors();
+    let exception = crate::fixtures::propose_with(&app, input).await;
+    crate::fixtures::confirm(&app, &exception).await;
     app.as_caller(
         app.demo.counsellor,
         Role::Practitioner,

@@ -218,24 +218,8 @@ async fn a_department_under_an_exception_reads_the_concern_notice_and_identity_o
     input["categories"] = json!(["IDENTITY", "ACADEMIC"]);
     input["concernNotice"] =
         json!("Student Support is concerned about Alice. Please call 0123 456 today.");
-    let proposed = app
-        .as_caller(
-            app.demo.counsellor,
-            Role::Practitioner,
-            PROPOSE,
-            json!({ "input": input }),
-        )
-        .await;
-    proposed.assert_no_errors();
-    let exception = proposed.data()["proposeRiskException"]["id"].clone();
-    app.as_caller(
-        app.demo.mental_health_adviser,
-        Role::Practitioner,
-        CONFIRM,
-        json!({ "id": exception }),
-    )
-    .await
-    .assert_no_errors();
+    let exception = crate::fixtures::propose_with(&app, input).await;
+    crate::fixtures::confirm(&app, &exception).await;
     let res = app
         .as_caller(
             app.demo.history_department,
@@ -266,10 +250,7 @@ async fn a_department_under_an_exception_reads_the_concern_notice_and_identity_o
     }
     // The notice's release is audited against the exception.
     let audited = entity::audit_event::Entity::find()
-        .filter(
-            entity::audit_event::Column::Basis
-                .eq(format!("risk_exception:{}", exception.as_str().unwrap())),
-        )
+        .filter(entity::audit_event::Column::Basis.eq(format!("risk_exception:{exception}")))
         .all(&app.db)
         .await
         .unwrap();
