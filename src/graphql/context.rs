@@ -14,6 +14,7 @@ use crate::policy::facts::{
 };
 use crate::policy::{Action, Decisions, Guarded, Ledger, Permit, Reason, Relation};
 use crate::service::cases::{CaseFilter, CaseOrder, CaseRow};
+use crate::service::partner_feed as feed;
 use crate::service::students::{StudentFilter, StudentOrder};
 use crate::service::{self, Page};
 use async_graphql::Context;
@@ -420,19 +421,53 @@ impl RequestContext {
         service::students::count(&self.conn(), &self.decisions, filter).await
     }
 
-    /// A page of the partner feed.
-    pub async fn feed(&self, since: DateTime<Utc>, page: Page) -> AppResult<Paged<StudentRecord>> {
+    /// A page of the partner feed: its entries, each with the student as the
+    /// caller may read them now (`None` once their access has ended).
+    pub async fn feed(
+        &self,
+        window: feed::Window,
+        after: Option<feed::Position>,
+        limit: u64,
+    ) -> AppResult<Vec<(feed::Entry, Option<StudentRecord>)>> {
         self.route(Action::PartnerFeed)?;
-        let until = self.now() - self.limits.feed_settle;
-        let rows =
-            service::partner_feed::page(&self.conn(), &self.decisions, since, until, page).await?;
-        self.student_page(rows, page).await
+        let page = feed::page(&self.conn(), &self.decisions, window, after, limit).await?;
+        let ids: Vec<Uuid> = page.entries.iter().map(|e| e.key.student_id).collect();
+        {
+            // The feed read every consent and exception naming the caller for
+            // these students: the guard reuses that state instead of reading it again.
+            let mut cache = self.access.lock().await;
+            let mut access = page.access;
+            for id in &ids {
+                let state = access.remove(id).unwrap_or_default();
+                cache.entry(*id).or_insert_with(|| Arc::new(state));
+            }
+        }
+        let entries = page.entries;
+        let models = service::students::find_many(&self.conn(), &self.decisions, &ids).await?;
+        let mut records: HashMap<Uuid, StudentRecord> = self
+            .student_records(models)
+            .await?
+            .into_iter()
+            .map(|r| (r.record.id(), r))
+            .collect();
+        Ok(entries
+            .into_iter()
+            .map(|e| {
+                let record = records.remove(&e.key.student_id);
+                (e, record)
+            })
+            .collect())
     }
 
-    pub async fn feed_count(&self, since: DateTime<Utc>) -> AppResult<u64> {
+    /// How many students the feed's window holds.
+    pub async fn feed_count(&self, window: feed::Window) -> AppResult<u64> {
         self.route(Action::PartnerFeed)?;
-        let until = self.now() - self.limits.feed_settle;
-        service::partner_feed::count(&self.conn(), &self.decisions, since, until).await
+        feed::count(&self.conn(), &self.decisions, window).await
+    }
+
+    /// The end of a feed window opened now: the settling time behind the clock.
+    pub fn feed_until(&self) -> DateTime<Utc> {
+        self.now() - self.limits.feed_settle
     }
 
     /// The student of a case, in the group the case was read with.

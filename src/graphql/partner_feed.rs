@@ -1,21 +1,163 @@
-//! The partner feed: what changed for an outside audience since its last sync.
+//! The partner feed: what changed for an outside audience since its last sync,
+//! and whose access ended.
 
-use super::pagination::{self, PageInfo};
+use super::pagination::{id, PageInfo, DEFAULT_PAGE_SIZE};
 use super::request_context;
-use super::student::{StudentConnection, StudentEdge};
-use async_graphql::{Context, Object, SimpleObject};
+use super::student::StudentNode;
+use crate::domain::{DataCategory, SensitivityLabel};
+use crate::error::AppError;
+use crate::service::partner_feed::{EndReason, Entry, Position, Window};
+use async_graphql::{Context, Object, SimpleObject, ID};
+use base64::Engine;
 use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+const PREFIX: &str = "confide:feed:v1:";
+
+/// A feed cursor: the sync window and the key of the last entry read. It holds
+/// instants and a student id the caller has already been given, nothing else.
+#[derive(Debug, PartialEq, Eq)]
+struct Cursor {
+    window: Window,
+    after: Position,
+}
+
+fn nanos(t: DateTime<Utc>) -> Result<i64, AppError> {
+    t.timestamp_nanos_opt()
+        .ok_or_else(|| AppError::bad_input("since", "is out of range"))
+}
+
+impl Cursor {
+    fn encode(&self) -> Result<String, AppError> {
+        let since = match self.window.since {
+            Some(s) => nanos(s)?.to_string(),
+            None => "-".to_owned(),
+        };
+        let text = format!(
+            "{PREFIX}{since}:{}:{}:{}",
+            nanos(self.window.until)?,
+            nanos(self.after.at)?,
+            self.after.student_id
+        );
+        Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(text))
+    }
+
+    fn decode(cursor: &str) -> Result<Cursor, AppError> {
+        let bad = || AppError::bad_input("after", "is not a valid feed cursor");
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(cursor)
+            .map_err(|_| bad())?;
+        let text = String::from_utf8(bytes).map_err(|_| bad())?;
+        let rest = text.strip_prefix(PREFIX).ok_or_else(bad)?;
+        let parts: Vec<&str> = rest.split(':').collect();
+        let [since, until, at, student] = parts.as_slice() else {
+            return Err(bad());
+        };
+        let instant = |s: &str| {
+            s.parse::<i64>()
+                .map(DateTime::from_timestamp_nanos)
+                .map_err(|_| bad())
+        };
+        let since = match *since {
+            "-" => None,
+            s => Some(instant(s)?),
+        };
+        Ok(Cursor {
+            window: Window {
+                since,
+                until: instant(until)?,
+            },
+            after: Position {
+                at: instant(at)?,
+                student_id: Uuid::parse_str(student).map_err(|_| bad())?,
+            },
+        })
+    }
+}
+
+/// A basis of your access that ended (or narrowed) in the window: delete what
+/// you hold in these categories (and notes carrying these labels) for the student.
+#[derive(SimpleObject)]
+pub struct FeedAccessEnded {
+    pub reason: EndReason,
+    /// The consent or risk exception that ended: `consent:<id>` or `risk_exception:<id>`.
+    pub basis: String,
+    pub at: DateTime<Utc>,
+    /// Categories you can no longer read for this student (empty when another
+    /// consent or exception still gives them).
+    pub categories: Vec<DataCategory>,
+    /// Case notes carrying these labels are no longer shared with you.
+    pub labels: Vec<SensitivityLabel>,
+}
+
+/// One student in the feed.
+pub struct PartnerFeedEntry {
+    entry: Entry,
+    student: Option<StudentNode>,
+}
+
+/// One student in your feed: what changed that you can read, whether your
+/// access began, and what of it ended. Entries are in `(changedAt, studentId)` order.
+#[Object]
+impl PartnerFeedEntry {
+    async fn student_id(&self) -> ID {
+        id(self.entry.key.student_id)
+    }
+
+    /// The latest change of this student in the window: the entry's position.
+    async fn changed_at(&self) -> DateTime<Utc> {
+        self.entry.key.at
+    }
+
+    /// Categories you can read that changed in the window (re-read them).
+    async fn changed(&self) -> &[DataCategory] {
+        &self.entry.changed
+    }
+
+    /// A consent or risk exception naming you began in the window: read the
+    /// student in full.
+    async fn access_began(&self) -> bool {
+        self.entry.access_began
+    }
+
+    /// Bases of your access that ended in the window, and what you must delete.
+    async fn access_ended(&self) -> Vec<FeedAccessEnded> {
+        self.entry
+            .ended
+            .iter()
+            .map(|e| FeedAccessEnded {
+                reason: e.reason,
+                basis: e.basis.clone(),
+                at: e.at,
+                categories: e.categories.clone(),
+                labels: e.labels.clone(),
+            })
+            .collect()
+    }
+
+    /// The student as you may read them now; `null` once you may see nothing of them.
+    async fn student(&self) -> Option<&StudentNode> {
+        self.student.as_ref()
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct PartnerFeedEdge {
+    pub cursor: String,
+    pub node: PartnerFeedEntry,
+}
 
 /// A page of the partner feed.
 #[derive(SimpleObject)]
 pub struct PartnerFeedConnection {
-    pub edges: Vec<StudentEdge>,
+    pub edges: Vec<PartnerFeedEdge>,
     pub page_info: PageInfo,
-    /// Students in the feed (never counting one you may not see).
+    /// Students in this sync's window (never counting one you may not see,
+    /// nor one whose access did not end).
     pub total_count: u64,
-    /// The feed covers changes up to this instant (a short settling time behind
-    /// the server's clock, so that every write stamped before it has committed):
-    /// pass it as `since` on your next sync and no change is missed.
+    /// This sync covers changes up to this instant (a short settling time
+    /// behind the server's clock, so that every write stamped before it has
+    /// committed). Once `hasNextPage` is false, pass it as `since` for the next sync.
     pub synced_until: DateTime<Utc>,
 }
 
@@ -24,32 +166,123 @@ pub struct PartnerFeedQuery;
 
 #[Object]
 impl PartnerFeedQuery {
-    /// For departments, university services and partners: the students you may
-    /// see for whom something you can read changed since `since` (a field of a
-    /// category you may read, a visible case, a note you may see, or the consent or
-    /// exception that opened them), in a stable order. Sync by passing the
-    /// previous page's `syncedUntil` as `since`.
+    /// For departments, university services and partners: one entry per student
+    /// for whom, since `since` (omit it for a first, full sync), something you
+    /// can read changed, your access began, or your access ended. Page with
+    /// `after` (the window stays the one of the first page); when `hasNextPage`
+    /// is false, start the next sync with `since: syncedUntil`.
     async fn partner_feed(
         &self,
         ctx: &Context<'_>,
-        since: DateTime<Utc>,
+        since: Option<DateTime<Utc>>,
         first: Option<i32>,
         after: Option<String>,
     ) -> async_graphql::Result<Option<PartnerFeedConnection>> {
         let rc = request_context(ctx)?;
-        let page = pagination::page(first, after.as_deref(), rc.limits.max_page_size)?;
-        let rows = rc.feed(since, page).await?;
-        let total = if ctx.look_ahead().field("totalCount").exists() {
-            rc.feed_count(since).await?
+        let max = rc.limits.max_page_size;
+        let first = match first {
+            None => DEFAULT_PAGE_SIZE.min(max),
+            Some(n) if n < 0 => {
+                return Err(AppError::bad_input("first", "must not be negative").into())
+            }
+            Some(n) if n as u32 > max => {
+                return Err(AppError::bad_input("first", format!("must be at most {max}")).into())
+            }
+            Some(n) => n as u32,
+        };
+        let (window, position) = match after.as_deref().map(Cursor::decode).transpose()? {
+            Some(cursor) => {
+                if since.is_some_and(|s| Some(s) != cursor.window.since) {
+                    return Err(AppError::bad_input(
+                        "since",
+                        "differs from the sync the cursor belongs to (omit it when paging)",
+                    )
+                    .into());
+                }
+                let window = Window {
+                    since: cursor.window.since,
+                    until: cursor.window.until.min(rc.feed_until()),
+                };
+                (window, Some(cursor.after))
+            }
+            None => (
+                Window {
+                    since,
+                    until: rc.feed_until(),
+                },
+                None,
+            ),
+        };
+        let mut rows = rc.feed(window, position, u64::from(first) + 1).await?;
+        let has_next_page = rows.len() > first as usize;
+        rows.truncate(first as usize);
+        let total_count = if ctx.look_ahead().field("totalCount").exists() {
+            rc.feed_count(window).await?
         } else {
             0
         };
-        let page = StudentConnection::from_page(rows, total);
+        let end_cursor = match rows.last() {
+            Some((entry, _)) => Some(
+                Cursor {
+                    window,
+                    after: entry.key,
+                }
+                .encode()?,
+            ),
+            None => None,
+        };
+        let mut edges = Vec::with_capacity(rows.len());
+        // An entry with nothing to say (an ended basis whose access another
+        // still gives) is left out; the page still ends at its key.
+        for (entry, student) in rows.into_iter().filter(|(e, _)| !e.is_empty()) {
+            let cursor = Cursor {
+                window,
+                after: entry.key,
+            }
+            .encode()?;
+            edges.push(PartnerFeedEdge {
+                cursor,
+                node: PartnerFeedEntry {
+                    entry,
+                    student: student.map(StudentNode::from),
+                },
+            });
+        }
+        let page_info = PageInfo {
+            has_next_page,
+            has_previous_page: position.is_some(),
+            start_cursor: edges.first().map(|e| e.cursor.clone()),
+            end_cursor,
+        };
         Ok(Some(PartnerFeedConnection {
-            edges: page.edges,
-            page_info: page.page_info,
-            total_count: page.total_count,
-            synced_until: rc.now() - rc.limits.feed_settle,
+            edges,
+            page_info,
+            total_count,
+            synced_until: window.until,
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_feed_cursor_round_trips_and_rejects_garbage() {
+        let now = DateTime::from_timestamp_nanos(1_790_000_000_123_456_789);
+        for since in [None, Some(now - chrono::Duration::hours(1))] {
+            let cursor = Cursor {
+                window: Window { since, until: now },
+                after: Position {
+                    at: now - chrono::Duration::minutes(5),
+                    student_id: Uuid::new_v4(),
+                },
+            };
+            let text = cursor.encode().expect("encode");
+            assert_eq!(Cursor::decode(&text).expect("decode"), cursor);
+        }
+        for garbage in ["", "abc", "Y29uZmlkZTpmZWVkOnYxOg", "confide:v1:3"] {
+            assert!(Cursor::decode(garbage).is_err(), "{garbage}");
+        }
     }
 }

@@ -379,7 +379,7 @@ fn exception_exists(
 
 /// A department sees, under consent, only students of that department (an
 /// exception may name any recipient). True for every other caller.
-fn own_department(caller: &Caller, student_id: Expr) -> Condition {
+pub fn own_department(caller: &Caller, student_id: Expr) -> Condition {
     match (caller.role, &caller.department) {
         (Role::Department, None) => Condition::any(),
         (Role::Department, Some(dept)) => {
@@ -575,31 +575,6 @@ pub fn readable_changes(decisions: &Decisions, now: DateTime<Utc>) -> Option<Con
                     .add(Expr::exists(case_visible.to_owned())),
             )
             .add(Expr::exists(not_restricted)),
-    )
-}
-
-/// Consents naming the caller given in `(since, until]`, for the student in `student_id`.
-/// (Only consents still in force at `now`: a consent given and withdrawn since
-/// then opened nothing to read now.)
-pub fn consent_given_between(
-    recipient: &(RecipientKind, String),
-    student_id: Expr,
-    since: DateTime<Utc>,
-    until: DateTime<Utc>,
-    now: DateTime<Utc>,
-) -> Expr {
-    let (kind, reference) = recipient;
-    Expr::exists(
-        Query::select()
-            .expr(Expr::val(1))
-            .from(consent::Entity)
-            .and_where(Expr::col((consent::Entity, consent::Column::StudentId)).eq(student_id))
-            .and_where(consent::Column::RecipientKind.eq(kind.as_str()))
-            .and_where(consent::Column::RecipientRef.eq(reference.clone()))
-            .and_where(consent::Column::GivenAt.gt(since))
-            .and_where(consent::Column::GivenAt.lte(until))
-            .cond_where(consent_in_force_sql(now))
-            .to_owned(),
     )
 }
 

@@ -14,18 +14,32 @@ use uuid::Uuid;
 /// reduced to what is in force at `now`.
 pub async fn load(
     db: &impl ConnectionTrait,
-    (kind, reference): &(RecipientKind, String),
+    recipient: &(RecipientKind, String),
     student_ids: &[Uuid],
     now: DateTime<Utc>,
 ) -> AppResult<HashMap<Uuid, StudentAccess>> {
     if student_ids.is_empty() {
         return Ok(HashMap::new());
     }
+    let (consents, exceptions) = naming(db, recipient, student_ids, false).await?;
+    Ok(access::build(&consents, &exceptions, now))
+}
+
+/// Consents (with `withdrawn`, withdrawn ones too) and exceptions naming the
+/// recipient for these students: two statements.
+pub async fn naming(
+    db: &impl ConnectionTrait,
+    (kind, reference): &(RecipientKind, String),
+    student_ids: &[Uuid],
+    withdrawn: bool,
+) -> AppResult<(Vec<consent::Model>, Vec<risk_exception::Model>)> {
     let mut consents = consent::Entity::find()
         .filter(consent::Column::StudentId.is_in(student_ids.iter().copied()))
         .filter(consent::Column::RecipientKind.eq(kind.as_str()))
-        .filter(consent::Column::RecipientRef.eq(reference.clone()))
-        .filter(consent::Column::WithdrawnAt.is_null());
+        .filter(consent::Column::RecipientRef.eq(reference.clone()));
+    if !withdrawn {
+        consents = consents.filter(consent::Column::WithdrawnAt.is_null());
+    }
     if *kind == RecipientKind::Department {
         // A department consent counts only for a student of that department
         // (the same rule as the row scope: `facts::own_department`).
@@ -55,5 +69,5 @@ pub async fn load(
         .into_iter()
         .filter_map(|(_, e)| e)
         .collect();
-    Ok(access::build(&consents, &exceptions, now))
+    Ok((consents, exceptions))
 }

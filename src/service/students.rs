@@ -134,6 +134,24 @@ pub async fn find(
     }
 }
 
+/// The students among `ids` visible to the caller.
+pub async fn find_many(
+    db: &impl ConnectionTrait,
+    decisions: &Decisions,
+    ids: &[Uuid],
+) -> AppResult<Vec<student::Model>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    match scoped(
+        student::Entity::find().filter(student::Column::Id.is_in(ids.iter().copied())),
+        &facts::student_rows(decisions.caller(), decisions.now()),
+    ) {
+        Some(q) => Ok(q.all(db).await?),
+        None => Ok(Vec::new()),
+    }
+}
+
 pub async fn find_required(
     db: &impl ConnectionTrait,
     decisions: &Decisions,

@@ -244,10 +244,10 @@ async fn consent_all_to_trust(app: &TestApp) {
 }
 
 const PARTNER_FEED: &str = r#"query($first: Int, $since: DateTime!) { partnerFeed(since: $since, first: $first) {
-    edges { node {
+    edges { node { student {
         id name email dateOfBirth
         cases { service status openedAt notes(limit: 3) { occurredAt body labels } }
-    } }
+    } } }
 } }"#;
 
 #[tokio::test]
@@ -283,6 +283,7 @@ async fn partner_feed_cost_does_not_grow_with_page_size() {
     assert_eq!(costs[0], costs[1], "cost must not depend on page size");
     let (evaluations, statements) = costs[1];
     assert!(evaluations <= 40, "{evaluations} casbin evaluations");
-    // feed page, consents, exceptions, cases, notes, audit insert.
-    assert!(statements <= 7, "{statements} SQL statements");
+    // feed keys, changed classes, consents, exceptions, students, cases,
+    // notes, audit insert.
+    assert!(statements <= 8, "{statements} SQL statements");
 }

@@ -370,7 +370,7 @@ fn assert_exclusion_not_signalled(res: &Gql, excluded: &str) {
 }
 
 const FEED: &str = r#"query($since: DateTime!) { partnerFeed(since: $since, first: 50) {
-    totalCount edges { node { id } }
+    totalCount edges { node { id: studentId } }
 } }"#;
 
 async fn feed_since(app: &TestApp, since: chrono::DateTime<chrono::Utc>) -> Gql {

@@ -1,12 +1,14 @@
 //! The partner feed: the students whose visible records changed since a time.
 
-use crate::fixtures::{consent_id, partner_consent, record_consent};
-use crate::helpers::{id, spawn_app};
+use crate::fixtures::{
+    confirm, consent_id, exception_input, partner_consent, propose_with, record_consent,
+};
+use crate::helpers::{id, spawn_app, TestApp};
 use confide::domain::Role;
-use serde_json::json;
+use serde_json::{json, Value};
 
 const FEED: &str = r#"query($since: DateTime!) { partnerFeed(since: $since, first: 50) {
-    totalCount edges { node { id name } }
+    totalCount edges { node { id: studentId student { name } } }
 } }"#;
 
 #[tokio::test]
@@ -186,4 +188,326 @@ async fn the_feed_stops_at_a_settled_watermark_and_resuming_from_it_misses_nothi
         "{:#}",
         later.body
     );
+}
+
+const SYNC: &str = r#"query($since: DateTime, $after: String) {
+    partnerFeed(since: $since, first: 2, after: $after) {
+        syncedUntil
+        pageInfo { hasNextPage endCursor }
+        edges { node {
+            studentId changedAt changed accessBegan
+            accessEnded { reason basis categories labels }
+            student { id name }
+        } }
+    }
+}"#;
+
+/// Runs one whole sync (every page) as the NHS trust, calling `between` after
+/// the first page; returns the entries in order and `syncedUntil`.
+async fn sync(
+    app: &TestApp,
+    since: Option<&str>,
+    between: impl AsyncFnOnce(),
+) -> (Vec<Value>, String) {
+    let mut entries = Vec::new();
+    let mut after: Option<String> = None;
+    let mut between = Some(between);
+    loop {
+        let res = app
+            .as_caller(
+                app.demo.nhs_trust,
+                Role::Partner,
+                SYNC,
+                json!({ "since": since, "after": after }),
+            )
+            .await;
+        res.assert_no_errors();
+        let feed = &res.data()["partnerFeed"];
+        entries.extend(
+            feed["edges"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["node"].clone()),
+        );
+        let until = feed["syncedUntil"].as_str().unwrap().to_owned();
+        if let Some(f) = between.take() {
+            f().await;
+        }
+        if feed["pageInfo"]["hasNextPage"] != json!(true) {
+            return (entries, until);
+        }
+        after = Some(feed["pageInfo"]["endCursor"].as_str().unwrap().to_owned());
+    }
+}
+
+async fn new_student(app: &TestApp, n: usize) -> String {
+    let res = app
+        .as_caller(
+            app.demo.reception,
+            Role::Reception,
+            r#"mutation($input: CreateStudentInput!) { createStudent(input: $input) { id } }"#,
+            json!({ "input": { "studentNumber": format!("S77{n:03}"), "name": format!("Synced {n}"), "email": format!("synced{n}@uni.example"), "department": "history", "course": "BA" } }),
+        )
+        .await;
+    res.assert_no_errors();
+    res.data()["createStudent"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+async fn consent_to_trust(app: &TestApp, student: &str) -> String {
+    consent_id(
+        &record_consent(
+            app,
+            (app.demo.counsellor, Role::Practitioner),
+            json!({
+                "studentId": student,
+                "recipient": { "kind": "PARTNER", "reference": id(app.demo.nhs_trust) },
+                "categories": ["IDENTITY", "CONTACT"],
+                "purpose": "Shared care.",
+                "formReference": "F-9"
+            }),
+        )
+        .await,
+    )
+}
+
+async fn withdraw(app: &TestApp, consent: &str) {
+    app.as_caller(
+        app.demo.counsellor,
+        Role::Practitioner,
+        r#"mutation($id: ID!) { withdrawConsent(id: $id, reason: "Student asked") { status } }"#,
+        json!({ "id": consent }),
+    )
+    .await
+    .assert_no_errors();
+}
+
+fn ids_of(entries: &[Value]) -> Vec<String> {
+    entries
+        .iter()
+        .map(|e| e["studentId"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Found in the issue: the feed paged by offset, so a withdrawal during a sync
+/// moved a still-consented student across a page boundary and it was never
+/// delivered. Keyset pages over a fixed window cannot.
+#[tokio::test]
+async fn a_partner_syncing_while_a_consent_is_withdrawn_receives_every_consented_student_once() {
+    let app = spawn_app().await;
+    let mut students = Vec::new();
+    for n in 0..7 {
+        let s = new_student(&app, n).await;
+        let c = consent_to_trust(&app, &s).await;
+        students.push((s, c));
+    }
+    let withdrawn = std::sync::Mutex::new(None::<String>);
+    // First full sync, two per page; after the first page, the first delivered
+    // student's consent is withdrawn (with offsets, everyone behind it moved up
+    // one place and the student at the boundary was skipped).
+    let (entries, until) = sync(&app, None, async || {
+        // The first page's students are known only after it; withdraw the
+        // consent of the earliest-consented student, which the first page holds.
+        let (s, c) = &students[0];
+        withdraw(&app, c).await;
+        *withdrawn.lock().unwrap() = Some(s.clone());
+    })
+    .await;
+    let delivered = ids_of(&entries);
+    let mut unique = delivered.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(
+        unique.len(),
+        delivered.len(),
+        "no student twice: {delivered:?}"
+    );
+    for (s, _) in &students {
+        assert!(delivered.contains(s), "{s} missing from {delivered:?}");
+    }
+    assert_eq!(delivered[0], students[0].0, "oldest change first");
+    for e in &entries {
+        assert_eq!(e["accessBegan"], true);
+        assert_eq!(e["changed"], json!(["CONTACT", "IDENTITY"]), "{e:#}");
+    }
+    // Keys only grow.
+    let keys: Vec<(String, String)> = entries
+        .iter()
+        .map(|e| {
+            (
+                e["changedAt"].as_str().unwrap().to_owned(),
+                e["studentId"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let mut sorted = keys.clone();
+    sorted.sort_by_key(|(t, id)| {
+        (
+            t.parse::<chrono::DateTime<chrono::Utc>>().unwrap(),
+            id.clone(),
+        )
+    });
+    assert_eq!(keys, sorted);
+
+    // The next sync tells the trust that its access to the withdrawn student
+    // ended, and says nothing about anyone else.
+    let withdrawn = withdrawn.lock().unwrap().clone().unwrap();
+    let (next, _) = sync(&app, Some(&until), async || {}).await;
+    assert_eq!(ids_of(&next), vec![withdrawn.clone()], "{next:#?}");
+    let ended = &next[0]["accessEnded"];
+    assert_eq!(ended[0]["reason"], "WITHDRAWN");
+    assert_eq!(ended[0]["basis"], format!("consent:{}", students[0].1));
+    assert_eq!(ended[0]["categories"], json!(["CONTACT", "IDENTITY"]));
+    assert!(next[0]["student"].is_null(), "no longer visible");
+    assert_eq!(next[0]["accessBegan"], false);
+}
+
+/// A student not yet delivered whose consent is withdrawn mid-sync is not
+/// delivered in that sync (nothing to read), and the next sync says access ended.
+#[tokio::test]
+async fn a_student_withdrawn_before_its_page_is_reached_comes_back_as_access_ended() {
+    let app = spawn_app().await;
+    let mut students = Vec::new();
+    for n in 0..5 {
+        let s = new_student(&app, n).await;
+        let c = consent_to_trust(&app, &s).await;
+        students.push((s, c));
+    }
+    let last = students[4].clone();
+    let (entries, until) = sync(&app, None, async || withdraw(&app, &last.1).await).await;
+    let delivered = ids_of(&entries);
+    assert_eq!(
+        delivered,
+        students[..4]
+            .iter()
+            .map(|(s, _)| s.clone())
+            .collect::<Vec<_>>()
+    );
+    let (next, _) = sync(&app, Some(&until), async || {}).await;
+    assert_eq!(ids_of(&next), vec![last.0.clone()]);
+    assert_eq!(next[0]["accessEnded"][0]["reason"], "WITHDRAWN");
+}
+
+/// Expiry and revocation end access too; a narrower consent replacing a wider
+/// one says which categories and labels ended; a basis whose access another
+/// consent still gives says nothing.
+#[tokio::test]
+async fn the_feed_says_when_access_expired_was_revoked_or_narrowed() {
+    let app = spawn_app().await;
+    let t0 = chrono::Utc::now().to_rfc3339();
+    // Alice: a consent with notes (no exclusions), replaced by one excluding
+    // sexual health; and one for contact that expires in a moment.
+    let wide = partner_consent(
+        &app,
+        app.demo.nhs_trust,
+        json!(["IDENTITY", "SUPPORT_SUMMARY", "CASE_NOTES"]),
+        None,
+        json!([]),
+    )
+    .await;
+    let expires = (chrono::Utc::now() + chrono::Duration::milliseconds(2000)).to_rfc3339();
+    consent_id(
+        &record_consent(
+            &app,
+            (app.demo.alice, Role::Student),
+            json!({
+                "studentId": id(app.demo.alice),
+                "recipient": { "kind": "PARTNER", "reference": id(app.demo.nhs_trust) },
+                "categories": ["CONTACT"],
+                "purpose": "Appointment letters.",
+                "expiresAt": expires
+            }),
+        )
+        .await,
+    );
+    let (first, until) = sync(&app, Some(&t0), async || {}).await;
+    assert_eq!(ids_of(&first), vec![id(app.demo.alice).to_string()]);
+    assert_eq!(first[0]["accessBegan"], true);
+
+    partner_consent(
+        &app,
+        app.demo.nhs_trust,
+        json!(["IDENTITY", "SUPPORT_SUMMARY", "CASE_NOTES"]),
+        None,
+        json!(["SEXUAL_HEALTH"]),
+    )
+    .await;
+    withdraw(&app, &wide).await;
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    let (next, _) = sync(&app, Some(&until), async || {}).await;
+    assert_eq!(
+        ids_of(&next),
+        vec![id(app.demo.alice).to_string()],
+        "{next:#?}"
+    );
+    let ended = next[0]["accessEnded"].as_array().unwrap();
+    let reasons: Vec<&str> = ended
+        .iter()
+        .map(|e| e["reason"].as_str().unwrap())
+        .collect();
+    assert_eq!(reasons, vec!["LABEL_EXCLUDED", "EXPIRED"], "{ended:#?}");
+    assert_eq!(ended[0]["labels"], json!(["SEXUAL_HEALTH"]));
+    assert_eq!(ended[0]["categories"], json!([]));
+    assert_eq!(ended[1]["categories"], json!(["CONTACT"]));
+    assert_eq!(next[0]["accessBegan"], true, "the narrower consent began");
+}
+
+#[tokio::test]
+async fn the_feed_says_when_a_risk_exception_naming_the_partner_was_revoked() {
+    let app = spawn_app().await;
+    let t0 = chrono::Utc::now().to_rfc3339();
+    let mut input = exception_input(&app);
+    input["recipients"] = json!([{ "kind": "PARTNER", "reference": id(app.demo.nhs_trust) }]);
+    input["categories"] = json!(["IDENTITY", "TRUSTED_CONTACTS"]);
+    let exception = propose_with(&app, input).await;
+    confirm(&app, &exception).await;
+    let (first, until) = sync(&app, Some(&t0), async || {}).await;
+    assert_eq!(
+        ids_of(&first),
+        vec![id(app.demo.alice).to_string()],
+        "{first:#?}"
+    );
+    assert_eq!(first[0]["accessBegan"], true);
+    app.as_caller(
+        app.demo.counselling_lead,
+        Role::ServiceLead,
+        r#"mutation($id: ID!) { revokeRiskException(id: $id) { status } }"#,
+        json!({ "id": exception }),
+    )
+    .await
+    .assert_no_errors();
+    let (next, _) = sync(&app, Some(&until), async || {}).await;
+    assert_eq!(ids_of(&next), vec![id(app.demo.alice).to_string()]);
+    let ended = &next[0]["accessEnded"][0];
+    assert_eq!(ended["reason"], "REVOKED");
+    assert_eq!(ended["basis"], format!("risk_exception:{exception}"));
+    assert_eq!(ended["categories"], json!(["IDENTITY", "TRUSTED_CONTACTS"]));
+    // Another partner hears nothing of it.
+    let other = app
+        .as_caller(
+            app.demo.landlord_b,
+            Role::Partner,
+            SYNC,
+            json!({ "since": t0 }),
+        )
+        .await;
+    other.assert_no_errors();
+    assert_eq!(other.data()["partnerFeed"]["edges"], json!([]));
+}
+
+#[tokio::test]
+async fn a_feed_cursor_from_another_sync_or_garbage_is_bad_input() {
+    let app = spawn_app().await;
+    let res = app
+        .as_caller(
+            app.demo.nhs_trust,
+            Role::Partner,
+            SYNC,
+            json!({ "after": "not-a-cursor" }),
+        )
+        .await;
+    assert_eq!(res.codes(), vec!["BAD_USER_INPUT"]);
 }
