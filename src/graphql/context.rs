@@ -82,6 +82,17 @@ pub struct StudentRecord {
     pub group: Arc<StudentGroup>,
 }
 
+/// One entry of the partner feed: its position (for the cursor: rows exist
+/// only for a caller allowed FEED_ENTRIES), the guarded entry, and the student
+/// as the caller may read them now.
+pub struct FeedRow {
+    pub position: feed::Position,
+    /// An entry with nothing to say, left out of the page.
+    pub empty: bool,
+    pub entry: Guarded<feed::Entry>,
+    pub student: Option<StudentRecord>,
+}
+
 /// A guarded case and the group it was read with.
 pub struct CaseRecord {
     pub record: Guarded<support_case::Model>,
@@ -428,7 +439,7 @@ impl RequestContext {
         window: feed::Window,
         after: Option<feed::Position>,
         limit: u64,
-    ) -> AppResult<Vec<(feed::Entry, Option<StudentRecord>)>> {
+    ) -> AppResult<Vec<FeedRow>> {
         self.route(Action::PartnerFeed)?;
         let page = feed::page(&self.conn(), &self.decisions, window, after, limit).await?;
         let ids: Vec<Uuid> = page.entries.iter().map(|e| e.key.student_id).collect();
@@ -450,11 +461,20 @@ impl RequestContext {
             .into_iter()
             .map(|r| (r.record.id(), r))
             .collect();
+        // An entry is a record about its student, decided as the caller's
+        // FEED_ENTRIES (and audited against that student).
+        let mask = self.decisions.mask(Facts::base(Relation::None));
         Ok(entries
             .into_iter()
-            .map(|e| {
-                let record = records.remove(&e.key.student_id);
-                (e, record)
+            .map(|e| FeedRow {
+                position: e.key,
+                empty: e.is_empty(),
+                student: records.remove(&e.key.student_id),
+                entry: Guarded::new(
+                    Arc::new(e.clone()),
+                    mask.clone(),
+                    Some((e.key.student_id, None)),
+                ),
             })
             .collect())
     }

@@ -2,10 +2,11 @@
 //! and whose access ended.
 
 use super::pagination::{id, PageInfo, DEFAULT_PAGE_SIZE};
-use super::request_context;
 use super::student::StudentNode;
+use super::{request_context, reveal, shown};
 use crate::domain::{DataCategory, SensitivityLabel};
 use crate::error::AppError;
+use crate::policy::{FieldClass, Guarded, Reason, Revealed};
 use crate::service::partner_feed::{EndReason, Entry, Position, Window};
 use async_graphql::{Context, Object, SimpleObject, ID};
 use base64::Engine;
@@ -92,52 +93,71 @@ pub struct FeedAccessEnded {
 
 /// One student in the feed.
 pub struct PartnerFeedEntry {
-    entry: Entry,
+    entry: Guarded<Entry>,
     student: Option<StudentNode>,
 }
 
 /// One student in your feed: what changed that you can read, whether your
-/// access began, and what of it ended. Entries are in `(changedAt, studentId)` order.
+/// access began, and what of it ended. Entries are in `(changedAt, studentId)`
+/// order. Every field but `student` is category FEED_ENTRIES.
 #[Object]
 impl PartnerFeedEntry {
-    async fn student_id(&self) -> ID {
-        id(self.entry.key.student_id)
+    async fn student_id(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<ID>> {
+        reveal(ctx, &self.entry, FieldClass::FeedEntries, |e| {
+            Some(id(e.key.student_id))
+        })
     }
 
     /// The latest change of this student in the window: the entry's position.
-    async fn changed_at(&self) -> DateTime<Utc> {
-        self.entry.key.at
+    async fn changed_at(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<DateTime<Utc>>> {
+        reveal(ctx, &self.entry, FieldClass::FeedEntries, |e| {
+            Some(e.key.at)
+        })
     }
 
     /// Categories you can read that changed in the window (re-read them).
-    async fn changed(&self) -> &[DataCategory] {
-        &self.entry.changed
+    async fn changed(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<&[DataCategory]>> {
+        reveal(ctx, &self.entry, FieldClass::FeedEntries, |e| {
+            Some(e.changed.as_slice())
+        })
     }
 
     /// A consent or risk exception naming you began in the window: read the
     /// student in full.
-    async fn access_began(&self) -> bool {
-        self.entry.access_began
+    async fn access_began(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<bool>> {
+        reveal(ctx, &self.entry, FieldClass::FeedEntries, |e| {
+            Some(e.access_began)
+        })
     }
 
     /// Bases of your access that ended in the window, and what you must delete.
-    async fn access_ended(&self) -> Vec<FeedAccessEnded> {
-        self.entry
-            .ended
-            .iter()
-            .map(|e| FeedAccessEnded {
-                reason: e.reason,
-                basis: e.basis.clone(),
-                at: e.at,
-                categories: e.categories.clone(),
-                labels: e.labels.clone(),
-            })
-            .collect()
+    async fn access_ended(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<Vec<FeedAccessEnded>>> {
+        reveal(ctx, &self.entry, FieldClass::FeedEntries, |e| {
+            Some(
+                e.ended
+                    .iter()
+                    .map(|e| FeedAccessEnded {
+                        reason: e.reason,
+                        basis: e.basis.clone(),
+                        at: e.at,
+                        categories: e.categories.clone(),
+                        labels: e.labels.clone(),
+                    })
+                    .collect(),
+            )
+        })
     }
 
-    /// The student as you may read them now; `null` once you may see nothing of them.
-    async fn student(&self) -> Option<&StudentNode> {
-        self.student.as_ref()
+    /// The student as you may read them now (each field decided as anywhere
+    /// else); `null`, redacted as ACCESS_ENDED, once you may see nothing of them.
+    async fn student(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<&StudentNode>> {
+        match &self.student {
+            Some(student) => Ok(Some(student)),
+            None => shown(ctx, Revealed::Redacted(Reason::AccessEnded)),
+        }
     }
 }
 
@@ -222,10 +242,10 @@ impl PartnerFeedQuery {
             0
         };
         let end_cursor = match rows.last() {
-            Some((entry, _)) => Some(
+            Some(row) => Some(
                 Cursor {
                     window,
-                    after: entry.key,
+                    after: row.position,
                 }
                 .encode()?,
             ),
@@ -234,17 +254,17 @@ impl PartnerFeedQuery {
         let mut edges = Vec::with_capacity(rows.len());
         // An entry with nothing to say (an ended basis whose access another
         // still gives) is left out; the page still ends at its key.
-        for (entry, student) in rows.into_iter().filter(|(e, _)| !e.is_empty()) {
+        for row in rows.into_iter().filter(|r| !r.empty) {
             let cursor = Cursor {
                 window,
-                after: entry.key,
+                after: row.position,
             }
             .encode()?;
             edges.push(PartnerFeedEdge {
                 cursor,
                 node: PartnerFeedEntry {
-                    entry,
-                    student: student.map(StudentNode::from),
+                    entry: row.entry,
+                    student: row.student.map(StudentNode::from),
                 },
             });
         }

@@ -43,6 +43,12 @@ record!(
     Caller,
 );
 
+impl Record for crate::service::partner_feed::Entry {
+    fn record_id(&self) -> Uuid {
+        self.key.student_id
+    }
+}
+
 /// What a decision gave for one field of one record.
 #[derive(Debug)]
 pub enum Revealed<T> {

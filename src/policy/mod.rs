@@ -57,6 +57,9 @@ text_enum!(
         ConcernNotice => "CONCERN_NOTICE",
         /// Disclosures made at once in a life-threatening emergency, and their reviews.
         EmergencyDisclosures => "EMERGENCY_DISCLOSURES",
+        /// The partner feed's entries: whose readable data changed, and whose
+        /// access began or ended.
+        FeedEntries => "FEED_ENTRIES",
     }
 );
 
@@ -109,7 +112,8 @@ impl FieldClass {
             | FieldClass::Caller
             | FieldClass::Statistics
             | FieldClass::ConcernNotice
-            | FieldClass::EmergencyDisclosures => None,
+            | FieldClass::EmergencyDisclosures
+            | FieldClass::FeedEntries => None,
         }
     }
 
@@ -135,7 +139,8 @@ impl FieldClass {
             | FieldClass::Caller
             | FieldClass::Statistics
             | FieldClass::ConcernNotice
-            | FieldClass::EmergencyDisclosures => false,
+            | FieldClass::EmergencyDisclosures
+            | FieldClass::FeedEntries => false,
         }
     }
 }
@@ -150,6 +155,8 @@ text_enum!(
         AccessViaSubjectAccessRequest => "ACCESS_VIA_SUBJECT_ACCESS_REQUEST",
         ProcessingRestricted => "PROCESSING_RESTRICTED",
         Pseudonymised => "PSEUDONYMISED",
+        /// The caller's access to the record ended (the partner feed).
+        AccessEnded => "ACCESS_ENDED",
     }
 );
 

@@ -15,6 +15,7 @@ fn reason_code(reason: Reason) -> &'static str {
         Reason::AccessViaSubjectAccessRequest => "SAR",
         Reason::ProcessingRestricted => "PR",
         Reason::Pseudonymised => "PS",
+        Reason::AccessEnded => "AE",
     }
 }
 

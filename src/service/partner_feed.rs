@@ -136,6 +136,14 @@ fn events(decisions: &Decisions, window: &Window) -> AppResult<Option<SelectStat
     let Some(recipient) = caller_recipient(caller) else {
         return Ok(None);
     };
+    // The entries themselves are FEED_ENTRIES: a caller who may not read them
+    // has an empty feed (a row it may not see does not exist).
+    if !decisions
+        .allowed_for(caller.role, Relation::None)
+        .contains(FieldClass::FeedEntries)
+    {
+        return Ok(None);
+    }
     let Some(readable) = facts::readable_changes(decisions, decisions.now()) else {
         return Ok(None);
     };
