@@ -7,6 +7,7 @@ pub mod consent;
 pub mod emergency_access;
 pub mod emergency_disclosure;
 pub mod enrolment;
+pub mod legal_authority;
 pub mod note;
 pub mod partner_organisation;
 pub mod risk_exception;

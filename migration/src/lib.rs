@@ -21,6 +21,7 @@ mod m20261126_000018_add_risk_exception_concern_notice;
 mod m20261126_000019_add_staff_registration;
 mod m20261126_000020_create_emergency_disclosure;
 mod m20261126_000021_create_emergency_access;
+mod m20261126_000022_create_legal_authority;
 
 pub struct Migrator;
 
@@ -49,6 +50,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000019_add_staff_registration::Migration),
             Box::new(m20261126_000020_create_emergency_disclosure::Migration),
             Box::new(m20261126_000021_create_emergency_access::Migration),
+            Box::new(m20261126_000022_create_legal_authority::Migration),
         ]
     }
 }

@@ -977,6 +977,20 @@ impl RequestContext {
             .collect())
     }
 
+    /// Legal authorities about a student listed to the caller, newest first.
+    pub async fn legal_authorities_of(
+        &self,
+        permit: &Permit<'_, student::Model>,
+    ) -> AppResult<Vec<Guarded<entity::legal_authority::Model>>> {
+        let rows = service::legal::of_students(&self.conn(), &[permit.id()]).await?;
+        let caller = self.caller();
+        Ok(rows
+            .into_iter()
+            .filter(|l| facts::legal_listed(caller, l))
+            .map(|l| permit.child(Arc::new(l)))
+            .collect())
+    }
+
     /// Risk exceptions (the root list), each under its student's mask.
     pub async fn risk_exceptions(
         &self,

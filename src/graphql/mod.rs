@@ -33,6 +33,7 @@ mod context;
 pub mod cost;
 mod disclosure;
 mod emergency;
+mod legal;
 mod me;
 mod mutation;
 mod note;
@@ -83,6 +84,7 @@ pub struct MutationRoot(
     staff::StaffMutation,
     emergency::EmergencyMutation,
     emergency::EmergencyAccessMutation,
+    legal::LegalAuthorityMutation,
 );
 
 pub type ConfideSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;

@@ -177,6 +177,21 @@ impl StudentNode {
         Ok(Some(rows.into_iter().map(Into::into).collect()))
     }
 
+    /// Category LEGAL_AUTHORITIES. Court orders and statutory duties for
+    /// disclosing the student's records, newest first: the DPO; the partner
+    /// named (its own); the student once informed (never when the order forbids it).
+    async fn legal_authorities(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<Vec<super::legal::LegalAuthorityNode>>> {
+        let Some(permit) = permit(ctx, &self.record, FieldClass::LegalAuthorities)? else {
+            return Ok(None);
+        };
+        let rc = request_context(ctx)?;
+        let rows = rc.legal_authorities_of(&permit).await?;
+        Ok(Some(rows.into_iter().map(Into::into).collect()))
+    }
+
     /// Category CONCERN_NOTICE. For a department or university service: the
     /// concern notices of the active risk exceptions naming you (empty if none).
     async fn concern_notices(

@@ -8,7 +8,7 @@ use crate::domain::{
     enum_list_from_json, DataCategory, LabelSet, RecipientKind, Role, SensitivityLabel,
 };
 use chrono::{DateTime, Utc};
-use entity::{consent, risk_exception};
+use entity::{consent, legal_authority, risk_exception};
 use std::collections::HashMap;
 use uuid::Uuid;
 
@@ -49,6 +49,11 @@ pub fn exception_active(e: &risk_exception::Model, at: DateTime<Utc>) -> bool {
         && at < e.expires_at
 }
 
+/// A legal authority is active from when it is recorded until it expires or is revoked.
+pub fn legal_active(l: &legal_authority::Model, at: DateTime<Utc>) -> bool {
+    l.recorded_at <= at && l.revoked_at.is_none_or(|r| at < r) && at < l.expires_at
+}
+
 /// What a risk exception never opens, whatever was stored: case notes and
 /// third-party information (the output and the partner feed's SQL both use this).
 pub fn never_by_exception() -> ClassSet {
@@ -74,6 +79,11 @@ pub struct StudentAccess {
     pub exception: ClassSet,
     /// Consents covering case notes: their case scope and excluded labels.
     pub note_consents: Vec<(Option<Uuid>, LabelSet)>,
+    /// Classes in scope of active legal authorities naming the caller, for
+    /// every case (and the student record).
+    pub legal: ClassSet,
+    /// Classes in scope of active legal authorities naming the caller for one case.
+    pub legal_per_case: HashMap<Uuid, ClassSet>,
     /// Active exceptions naming the caller that carry a concern notice.
     pub notices: Vec<risk_exception::Model>,
     pub bases: Vec<Basis>,
@@ -88,6 +98,36 @@ impl StudentAccess {
         self.per_case
             .values()
             .fold(self.general, |acc, b| acc | (*b & cases_gate))
+    }
+
+    /// Classes a legal authority puts in scope for the student record (a
+    /// case-scoped one opens, through SUPPORT_SUMMARY, the student's list of cases).
+    pub fn student_legal(&self) -> ClassSet {
+        let cases_gate = ClassSet::only(FieldClass::SupportSummary);
+        self.legal_per_case
+            .values()
+            .fold(self.legal, |acc, b| acc | (*b & cases_gate))
+    }
+
+    /// Classes a legal authority puts in scope for one case.
+    pub fn case_legal(&self, case_id: Uuid) -> ClassSet {
+        self.legal
+            | self
+                .legal_per_case
+                .get(&case_id)
+                .copied()
+                .unwrap_or_default()
+    }
+
+    /// Every class some basis in force gives, anywhere (for the feed: what a
+    /// recipient can still read after one basis ended).
+    pub fn any_basis(&self) -> ClassSet {
+        self.per_case
+            .values()
+            .chain(self.legal_per_case.values())
+            .fold(self.general | self.exception | self.legal, |acc, c| {
+                acc | *c
+            })
     }
 
     /// Classes consented for one case: general consents and that case's consents.
@@ -138,13 +178,55 @@ pub fn exception_basis(id: Uuid) -> String {
     format!("risk_exception:{id}")
 }
 
-/// Builds access per student from the consents and exceptions naming the caller
-/// (already filtered to the caller as recipient); only those in force count.
-pub fn build(
-    consents: &[consent::Model],
-    exceptions: &[risk_exception::Model],
-    now: DateTime<Utc>,
-) -> HashMap<Uuid, StudentAccess> {
+/// How an audit record names a legal authority as its basis.
+pub fn legal_basis(id: Uuid) -> String {
+    format!("legal_authority:{id}")
+}
+
+/// Everything naming one recipient for some students: consents, risk
+/// exceptions and legal authorities (in force or not).
+#[derive(Clone, Debug, Default)]
+pub struct Naming {
+    pub consents: Vec<consent::Model>,
+    pub exceptions: Vec<risk_exception::Model>,
+    pub legal: Vec<legal_authority::Model>,
+}
+
+impl Naming {
+    /// What names the recipient for one student.
+    pub fn of(&self, student_id: Uuid) -> Naming {
+        Naming {
+            consents: self
+                .consents
+                .iter()
+                .filter(|c| c.student_id == student_id)
+                .cloned()
+                .collect(),
+            exceptions: self
+                .exceptions
+                .iter()
+                .filter(|e| e.student_id == student_id)
+                .cloned()
+                .collect(),
+            legal: self
+                .legal
+                .iter()
+                .filter(|l| l.student_id == student_id)
+                .cloned()
+                .collect(),
+        }
+    }
+}
+
+/// Builds access per student from the consents, exceptions and legal
+/// authorities naming the caller (already filtered to the caller as
+/// recipient); only those in force count.
+pub fn build(naming: &Naming, now: DateTime<Utc>) -> HashMap<Uuid, StudentAccess> {
+    let Naming {
+        consents,
+        exceptions,
+        legal,
+    } = naming;
     let mut out: HashMap<Uuid, StudentAccess> = HashMap::new();
     for c in consents.iter().filter(|c| consent_in_force(c, now)) {
         let categories: Vec<DataCategory> = enum_list_from_json(&c.categories, DataCategory::parse);
@@ -181,6 +263,22 @@ pub fn build(
         access.bases.push(Basis {
             label: exception_basis(e.id),
             case_id: None,
+            classes,
+        });
+    }
+    for l in legal.iter().filter(|l| legal_active(l, now)) {
+        // Exactly the scope the order names (notes and third-party entries
+        // included when it says so).
+        let categories: Vec<DataCategory> = enum_list_from_json(&l.categories, DataCategory::parse);
+        let classes = FieldClass::set_of(&categories);
+        let access = out.entry(l.student_id).or_default();
+        match l.case_id {
+            None => access.legal |= classes,
+            Some(case) => *access.legal_per_case.entry(case).or_default() |= classes,
+        }
+        access.bases.push(Basis {
+            label: legal_basis(l.id),
+            case_id: l.case_id,
             classes,
         });
     }

@@ -9,7 +9,8 @@ use crate::auth::Caller;
 use crate::domain::{text_enum, Audience, LabelSet, RecipientKind, Role, SensitivityLabel};
 use chrono::{DateTime, Utc};
 use entity::{
-    change_event, consent, risk_exception, risk_exception_recipient, student, support_case,
+    change_event, consent, legal_authority, risk_exception, risk_exception_recipient, student,
+    support_case,
 };
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
 use sea_orm::{ColumnTrait, Condition};
@@ -37,6 +38,9 @@ text_enum!(
         /// A case of another service the caller holds an active break-glass
         /// (emergency) read of.
         BreakGlass => "break_glass",
+        /// An outside audience, for a field class an active legal authority
+        /// (court order, statutory duty) naming it puts in scope.
+        Legal => "legal",
     }
 );
 
@@ -49,6 +53,8 @@ pub struct Facts {
     pub consented: ClassSet,
     /// Field classes opened by an active risk exception.
     pub exception: ClassSet,
+    /// Field classes in scope of an active legal authority.
+    pub legal: ClassSet,
     /// A note whose labels every consent covering its case's notes excludes.
     pub label_excluded: bool,
     /// The caller is a registered mental health professional: risk exception
@@ -62,6 +68,7 @@ impl Facts {
             base,
             consented: ClassSet::empty(),
             exception: ClassSet::empty(),
+            legal: ClassSet::empty(),
             label_excluded: false,
             professional: false,
         }
@@ -77,6 +84,8 @@ impl Facts {
             Relation::Consented
         } else if self.exception.contains(class) {
             Relation::Exception
+        } else if self.legal.contains(class) {
+            Relation::Legal
         } else if class == FieldClass::RiskExceptions && self.professional {
             Relation::Registered
         } else {
@@ -88,11 +97,13 @@ impl Facts {
 fn outside(
     access: Option<&StudentAccess>,
     consented: impl Fn(&StudentAccess) -> ClassSet,
+    legal: impl Fn(&StudentAccess) -> ClassSet,
 ) -> Facts {
     Facts {
         base: Relation::None,
         consented: access.map(consented).unwrap_or_default(),
         exception: access.map(|a| a.exception).unwrap_or_default(),
+        legal: access.map(legal).unwrap_or_default(),
         label_excluded: false,
         professional: false,
     }
@@ -107,9 +118,11 @@ pub fn student_facts(
     access: Option<&StudentAccess>,
 ) -> Facts {
     match service_relation(caller, student_id, None, restricted) {
-        Relation::None if caller.role.is_outside() => {
-            outside(access, StudentAccess::student_consented)
-        }
+        Relation::None if caller.role.is_outside() => outside(
+            access,
+            StudentAccess::student_consented,
+            StudentAccess::student_legal,
+        ),
         relation => Facts::base(relation),
     }
 }
@@ -124,9 +137,11 @@ pub fn case_facts(
     break_glass: bool,
 ) -> Facts {
     match service_relation(caller, case.student_id, Some(&case.service), restricted) {
-        Relation::None if caller.role.is_outside() => {
-            outside(access, |a| a.case_consented(case.id))
-        }
+        Relation::None if caller.role.is_outside() => outside(
+            access,
+            |a| a.case_consented(case.id),
+            |a| a.case_legal(case.id),
+        ),
         Relation::Other if break_glass => Facts::base(Relation::BreakGlass),
         relation => Facts::base(relation),
     }
@@ -175,7 +190,9 @@ pub fn note_facts(
     labels: LabelSet,
     access: Option<&StudentAccess>,
 ) -> Facts {
+    // A legal authority whose scope holds the notes releases them as ordered.
     let excluded = case.consented.contains(FieldClass::CaseNotes)
+        && !case.legal.contains(FieldClass::CaseNotes)
         && access.is_some_and(|a| a.label_excluded(case_id, labels));
     Facts {
         label_excluded: excluded,
@@ -202,6 +219,18 @@ pub fn listed_once_informed(caller: &Caller, informed_at: Option<DateTime<Utc>>)
     match caller.role.audience() {
         Audience::Student => informed_at.is_some(),
         Audience::Staff | Audience::Outside => true,
+    }
+}
+
+/// Whether a legal authority is listed to the caller at all: the student once
+/// informed (never when the order forbids it), the recipient it names, staff
+/// the policy lets read them.
+pub fn legal_listed(caller: &Caller, l: &legal_authority::Model) -> bool {
+    match caller.role.audience() {
+        Audience::Student => l.student_informed_at.is_some() && !l.inform_forbidden,
+        Audience::Outside => access::caller_recipient(caller)
+            .is_some_and(|(kind, r)| l.recipient_kind == kind.as_str() && l.recipient_ref == r),
+        Audience::Staff => true,
     }
 }
 
@@ -325,6 +354,57 @@ pub fn exception_active_sql(now: DateTime<Utc>) -> Condition {
         .add(risk_exception::Column::ExpiresAt.gt(now))
 }
 
+/// The SQL form of [`access::legal_active`] at `now`: recorded by `now`, not
+/// revoked by `now`, `now < expires_at`.
+pub fn legal_active_sql(now: DateTime<Utc>) -> Condition {
+    Condition::all()
+        .add(legal_authority::Column::RecordedAt.lte(now))
+        .add(
+            Condition::any()
+                .add(legal_authority::Column::RevokedAt.is_null())
+                .add(legal_authority::Column::RevokedAt.gt(now)),
+        )
+        .add(legal_authority::Column::ExpiresAt.gt(now))
+}
+
+/// Active legal authorities naming the recipient for the student in
+/// `student_id`; with `case`, general or for that case; with `category`, only
+/// those whose scope holds it.
+fn legal_exists(
+    (kind, reference): &(RecipientKind, String),
+    student_id: Expr,
+    case: Option<Expr>,
+    category: Option<&str>,
+    now: DateTime<Utc>,
+) -> Expr {
+    let mut q = Query::select();
+    q.expr(Expr::val(1))
+        .from(legal_authority::Entity)
+        .and_where(
+            Expr::col((legal_authority::Entity, legal_authority::Column::StudentId)).eq(student_id),
+        )
+        .and_where(legal_authority::Column::RecipientKind.eq(kind.as_str()))
+        .and_where(legal_authority::Column::RecipientRef.eq(reference.clone()))
+        .cond_where(legal_active_sql(now));
+    if let Some(category) = category {
+        q.and_where(covers(
+            Expr::col((legal_authority::Entity, legal_authority::Column::Categories)),
+            category,
+        ));
+    }
+    if let Some(case_id) = case {
+        q.cond_where(
+            Condition::any()
+                .add(legal_authority::Column::CaseId.is_null())
+                .add(
+                    Expr::col((legal_authority::Entity, legal_authority::Column::CaseId))
+                        .eq(case_id),
+                ),
+        );
+    }
+    Expr::exists(q.to_owned())
+}
+
 /// Risk exceptions naming the recipient for the student in `student_id` (a
 /// column of the outer query), joined to their exception row; `state` narrows
 /// them (active at an instant, confirmed since, ...). The one place this
@@ -431,7 +511,8 @@ pub fn student_rows(caller: &Caller, now: DateTime<Utc>) -> RowScope {
                                     .add(consent_exists(&recipient, id(), None, now))
                                     .add(own_department(caller, id())),
                             )
-                            .add(exception_exists(&recipient, id(), None, now)),
+                            .add(exception_exists(&recipient, id(), None, now))
+                            .add(legal_exists(&recipient, id(), None, None, now)),
                     )
                 }
                 None => RowScope::Nothing,
@@ -456,17 +537,24 @@ pub fn case_rows(caller: &Caller, now: DateTime<Utc>) -> RowScope {
                 Some(recipient) => {
                     let student =
                         || Expr::col((support_case::Entity, support_case::Column::StudentId));
-                    let case = Expr::col((support_case::Entity, support_case::Column::Id));
+                    let case = || Expr::col((support_case::Entity, support_case::Column::Id));
                     RowScope::Condition(
                         Condition::any()
                             .add(
                                 Condition::all()
-                                    .add(consent_exists(&recipient, student(), Some(case), now))
+                                    .add(consent_exists(&recipient, student(), Some(case()), now))
                                     .add(own_department(caller, student())),
                             )
                             .add(exception_exists(
                                 &recipient,
                                 student(),
+                                Some("SUPPORT_SUMMARY"),
+                                now,
+                            ))
+                            .add(legal_exists(
+                                &recipient,
+                                student(),
+                                Some(case()),
                                 Some("SUPPORT_SUMMARY"),
                                 now,
                             )),
@@ -527,12 +615,19 @@ pub fn readable_changes(decisions: &Decisions, now: DateTime<Utc>) -> Option<Con
         if !access::never_by_exception().contains(*class) && allowed(Relation::Exception, *class) {
             routes = routes.add(exception_exists(&recipient, student(), Some(category), now));
         }
+        let legal = allowed(Relation::Legal, *class)
+            .then(|| legal_exists(&recipient, student(), scope.clone(), Some(category), now));
+        if let Some(legal) = legal.clone() {
+            routes = routes.add(legal);
+        }
         let mut this = Condition::all()
             .add(change_event::Column::Class.eq(class.as_str()))
             .add(routes);
         if *class == FieldClass::CaseNotes {
+            // A note a consent excludes does not exist for the recipient, unless
+            // a legal authority releases the notes as ordered.
             let labels = Expr::col((change_event::Entity, change_event::Column::Labels));
-            this = this.add(
+            let mut shown = Condition::any().add(
                 consent_covering(
                     &recipient,
                     student(),
@@ -543,6 +638,10 @@ pub fn readable_changes(decisions: &Decisions, now: DateTime<Utc>) -> Option<Con
                 )
                 .not(),
             );
+            if let Some(legal) = legal {
+                shown = shown.add(legal);
+            }
+            this = this.add(shown);
         }
         classes = classes.add(this);
     }

@@ -40,6 +40,7 @@ record!(
     entity::audit_event::Model,
     entity::emergency_disclosure::Model,
     entity::emergency_access::Model,
+    entity::legal_authority::Model,
     Caller,
 );
 

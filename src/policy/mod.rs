@@ -60,6 +60,8 @@ text_enum!(
         /// The partner feed's entries: whose readable data changed, and whose
         /// access began or ended.
         FeedEntries => "FEED_ENTRIES",
+        /// Legal authorities for a disclosure (court orders, statutory duties).
+        LegalAuthorities => "LEGAL_AUTHORITIES",
     }
 );
 
@@ -113,7 +115,8 @@ impl FieldClass {
             | FieldClass::Statistics
             | FieldClass::ConcernNotice
             | FieldClass::EmergencyDisclosures
-            | FieldClass::FeedEntries => None,
+            | FieldClass::FeedEntries
+            | FieldClass::LegalAuthorities => None,
         }
     }
 
@@ -140,7 +143,8 @@ impl FieldClass {
             | FieldClass::Statistics
             | FieldClass::ConcernNotice
             | FieldClass::EmergencyDisclosures
-            | FieldClass::FeedEntries => false,
+            | FieldClass::FeedEntries
+            | FieldClass::LegalAuthorities => false,
         }
     }
 }
@@ -240,6 +244,9 @@ text_enum!(
         ReviewEmergencyAccess => "review_emergency_access",
         /// List break-glass reads awaiting review.
         ListEmergencyAccessReviews => "list_emergency_access_reviews",
+        /// Record, revoke, or record the informing of, a legal authority for a
+        /// disclosure (court order, statutory duty).
+        RecordLegalAuthority => "record_legal_authority",
     }
 );
 

@@ -1,10 +1,11 @@
-//! Loading an outside caller's consent and exception state for a set of students.
+//! Loading an outside caller's consent, exception and legal authority state for
+//! a set of students.
 
 use crate::domain::RecipientKind;
 use crate::error::AppResult;
-use crate::policy::access::{self, StudentAccess};
+use crate::policy::access::{self, Naming, StudentAccess};
 use chrono::{DateTime, Utc};
-use entity::{consent, risk_exception, risk_exception_recipient, student};
+use entity::{consent, legal_authority, risk_exception, risk_exception_recipient, student};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use std::collections::HashMap;
@@ -21,18 +22,18 @@ pub async fn load(
     if student_ids.is_empty() {
         return Ok(HashMap::new());
     }
-    let (consents, exceptions) = naming(db, recipient, student_ids, false).await?;
-    Ok(access::build(&consents, &exceptions, now))
+    let naming = naming(db, recipient, student_ids, false).await?;
+    Ok(access::build(&naming, now))
 }
 
-/// Consents (with `withdrawn`, withdrawn ones too) and exceptions naming the
-/// recipient for these students: two statements.
+/// Consents (with `withdrawn`, withdrawn ones too), exceptions and legal
+/// authorities naming the recipient for these students: three statements.
 pub async fn naming(
     db: &impl ConnectionTrait,
     (kind, reference): &(RecipientKind, String),
     student_ids: &[Uuid],
     withdrawn: bool,
-) -> AppResult<(Vec<consent::Model>, Vec<risk_exception::Model>)> {
+) -> AppResult<Naming> {
     let mut consents = consent::Entity::find()
         .filter(consent::Column::StudentId.is_in(student_ids.iter().copied()))
         .filter(consent::Column::RecipientKind.eq(kind.as_str()))
@@ -69,5 +70,15 @@ pub async fn naming(
         .into_iter()
         .filter_map(|(_, e)| e)
         .collect();
-    Ok((consents, exceptions))
+    let legal = legal_authority::Entity::find()
+        .filter(legal_authority::Column::StudentId.is_in(student_ids.iter().copied()))
+        .filter(legal_authority::Column::RecipientKind.eq(kind.as_str()))
+        .filter(legal_authority::Column::RecipientRef.eq(reference.clone()))
+        .all(db)
+        .await?;
+    Ok(Naming {
+        consents,
+        exceptions,
+        legal,
+    })
 }

@@ -136,6 +136,7 @@ pub async fn record(
         new.recipient.kind,
         &categories,
         new.case_id.is_some(),
+        Relation::Consented,
     )?;
     let excluded = unique(&new.excluded_labels);
     if !excluded.is_empty() && !categories.contains(&DataCategory::CaseNotes) {
@@ -174,12 +175,18 @@ pub async fn record(
 /// cases, which a consent opens with SUPPORT_SUMMARY) and, for a recipient that
 /// calls the API, allowed by the policy under a consent in force. The refusal
 /// names the first category that would not be honoured.
-fn honoured_in_full(
+/// (Legal authorities are held to the same rule under the relation `legal`.)
+pub(crate) fn honoured_in_full(
     decisions: &Decisions,
     kind: RecipientKind,
     categories: &[DataCategory],
     case_scoped: bool,
+    relation: Relation,
 ) -> AppResult<()> {
+    let what = match relation {
+        Relation::Legal => "legal authority",
+        _ => "consent",
+    };
     let named = FieldClass::set_of(categories);
     for category in categories {
         let classes = FieldClass::of_category(*category);
@@ -188,7 +195,7 @@ fn honoured_in_full(
                 "input.categories",
                 format!(
                     "{category} belongs to the student record, not to one case: \
-                     give it in a consent that is not limited to a case"
+                     give it in a {what} that is not limited to a case"
                 ),
             ));
         }
@@ -199,18 +206,18 @@ fn honoured_in_full(
                 "input.categories",
                 format!(
                     "{category} can only be shared through the student's support cases: \
-                     the consent must also name SUPPORT_SUMMARY"
+                     the {what} must also name SUPPORT_SUMMARY"
                 ),
             ));
         }
         if let Some(role) = kind.caller_role() {
-            let allowed = decisions.allowed_for(role, Relation::Consented);
+            let allowed = decisions.allowed_for(role, relation);
             if !allowed.is_superset(classes) {
                 return Err(AppError::bad_input(
                     "input.categories",
                     format!(
                         "{category} cannot be shared with a {kind} under the policy, \
-                         even with consent"
+                         even with a {what}"
                     ),
                 ));
             }

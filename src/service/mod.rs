@@ -9,6 +9,7 @@ pub mod changes;
 pub mod consents;
 pub mod emergency;
 pub mod emergency_access;
+pub mod legal;
 pub mod notes;
 pub mod partner_feed;
 pub mod risk_exceptions;

@@ -8,16 +8,18 @@
 //! adding one student (a withdrawal during a sync) therefore never moves another
 //! across a page boundary.
 
-use crate::domain::{enum_list_from_json, DataCategory, RecipientKind, SensitivityLabel};
+use crate::domain::{enum_list_from_json, DataCategory, LabelSet, SensitivityLabel};
 use crate::error::AppResult;
 use crate::policy::access::{
-    self, caller_recipient, consent_in_force, exception_active, StudentAccess,
+    self, caller_recipient, consent_in_force, exception_active, legal_active, Naming, StudentAccess,
 };
 use crate::policy::facts::{self, RowScope};
 use crate::policy::{Action, ClassSet, Decisions, FieldClass, Relation};
 use crate::service::access as loader;
 use chrono::{DateTime, Utc};
-use entity::{change_event, consent, risk_exception, risk_exception_recipient, student};
+use entity::{
+    change_event, consent, legal_authority, risk_exception, risk_exception_recipient, student,
+};
 use sea_orm::sea_query::{
     Alias, Condition, Expr, ExprTrait, Func, Order, Query, SelectStatement, UnionType,
 };
@@ -254,7 +256,55 @@ fn events(decisions: &Decisions, window: &Window) -> AppResult<Option<SelectStat
                 ),
         );
 
-    for part in [given, withdrawn, expired, confirmed, revoked, lapsed] {
+    // Legal authorities naming the caller: recorded (and active now), revoked, expired.
+    let la = |c| Expr::col((legal_authority::Entity, c));
+    let authorities = |at: Expr| {
+        let mut q = keyed(la(legal_authority::Column::StudentId), at);
+        q.from(legal_authority::Entity)
+            .and_where(la(legal_authority::Column::RecipientKind).eq(kind.as_str()))
+            .and_where(la(legal_authority::Column::RecipientRef).eq(reference.clone()));
+        q
+    };
+    let mut ordered = authorities(la(legal_authority::Column::RecordedAt));
+    ordered
+        .cond_where(within(la(legal_authority::Column::RecordedAt), window))
+        .cond_where(facts::legal_active_sql(now))
+        .cond_where(visible(decisions, la(legal_authority::Column::StudentId)));
+    let mut withdrawn_order = authorities(la(legal_authority::Column::RevokedAt));
+    withdrawn_order
+        .cond_where(within(la(legal_authority::Column::RevokedAt), window))
+        .and_where(
+            la(legal_authority::Column::RecordedAt).lt(la(legal_authority::Column::RevokedAt)),
+        )
+        .and_where(
+            la(legal_authority::Column::RevokedAt).lt(la(legal_authority::Column::ExpiresAt)),
+        );
+    let mut order_lapsed = authorities(la(legal_authority::Column::ExpiresAt));
+    order_lapsed
+        .cond_where(within(la(legal_authority::Column::ExpiresAt), window))
+        .and_where(
+            la(legal_authority::Column::RecordedAt).lt(la(legal_authority::Column::ExpiresAt)),
+        )
+        .cond_where(
+            Condition::any()
+                .add(la(legal_authority::Column::RevokedAt).is_null())
+                .add(
+                    la(legal_authority::Column::RevokedAt)
+                        .gt(la(legal_authority::Column::ExpiresAt)),
+                ),
+        );
+
+    for part in [
+        given,
+        withdrawn,
+        expired,
+        confirmed,
+        revoked,
+        lapsed,
+        ordered,
+        withdrawn_order,
+        order_lapsed,
+    ] {
         changes.union(UnionType::All, part);
     }
     Ok(Some(changes))
@@ -314,12 +364,13 @@ pub async fn page(
     let Some(recipient) = caller_recipient(decisions.caller()) else {
         return Ok(FeedPage::default());
     };
-    let bases = Bases::load(db, &recipient, &ids).await?;
-    let access = access::build(&bases.consents, &bases.exceptions, decisions.now());
+    let naming = loader::naming(db, &recipient, &ids, true).await?;
+    let access = access::build(&naming, decisions.now());
     let entries = keys
         .into_iter()
         .map(|k| {
-            let (access_began, ended) = bases.of(k.sid, &window, decisions.now());
+            let (access_began, ended) =
+                changes_of_access(&naming.of(k.sid), k.sid, &window, decisions.now());
             Entry {
                 key: Position {
                     at: k.key_at,
@@ -399,124 +450,110 @@ fn categories(classes: ClassSet) -> Vec<DataCategory> {
     out
 }
 
-/// Every consent and exception naming the recipient for the page's students,
-/// withdrawn, expired and revoked ones included.
-struct Bases {
-    consents: Vec<consent::Model>,
-    exceptions: Vec<risk_exception::Model>,
-}
-
-impl Bases {
-    async fn load(
-        db: &impl ConnectionTrait,
-        recipient: &(RecipientKind, String),
-        ids: &[Uuid],
-    ) -> AppResult<Self> {
-        let (consents, exceptions) = loader::naming(db, recipient, ids, true).await?;
-        Ok(Bases {
-            consents,
-            exceptions,
-        })
-    }
-
-    /// Whether access began in the window, and what ended in it, for one student.
-    fn of(
-        &self,
-        student_id: Uuid,
-        window: &Window,
-        now: DateTime<Utc>,
-    ) -> (bool, Vec<AccessEnded>) {
-        let in_window = |t: DateTime<Utc>| window.since.is_none_or(|s| s < t) && t <= window.until;
-        let consents: Vec<consent::Model> = self
-            .consents
-            .iter()
-            .filter(|c| c.student_id == student_id)
-            .cloned()
-            .collect();
-        let exceptions: Vec<risk_exception::Model> = self
+/// Whether access began in the window, and what ended in it, for one student
+/// (from everything naming the recipient for them, in force or not).
+fn changes_of_access(
+    naming: &Naming,
+    student_id: Uuid,
+    window: &Window,
+    now: DateTime<Utc>,
+) -> (bool, Vec<AccessEnded>) {
+    let in_window = |t: DateTime<Utc>| window.since.is_none_or(|s| s < t) && t <= window.until;
+    let current = access::build(naming, now)
+        .remove(&student_id)
+        .unwrap_or_default();
+    let readable = current.any_basis();
+    let began = naming
+        .consents
+        .iter()
+        .any(|c| in_window(c.given_at) && consent_in_force(c, now))
+        || naming
             .exceptions
             .iter()
-            .filter(|e| e.student_id == student_id)
-            .cloned()
-            .collect();
-        let current = access::build(&consents, &exceptions, now)
-            .remove(&student_id)
-            .unwrap_or_default();
-        let readable = current
-            .per_case
-            .values()
-            .fold(current.general | current.exception, |acc, c| acc | *c);
-        let began = consents
+            .any(|e| e.confirmed_at.is_some_and(in_window) && exception_active(e, now))
+        || naming
+            .legal
             .iter()
-            .any(|c| in_window(c.given_at) && consent_in_force(c, now))
-            || exceptions
-                .iter()
-                .any(|e| e.confirmed_at.is_some_and(in_window) && exception_active(e, now));
+            .any(|l| in_window(l.recorded_at) && legal_active(l, now));
+    let scope = |categories: &serde_json::Value| {
+        FieldClass::set_of(&enum_list_from_json(categories, DataCategory::parse))
+    };
 
-        let mut ended = Vec::new();
-        for c in &consents {
-            let end = match (c.withdrawn_at, c.expires_at) {
-                (Some(w), e) if e.is_none_or(|e| w < e) => Some((EndReason::Withdrawn, w)),
-                (w, Some(e)) if w.is_none_or(|w| e < w) => Some((EndReason::Expired, e)),
-                _ => None,
-            };
-            let Some((reason, at)) = end.filter(|(_, at)| c.given_at < *at && in_window(*at))
-            else {
-                continue;
-            };
-            let classes =
-                FieldClass::set_of(&enum_list_from_json(&c.categories, DataCategory::parse));
-            let lost = classes - readable;
-            let mut labels = Vec::new();
-            if classes.contains(FieldClass::CaseNotes) && readable.contains(FieldClass::CaseNotes) {
-                let before = SensitivityLabel::set_of(&enum_list_from_json(
-                    &c.excluded_labels,
-                    SensitivityLabel::parse,
-                ));
-                let now_excluded = current
-                    .note_consents
-                    .iter()
-                    .filter(|(scope, _)| {
-                        c.case_id.is_none() || *scope == c.case_id || scope.is_none()
-                    })
-                    .fold(crate::domain::LabelSet::empty(), |acc, (_, l)| acc | *l);
-                labels = (now_excluded - before).iter().collect();
-            }
-            push_ended(
-                &mut ended,
-                reason,
-                access::consent_basis(c.id),
-                at,
-                lost,
-                labels,
-            );
+    let mut ended = Vec::new();
+    for c in &naming.consents {
+        let end = match (c.withdrawn_at, c.expires_at) {
+            (Some(w), e) if e.is_none_or(|e| w < e) => Some((EndReason::Withdrawn, w)),
+            (w, Some(e)) if w.is_none_or(|w| e < w) => Some((EndReason::Expired, e)),
+            _ => None,
+        };
+        let Some((reason, at)) = end.filter(|(_, at)| c.given_at < *at && in_window(*at)) else {
+            continue;
+        };
+        let classes = scope(&c.categories);
+        let mut labels = Vec::new();
+        if classes.contains(FieldClass::CaseNotes) && readable.contains(FieldClass::CaseNotes) {
+            // Notes are still shared, but maybe not all of them: labels the
+            // consents now in force exclude and this one did not.
+            let before = SensitivityLabel::set_of(&enum_list_from_json(
+                &c.excluded_labels,
+                SensitivityLabel::parse,
+            ));
+            let now_excluded = current
+                .note_consents
+                .iter()
+                .filter(|(case, _)| c.case_id.is_none() || case.is_none() || *case == c.case_id)
+                .fold(LabelSet::empty(), |acc, (_, l)| acc | *l);
+            labels = (now_excluded - before).iter().collect();
         }
-        for e in &exceptions {
-            let Some(confirmed) = e.confirmed_at else {
-                continue;
-            };
-            let end = match e.revoked_at {
-                Some(r) if r < e.expires_at => (EndReason::Revoked, r),
-                _ => (EndReason::Expired, e.expires_at),
-            };
-            if confirmed >= end.1 || !in_window(end.1) {
-                continue;
-            }
-            let classes =
-                FieldClass::set_of(&enum_list_from_json(&e.categories, DataCategory::parse))
-                    - access::never_by_exception();
-            push_ended(
-                &mut ended,
-                end.0,
-                access::exception_basis(e.id),
-                end.1,
-                classes - readable,
-                Vec::new(),
-            );
-        }
-        ended.sort_by_key(|e| e.at);
-        (began, ended)
+        push_ended(
+            &mut ended,
+            reason,
+            access::consent_basis(c.id),
+            at,
+            classes - readable,
+            labels,
+        );
     }
+    for e in &naming.exceptions {
+        let Some(confirmed) = e.confirmed_at else {
+            continue;
+        };
+        let (reason, at) = match e.revoked_at {
+            Some(r) if r < e.expires_at => (EndReason::Revoked, r),
+            _ => (EndReason::Expired, e.expires_at),
+        };
+        if confirmed >= at || !in_window(at) {
+            continue;
+        }
+        let classes = scope(&e.categories) - access::never_by_exception();
+        push_ended(
+            &mut ended,
+            reason,
+            access::exception_basis(e.id),
+            at,
+            classes - readable,
+            Vec::new(),
+        );
+    }
+    for l in &naming.legal {
+        let (reason, at) = match l.revoked_at {
+            Some(r) if r < l.expires_at => (EndReason::Revoked, r),
+            _ => (EndReason::Expired, l.expires_at),
+        };
+        if l.recorded_at >= at || !in_window(at) {
+            continue;
+        }
+        push_ended(
+            &mut ended,
+            reason,
+            access::legal_basis(l.id),
+            at,
+            scope(&l.categories) - readable,
+            Vec::new(),
+        );
+    }
+    ended.sort_by_key(|e| e.at);
+    (began, ended)
 }
 
 fn push_ended(

@@ -16,6 +16,7 @@ mod health;
 mod helpers;
 mod in_force;
 mod leaks;
+mod legal;
 mod matrix;
 mod outside_audiences;
 mod partner_feed;

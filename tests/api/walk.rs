@@ -114,6 +114,7 @@ fn selection(schema: &Schema, ty: &str, path: &mut Vec<String>) -> String {
 /// Ids the arguments refer to.
 struct Fixture {
     emergency: Uuid,
+    legal: Uuid,
     grant: Uuid,
     history_consent: Uuid,
     gp_consent: Uuid,
@@ -245,8 +246,50 @@ async fn seed(app: &TestApp) -> Fixture {
     .insert(&app.db)
     .await
     .unwrap();
+    // Legal authorities: one for Bob's whole record (notes and third-party
+    // entries included) naming the GP practice, which the walk reads under; one
+    // for Alice naming the NHS trust, which the walk's mutations revoke.
+    let mut legal = Vec::new();
+    for (student, partner) in [
+        (app.demo.bob, app.demo.gp_practice),
+        (app.demo.alice, app.demo.nhs_trust),
+    ] {
+        let id = Uuid::new_v4();
+        entity::legal_authority::ActiveModel {
+            id: Set(id),
+            student_id: Set(student),
+            kind: Set("court_order".into()),
+            reference: Set("Walk v Fixture".into()),
+            issuer: Set("Walk County Court".into()),
+            recipient_kind: Set("partner".into()),
+            recipient_ref: Set(partner.to_string()),
+            categories: Set(json!([
+                "IDENTITY",
+                "CONTACT",
+                "SUPPORT_SUMMARY",
+                "ADJUSTMENTS",
+                "CASE_NOTES",
+                "RISK",
+                "THIRD_PARTY"
+            ])),
+            case_id: Set(None),
+            recorded_at: Set(now - chrono::Duration::minutes(1)),
+            recorded_by: Set(app.demo.dpo),
+            expires_at: Set(now + chrono::Duration::days(1)),
+            revoked_at: Set(None),
+            revoked_by: Set(None),
+            inform_forbidden: Set(false),
+            student_informed_at: Set((student == app.demo.bob).then_some(now)),
+            not_informed_reason: Set(None),
+        }
+        .insert(&app.db)
+        .await
+        .unwrap();
+        legal.push(id);
+    }
     Fixture {
         emergency,
+        legal: legal[1],
         grant,
         history_consent,
         gp_consent,
@@ -283,6 +326,26 @@ fn arguments(app: &TestApp, f: &Fixture, role: Role, n: usize) -> BTreeMap<&'sta
             "(input: {{ studentId: {}, recipient: \"Ambulance\", method: \"telephone\", categories: [IDENTITY], reason: \"Walk.\" }})",
             s(json!(id(student)))
         ),
+    );
+    a.insert(
+        "recordLegalAuthority",
+        format!(
+            "(input: {{ studentId: {}, kind: COURT_ORDER, reference: \"Walk\", issuer: \"Walk Court\", recipient: {{ kind: PARTNER, reference: {} }}, categories: [IDENTITY], expiresAt: \"{}\" }})",
+            s(json!(id(student))),
+            s(json!(id(d.nhs_trust))),
+            (chrono::Utc::now() + chrono::Duration::days(2)).to_rfc3339()
+        ),
+    );
+    a.insert(
+        "recordLegalAuthorityStudentInformed",
+        format!(
+            "(id: {}, informedAt: \"2026-01-01T00:00:00Z\")",
+            s(json!(id(f.legal)))
+        ),
+    );
+    a.insert(
+        "revokeLegalAuthority",
+        format!("(id: {})", s(json!(id(f.legal)))),
     );
     a.insert(
         "recordEmergencyStudentInformed",
@@ -447,6 +510,9 @@ const MUTATION_ORDER: &[&str] = &[
     "recordEmergencyStudentInformed",
     "openEmergencyAccess",
     "reviewEmergencyAccess",
+    "recordLegalAuthority",
+    "recordLegalAuthorityStudentInformed",
+    "revokeLegalAuthority",
 ];
 
 fn policy(fields: &str, actions: &str) -> String {
@@ -654,21 +720,29 @@ async fn walk(fields: &str) {
         findings.leaks.join("\n")
     );
     // Every mutation's result was walked for at least one role, and every
-    // root query returned records for at least one role.
-    for field in MUTATION_ORDER.iter().chain(
-        [
-            "student",
-            "supportCase",
-            "riskExceptions",
-            "myDisclosures",
-            "partnerFeed",
-            "caseStatistics",
-            "me",
-            "emergencyReviews",
-            "emergencyAccessReviews",
-        ]
-        .iter(),
-    ) {
+    // root query returned records for at least one role. One exception:
+    // `recordLegalAuthority` is refused (BAD_USER_INPUT) under a policy that
+    // denies the `legal` relation, since an authority the policy would not
+    // honour in full is never recorded (legal.rs tests it); its result type is
+    // walked through the other two legal authority mutations.
+    for field in MUTATION_ORDER
+        .iter()
+        .filter(|f| **f != "recordLegalAuthority")
+        .chain(
+            [
+                "student",
+                "supportCase",
+                "riskExceptions",
+                "myDisclosures",
+                "partnerFeed",
+                "caseStatistics",
+                "me",
+                "emergencyReviews",
+                "emergencyAccessReviews",
+            ]
+            .iter(),
+        )
+    {
         assert!(
             exercised.contains_key(field),
             "{field} was never walked with a result: {exercised:?}"
