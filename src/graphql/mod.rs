@@ -29,6 +29,7 @@ macro_rules! in_transaction {
 
 mod audit;
 mod consent;
+mod directory;
 mod context;
 pub mod cost;
 mod disclosure;
@@ -81,6 +82,7 @@ pub struct MutationRoot(
     risk_exception::RiskExceptionMutation,
     disclosure::DisclosureMutation,
     staff::StaffMutation,
+    directory::DirectoryMutation,
     emergency::EmergencyMutation,
     emergency::EmergencyAccessMutation,
 );

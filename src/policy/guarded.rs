@@ -40,6 +40,9 @@ record!(
     entity::audit_event::Model,
     entity::emergency_disclosure::Model,
     entity::emergency_access::Model,
+    entity::department::Model,
+    entity::university_service::Model,
+    entity::partner_organisation::Model,
     Caller,
 );
 

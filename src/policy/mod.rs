@@ -57,6 +57,9 @@ text_enum!(
         ConcernNotice => "CONCERN_NOTICE",
         /// Disclosures made at once in a life-threatening emergency, and their reviews.
         EmergencyDisclosures => "EMERGENCY_DISCLOSURES",
+        /// The directory's own records: staff accounts, departments, university
+        /// services and partner organisations (no student data).
+        Directory => "DIRECTORY",
     }
 );
 
@@ -109,7 +112,8 @@ impl FieldClass {
             | FieldClass::Caller
             | FieldClass::Statistics
             | FieldClass::ConcernNotice
-            | FieldClass::EmergencyDisclosures => None,
+            | FieldClass::EmergencyDisclosures
+            | FieldClass::Directory => None,
         }
     }
 
@@ -135,7 +139,8 @@ impl FieldClass {
             | FieldClass::Caller
             | FieldClass::Statistics
             | FieldClass::ConcernNotice
-            | FieldClass::EmergencyDisclosures => false,
+            | FieldClass::EmergencyDisclosures
+            | FieldClass::Directory => false,
         }
     }
 }
@@ -233,6 +238,16 @@ text_enum!(
         ReviewEmergencyAccess => "review_emergency_access",
         /// List break-glass reads awaiting review.
         ListEmergencyAccessReviews => "list_emergency_access_reviews",
+        /// Create a member of staff (relation: see `facts::staff_relation`).
+        CreateStaff => "create_staff",
+        /// Deactivate a member of staff: refused at once on their next request.
+        DeactivateStaff => "deactivate_staff",
+        CreateDepartment => "create_department",
+        DeactivateDepartment => "deactivate_department",
+        CreateUniversityService => "create_university_service",
+        DeactivateUniversityService => "deactivate_university_service",
+        CreatePartnerOrganisation => "create_partner_organisation",
+        DeactivatePartnerOrganisation => "deactivate_partner_organisation",
     }
 );
 
