@@ -185,7 +185,11 @@ impl Authenticator {
         let role = Role::parse(&data.claims.role).ok_or(AppError::Unauthenticated)?;
         let sub = data.claims.sub.as_str();
         load_subject(db, sub, role).await?.ok_or_else(|| {
-            tracing::info!(sub, role = role.as_str(), "token names no active record with that role");
+            tracing::info!(
+                sub,
+                role = role.as_str(),
+                "token names no active record with that role"
+            );
             AppError::Unauthenticated
         })
     }

@@ -29,9 +29,9 @@ macro_rules! in_transaction {
 
 mod audit;
 mod consent;
-mod directory;
 mod context;
 pub mod cost;
+mod directory;
 mod disclosure;
 mod emergency;
 mod me;

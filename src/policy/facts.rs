@@ -173,7 +173,11 @@ pub fn service_relation(
 /// one the caller's service manages (`service_staff`) of the caller's / another
 /// service; `any` otherwise (any other member of staff, or a caller with no
 /// service, such as an administrator or the DPO). The policy decides.
-pub fn staff_relation(caller: &Caller, target_service: Option<&str>, service_staff: bool) -> Relation {
+pub fn staff_relation(
+    caller: &Caller,
+    target_service: Option<&str>,
+    service_staff: bool,
+) -> Relation {
     match caller.role {
         Role::Practitioner | Role::ServiceLead | Role::Reception => {
             match (caller.service.as_deref(), target_service) {

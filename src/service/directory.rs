@@ -34,7 +34,11 @@ fn check_shape(new: &NewStaff, services: &[String]) -> AppResult<StaffAttachment
         .staff_attachment()
         .ok_or_else(|| AppError::bad_input("input.role", "is not a staff role"))?;
     let given = [
-        ("input.service", new.service.is_some(), StaffAttachment::Service),
+        (
+            "input.service",
+            new.service.is_some(),
+            StaffAttachment::Service,
+        ),
         (
             "input.department",
             new.department.is_some(),
