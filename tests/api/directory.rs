@@ -581,3 +581,33 @@ async fn the_cli_creates_the_first_administrator_who_can_sign_in() {
     .assert_no_errors();
     assert_eq!(audit_count(&app, "department_created").await, 1);
 }
+
+#[tokio::test]
+async fn upgrading_creates_the_departments_and_units_staff_records_name() {
+    use migration::MigratorTrait;
+    let app = spawn_app().await;
+    // A database from before the directory: staff name departments and units
+    // that have no rows. Rolling back the backfill (a no-op) and deleting the
+    // rows stands in for it.
+    migration::Migrator::down(&app.db, Some(1)).await.unwrap();
+    for table in ["department", "university_service"] {
+        app.db
+            .execute_unprepared(&format!("DELETE FROM {table}"))
+            .await
+            .unwrap();
+    }
+    let token = app.token(app.demo.history_department, Role::Department);
+    assert_refused(&app.gql(&token, ME, json!({})).await);
+    migration::Migrator::up(&app.db, None).await.unwrap();
+    app.gql(&token, ME, json!({})).await.assert_no_errors();
+    app.as_caller(
+        app.demo.accommodation,
+        Role::UniversityService,
+        ME,
+        json!({}),
+    )
+    .await
+    .assert_no_errors();
+    // Only what staff records name: the students' physics has no department caller.
+    assert_eq!(app.count("department").await, 1);
+}
