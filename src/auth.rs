@@ -4,9 +4,9 @@
 use crate::domain::Role;
 use crate::error::{AppError, AppResult};
 use crate::settings::JwtSettings;
-use entity::{partner_organisation, staff, student};
+use entity::{department, partner_organisation, staff, student, university_service};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
-use sea_orm::{DatabaseConnection, EntityTrait};
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -182,10 +182,14 @@ impl Authenticator {
             );
             return Err(AppError::Unauthenticated);
         }
-        let id = Uuid::parse_str(&data.claims.sub).map_err(|_| AppError::Unauthenticated)?;
         let role = Role::parse(&data.claims.role).ok_or(AppError::Unauthenticated)?;
-        load_caller(db, id, role).await?.ok_or_else(|| {
-            tracing::info!(%id, role = role.as_str(), "token names no active record with that role");
+        let sub = data.claims.sub.as_str();
+        load_subject(db, sub, role).await?.ok_or_else(|| {
+            tracing::info!(
+                sub,
+                role = role.as_str(),
+                "token names no active record with that role"
+            );
             AppError::Unauthenticated
         })
     }
@@ -204,7 +208,66 @@ pub fn registration_in_force(s: &staff::Model, today: chrono::NaiveDate) -> bool
         && s.registration_expires_on.is_some_and(|e| today <= e)
 }
 
-/// The active record behind `(id, role)`, if there is one.
+/// The active record a token's `sub` names in `role`: Confide's id of the
+/// record, or, for a partner, the subject its identity provider puts in its
+/// tokens (`partner_organisation.idp_subject`).
+pub async fn load_subject(
+    db: &DatabaseConnection,
+    sub: &str,
+    role: Role,
+) -> AppResult<Option<Caller>> {
+    if let Ok(id) = Uuid::parse_str(sub) {
+        if let Some(caller) = load_caller(db, id, role).await? {
+            return Ok(Some(caller));
+        }
+    }
+    if role != Role::Partner || sub.is_empty() {
+        return Ok(None);
+    }
+    let org = partner_organisation::Entity::find()
+        .filter(partner_organisation::Column::IdpSubject.eq(sub))
+        .one(db)
+        .await?;
+    match org {
+        Some(org) => load_caller(db, org.id, role).await,
+        None => Ok(None),
+    }
+}
+
+/// Whether the department or university service a staff record of `role` is
+/// attached to is an active row of its table (a deactivated or unknown one
+/// refuses its callers). True for roles attached to neither.
+async fn attachment_active(
+    db: &DatabaseConnection,
+    role: Role,
+    s: &staff::Model,
+) -> AppResult<bool> {
+    use crate::domain::StaffAttachment;
+    Ok(match role.staff_attachment() {
+        Some(StaffAttachment::Department) => match &s.department {
+            Some(code) => department::Entity::find()
+                .filter(department::Column::Code.eq(code.as_str()))
+                .filter(department::Column::Active.eq(true))
+                .one(db)
+                .await?
+                .is_some(),
+            None => false,
+        },
+        Some(StaffAttachment::UniversityService) => match &s.university_unit {
+            Some(code) => university_service::Entity::find()
+                .filter(university_service::Column::Code.eq(code.as_str()))
+                .filter(university_service::Column::Active.eq(true))
+                .one(db)
+                .await?
+                .is_some(),
+            None => false,
+        },
+        Some(StaffAttachment::Service | StaffAttachment::Nothing) | None => true,
+    })
+}
+
+/// The active record behind `(id, role)`, if there is one: the record is
+/// active, and so is the department or university service it is attached to.
 pub async fn load_caller(
     db: &DatabaseConnection,
     id: Uuid,
@@ -242,12 +305,18 @@ pub async fn load_caller(
         | Role::Analyst
         | Role::ItSupport
         | Role::Dpo
+        | Role::Admin
         | Role::Department
-        | Role::UniversityService => staff::Entity::find_by_id(id)
-            .one(db)
-            .await?
-            .filter(|s| s.active && s.role == role.as_str())
-            .map(|s| {
+        | Role::UniversityService => {
+            let member = staff::Entity::find_by_id(id)
+                .one(db)
+                .await?
+                .filter(|s| s.active && s.role == role.as_str());
+            let member = match member {
+                Some(s) if attachment_active(db, role, &s).await? => Some(s),
+                Some(_) | None => None,
+            };
+            member.map(|s| {
                 let registered = registration_in_force(&s, chrono::Utc::now().date_naive());
                 Caller {
                     id,
@@ -258,7 +327,8 @@ pub async fn load_caller(
                     unit: s.university_unit,
                     registered_mhp: registered,
                 }
-            }),
+            })
+        }
     })
 }
 

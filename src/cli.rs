@@ -1,4 +1,4 @@
-//! The command line: `serve`, `token`, `migrate`.
+//! The command line: `serve`, `token`, `seed`, `migrate`, `admin create`.
 
 use crate::auth::Authenticator;
 use crate::domain::Role;
@@ -37,7 +37,7 @@ pub enum Command {
         #[arg(long)]
         sub: uuid::Uuid,
         /// The role (student, practitioner, service_lead, reception, analyst,
-        /// it_support, dpo, department, university_service, partner).
+        /// it_support, dpo, department, university_service, partner, admin).
         #[arg(long)]
         role: String,
         /// Lifetime, e.g. 30m, 1h, 2d.
@@ -60,6 +60,48 @@ pub enum Command {
         #[command(flatten)]
         database: DatabaseSettings,
     },
+    /// The directory's administrators.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AdminCommand {
+    /// Create an administrator (the first one: later ones can also be created
+    /// with `createStaff`). Applies the migrations first; prints the new id.
+    Create {
+        #[command(flatten)]
+        database: DatabaseSettings,
+        /// Their name.
+        #[arg(long)]
+        name: String,
+        /// Their email (unique among staff).
+        #[arg(long)]
+        email: String,
+    },
+}
+
+/// `confide admin create`: migrates the database at `url`, then creates an
+/// active administrator (audited with basis `cli`) and returns their id.
+pub async fn create_admin(url: &str, name: &str, email: &str) -> anyhow::Result<uuid::Uuid> {
+    use sea_orm::TransactionTrait;
+    let name =
+        crate::domain::required_text("--name", name, 200).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let email = crate::domain::email("--email", email).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let db = crate::db::connect(url)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    crate::db::migrate(&db)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let txn = db.begin().await?;
+    let admin = crate::service::directory::create_first_admin(&txn, name, email)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    txn.commit().await?;
+    Ok(admin.id)
 }
 
 fn parse_ttl(text: &str) -> anyhow::Result<chrono::Duration> {
@@ -182,6 +224,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 .await
                 .map_err(|e| anyhow::anyhow!("{e:?}"))?;
             println!("migrations applied");
+            Ok(())
+        }
+        Command::Admin {
+            command:
+                AdminCommand::Create {
+                    database,
+                    name,
+                    email,
+                },
+        } => {
+            let id = create_admin(&database.resolved_url(), &name, &email).await?;
+            println!("{id}");
             Ok(())
         }
     }

@@ -7,7 +7,8 @@ use crate::domain::{labels_to_json, Role, SensitivityLabel};
 use crate::error::{AppError, AppResult};
 use chrono::{Duration, NaiveDate, Utc};
 use entity::{
-    enrolment, note, partner_organisation, staff, student, support_case, third_party_entry,
+    department, enrolment, note, partner_organisation, staff, student, support_case,
+    third_party_entry, university_service,
 };
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
@@ -35,6 +36,8 @@ pub struct Demo {
     pub accommodation: Uuid,
     /// Inactive practitioner (counselling).
     pub former_counsellor: Uuid,
+    /// Administrator (the directory; no student data).
+    pub admin: Uuid,
     pub nhs_trust: Uuid,
     pub landlord_a: Uuid,
     pub landlord_b: Uuid,
@@ -70,6 +73,7 @@ pub const DEMO: Demo = Demo {
     history_department: id(0x109),
     accommodation: id(0x10a),
     former_counsellor: id(0x10b),
+    admin: id(0x10c),
     nhs_trust: id(0x201),
     landlord_a: id(0x202),
     landlord_b: id(0x203),
@@ -285,7 +289,39 @@ pub async fn seed(db: &DatabaseConnection) -> AppResult<Demo> {
             registered_mhp: true,
             active: false,
         },
+        StaffSeed {
+            id: d.admin,
+            name: "Sam Okafor",
+            email: "admin@uni.example",
+            role: Role::Admin,
+            service: None,
+            department: None,
+            unit: None,
+            registered_mhp: false,
+            active: true,
+        },
     ];
+    // The departments and university services the demo's callers and students name.
+    for (code, name) in [("history", "History"), ("physics", "Physics")] {
+        department::ActiveModel {
+            id: Set(Uuid::new_v4()),
+            code: Set(code.to_owned()),
+            name: Set(name.to_owned()),
+            active: Set(true),
+            created_at: Set(now),
+        }
+        .insert(&txn)
+        .await?;
+    }
+    university_service::ActiveModel {
+        id: Set(Uuid::new_v4()),
+        code: Set("accommodation".to_owned()),
+        name: Set("Accommodation Office".to_owned()),
+        active: Set(true),
+        created_at: Set(now),
+    }
+    .insert(&txn)
+    .await?;
     for s in staff_rows {
         staff::ActiveModel {
             id: Set(s.id),
@@ -337,6 +373,9 @@ pub async fn seed(db: &DatabaseConnection) -> AppResult<Demo> {
             id: Set(p.id),
             name: Set(p.name.to_owned()),
             kind: Set(p.kind.to_owned()),
+            // Partners sign in with Confide's id; a mapped identity provider
+            // subject is set with `createPartnerOrganisation`.
+            idp_subject: Set(None),
             active: Set(true),
             created_at: Set(now),
         }
@@ -624,6 +663,7 @@ impl Demo {
             ("analyst", self.analyst, Role::Analyst),
             ("it_support", self.it_support, Role::ItSupport),
             ("dpo", self.dpo, Role::Dpo),
+            ("admin", self.admin, Role::Admin),
             (
                 "department (history)",
                 self.history_department,

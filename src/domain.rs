@@ -55,6 +55,9 @@ text_enum!(
         Department => "department",
         UniversityService => "university_service",
         Partner => "partner",
+        /// Manages the directory (staff, departments, university services,
+        /// partner organisations); sees no student data.
+        Admin => "admin",
     }
 );
 
@@ -81,7 +84,8 @@ impl Role {
             | Role::Reception
             | Role::Analyst
             | Role::ItSupport
-            | Role::Dpo => Audience::Staff,
+            | Role::Dpo
+            | Role::Admin => Audience::Staff,
             Role::Department | Role::UniversityService | Role::Partner => Audience::Outside,
         }
     }
@@ -103,10 +107,68 @@ impl Role {
             | Role::Dpo
             | Role::Department
             | Role::UniversityService
-            | Role::Partner => false,
+            | Role::Partner
+            | Role::Admin => false,
+        }
+    }
+
+    /// Staff of a Student Support service whom its service lead manages
+    /// (creates and deactivates): practitioners and reception.
+    pub fn managed_by_service_lead(self) -> bool {
+        match self {
+            Role::Practitioner | Role::Reception => true,
+            Role::Student
+            | Role::ServiceLead
+            | Role::Analyst
+            | Role::ItSupport
+            | Role::Dpo
+            | Role::Department
+            | Role::UniversityService
+            | Role::Partner
+            | Role::Admin => false,
+        }
+    }
+
+    /// What a member of staff of this role must be attached to; `None` for the
+    /// roles that are not staff records (students, partner organisations).
+    pub fn staff_attachment(self) -> Option<StaffAttachment> {
+        match self {
+            Role::Practitioner | Role::ServiceLead | Role::Reception => {
+                Some(StaffAttachment::Service)
+            }
+            Role::Department => Some(StaffAttachment::Department),
+            Role::UniversityService => Some(StaffAttachment::UniversityService),
+            Role::Analyst | Role::ItSupport | Role::Dpo | Role::Admin => {
+                Some(StaffAttachment::Nothing)
+            }
+            Role::Student | Role::Partner => None,
         }
     }
 }
+
+/// What a staff record of a role is attached to (exactly one, or nothing).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum StaffAttachment {
+    /// A Student Support service (a configured service name).
+    Service,
+    /// An active academic department.
+    Department,
+    /// An active university service (unit).
+    UniversityService,
+    /// Nothing: analysts, IT support, the DPO, administrators.
+    Nothing,
+}
+
+text_enum!(
+    /// The kind of a partner organisation.
+    PartnerKind {
+        NhsTrust => "nhs_trust",
+        GpPractice => "gp_practice",
+        FundingBody => "funding_body",
+        Landlord => "landlord",
+        Other => "other",
+    }
+);
 
 text_enum!(
     /// Status of a support case.

@@ -209,11 +209,35 @@ pub async fn run(db: &DatabaseConnection, opts: SeedOptions) -> AppResult<SeedSu
             id: Set(id),
             name: Set(format!("Partner {i} ({kind})")),
             kind: Set((*kind).to_owned()),
+            idp_subject: Set(None),
             active: Set(true),
             created_at: Set(t0),
         });
     }
     summary.partners = partners.len();
+    // The departments and university services the staff records name (ids
+    // from their own stream, so the rest of the population is unchanged).
+    let mut unit_rng = ChaCha8Rng::seed_from_u64(opts.seed ^ 0xd1ec_7047);
+    let department_rows: Vec<entity::department::ActiveModel> = DEPARTMENTS
+        .iter()
+        .map(|code| entity::department::ActiveModel {
+            id: Set(uuid(&mut unit_rng)),
+            code: Set((*code).to_owned()),
+            name: Set((*code).to_owned()),
+            active: Set(true),
+            created_at: Set(t0),
+        })
+        .collect();
+    let unit_rows: Vec<entity::university_service::ActiveModel> = UNITS
+        .iter()
+        .map(|code| entity::university_service::ActiveModel {
+            id: Set(uuid(&mut unit_rng)),
+            code: Set((*code).to_owned()),
+            name: Set((*code).to_owned()),
+            active: Set(true),
+            created_at: Set(t0),
+        })
+        .collect();
     summary.partner_with_consents = partners.first().copied();
     summary.practitioner_by_service = practitioners
         .iter()
@@ -428,6 +452,8 @@ pub async fn run(db: &DatabaseConnection, opts: SeedOptions) -> AppResult<SeedSu
     summary.third_party_entries = third_party.len();
 
     let total = staff_rows.len()
+        + department_rows.len()
+        + unit_rows.len()
         + partner_rows.len()
         + students.len()
         + enrolments.len()
@@ -444,6 +470,8 @@ pub async fn run(db: &DatabaseConnection, opts: SeedOptions) -> AppResult<SeedSu
         )
         .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
+    insert_chunks(db, department_rows, &bar).await?;
+    insert_chunks(db, unit_rows, &bar).await?;
     insert_chunks(db, staff_rows, &bar).await?;
     insert_chunks(db, partner_rows, &bar).await?;
     insert_chunks(db, students, &bar).await?;

@@ -4,6 +4,7 @@
 pub mod audit_event;
 pub mod change_event;
 pub mod consent;
+pub mod department;
 pub mod emergency_access;
 pub mod emergency_disclosure;
 pub mod enrolment;
@@ -16,11 +17,13 @@ pub mod staff;
 pub mod student;
 pub mod support_case;
 pub mod third_party_entry;
+pub mod university_service;
 
 pub mod prelude {
     pub use super::audit_event::Entity as AuditEvent;
     pub use super::change_event::Entity as ChangeEvent;
     pub use super::consent::Entity as Consent;
+    pub use super::department::Entity as Department;
     pub use super::enrolment::Entity as Enrolment;
     pub use super::note::Entity as Note;
     pub use super::partner_organisation::Entity as PartnerOrganisation;
@@ -29,4 +32,5 @@ pub mod prelude {
     pub use super::student::Entity as Student;
     pub use super::support_case::Entity as SupportCase;
     pub use super::third_party_entry::Entity as ThirdPartyEntry;
+    pub use super::university_service::Entity as UniversityService;
 }

@@ -9,6 +9,9 @@ pub struct Model {
     pub name: String,
     /// nhs_trust, gp_practice, funding_body, landlord, other.
     pub kind: String,
+    /// The subject (`sub`) its identity provider puts in its tokens, if mapped.
+    #[sea_orm(unique)]
+    pub idp_subject: Option<String>,
     pub active: bool,
     pub created_at: DateTimeUtc,
 }

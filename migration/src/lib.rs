@@ -22,6 +22,10 @@ mod m20261126_000019_add_staff_registration;
 mod m20261126_000020_create_emergency_disclosure;
 mod m20261126_000021_create_emergency_access;
 mod m20261126_000022_create_legal_authority;
+mod m20261126_000030_create_department;
+mod m20261126_000031_create_university_service;
+mod m20261126_000032_add_partner_idp_subject;
+mod m20261126_000033_backfill_directory;
 
 pub struct Migrator;
 
@@ -51,6 +55,10 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000020_create_emergency_disclosure::Migration),
             Box::new(m20261126_000021_create_emergency_access::Migration),
             Box::new(m20261126_000022_create_legal_authority::Migration),
+            Box::new(m20261126_000030_create_department::Migration),
+            Box::new(m20261126_000031_create_university_service::Migration),
+            Box::new(m20261126_000032_add_partner_idp_subject::Migration),
+            Box::new(m20261126_000033_backfill_directory::Migration),
         ]
     }
 }

@@ -1017,6 +1017,17 @@ impl RequestContext {
         )
     }
 
+    /// A record of the directory (a member of staff, a department, a
+    /// university service, a partner organisation), as a mutation's result:
+    /// about no student, its fields are DIRECTORY, decided under `any`.
+    pub fn directory_record<M: crate::policy::Record>(&self, model: M) -> Guarded<M> {
+        Guarded::new(
+            Arc::new(model),
+            self.decisions.mask(Facts::base(Relation::Any)),
+            None,
+        )
+    }
+
     /// Aggregate case statistics: no individual rows.
     pub async fn case_statistics(&self) -> AppResult<Vec<Guarded<service::cases::CaseStatistic>>> {
         let rows = service::cases::statistics(&self.conn(), &self.decisions).await?;

@@ -31,6 +31,7 @@ mod audit;
 mod consent;
 mod context;
 pub mod cost;
+mod directory;
 mod disclosure;
 mod emergency;
 mod legal;
@@ -82,6 +83,7 @@ pub struct MutationRoot(
     risk_exception::RiskExceptionMutation,
     disclosure::DisclosureMutation,
     staff::StaffMutation,
+    directory::DirectoryMutation,
     emergency::EmergencyMutation,
     emergency::EmergencyAccessMutation,
     legal::LegalAuthorityMutation,

@@ -31,7 +31,8 @@ pub fn caller_recipient(caller: &Caller) -> Option<(RecipientKind, String)> {
         | Role::Reception
         | Role::Analyst
         | Role::ItSupport
-        | Role::Dpo => None,
+        | Role::Dpo
+        | Role::Admin => None,
     }
 }
 

@@ -165,6 +165,7 @@ pub fn service_relation(
         | Role::Reception
         | Role::Analyst
         | Role::ItSupport
+        | Role::Admin
         | Role::Department
         | Role::UniversityService
         | Role::Partner
@@ -178,7 +179,36 @@ pub fn service_relation(
             Some(_) => Relation::Other,
         },
         Role::Department | Role::UniversityService | Role::Partner => Relation::None,
-        Role::Reception | Role::Analyst | Role::ItSupport => Relation::Any,
+        Role::Reception | Role::Analyst | Role::ItSupport | Role::Admin => Relation::Any,
+    }
+}
+
+/// The relation of a caller to a member of staff they write about (create,
+/// deactivate, record a registration of): `own` / `other` when the member is
+/// one the caller's service manages (`service_staff`) of the caller's / another
+/// service; `any` otherwise (any other member of staff, or a caller with no
+/// service, such as an administrator or the DPO). The policy decides.
+pub fn staff_relation(
+    caller: &Caller,
+    target_service: Option<&str>,
+    service_staff: bool,
+) -> Relation {
+    match caller.role {
+        Role::Practitioner | Role::ServiceLead | Role::Reception => {
+            match (caller.service.as_deref(), target_service) {
+                (Some(mine), Some(theirs)) if service_staff && mine == theirs => Relation::Own,
+                (Some(_), Some(_)) if service_staff => Relation::Other,
+                _ => Relation::Any,
+            }
+        }
+        Role::Student
+        | Role::Analyst
+        | Role::ItSupport
+        | Role::Dpo
+        | Role::Admin
+        | Role::Department
+        | Role::UniversityService
+        | Role::Partner => Relation::Any,
     }
 }
 
@@ -481,6 +511,7 @@ pub fn own_department(caller: &Caller, student_id: Expr) -> Condition {
             | Role::Analyst
             | Role::ItSupport
             | Role::Dpo
+            | Role::Admin
             | Role::UniversityService
             | Role::Partner,
             _,
@@ -496,7 +527,8 @@ pub fn student_rows(caller: &Caller, now: DateTime<Utc>) -> RowScope {
         Role::Student => {
             RowScope::Condition(Condition::all().add(student::Column::Id.eq(caller.id)))
         }
-        Role::Analyst => RowScope::Nothing,
+        // Analysts: aggregate statistics only; administrators: the directory only.
+        Role::Analyst | Role::Admin => RowScope::Nothing,
         Role::Practitioner | Role::ServiceLead | Role::Reception | Role::ItSupport | Role::Dpo => {
             RowScope::All
         }
@@ -528,7 +560,8 @@ pub fn case_rows(caller: &Caller, now: DateTime<Utc>) -> RowScope {
         Role::Student => {
             RowScope::Condition(Condition::all().add(support_case::Column::StudentId.eq(caller.id)))
         }
-        Role::Analyst => RowScope::Nothing,
+        // Analysts: aggregate statistics only; administrators: the directory only.
+        Role::Analyst | Role::Admin => RowScope::Nothing,
         Role::Practitioner | Role::ServiceLead | Role::Reception | Role::ItSupport | Role::Dpo => {
             RowScope::All
         }
@@ -695,7 +728,8 @@ fn student_relations(caller: &Caller) -> Vec<(Relation, Condition)> {
         | Role::ServiceLead
         | Role::Reception
         | Role::Analyst
-        | Role::ItSupport => {
+        | Role::ItSupport
+        | Role::Admin => {
             vec![
                 (Relation::Any, restricted(false)),
                 (Relation::Restricted, restricted(true)),
@@ -731,7 +765,7 @@ fn case_relations(caller: &Caller) -> Vec<(Relation, Condition)> {
             (Relation::None, restricted(false)),
             (Relation::Restricted, restricted(true)),
         ],
-        Role::Reception | Role::Analyst | Role::ItSupport => vec![
+        Role::Reception | Role::Analyst | Role::ItSupport | Role::Admin => vec![
             (Relation::Any, restricted(false)),
             (Relation::Restricted, restricted(true)),
         ],

@@ -41,6 +41,9 @@ record!(
     entity::emergency_disclosure::Model,
     entity::emergency_access::Model,
     entity::legal_authority::Model,
+    entity::department::Model,
+    entity::university_service::Model,
+    entity::partner_organisation::Model,
     Caller,
 );
 

@@ -62,6 +62,9 @@ text_enum!(
         FeedEntries => "FEED_ENTRIES",
         /// Legal authorities for a disclosure (court orders, statutory duties).
         LegalAuthorities => "LEGAL_AUTHORITIES",
+        /// The directory's own records: staff accounts, departments, university
+        /// services and partner organisations (no student data).
+        Directory => "DIRECTORY",
     }
 );
 
@@ -116,7 +119,8 @@ impl FieldClass {
             | FieldClass::ConcernNotice
             | FieldClass::EmergencyDisclosures
             | FieldClass::FeedEntries
-            | FieldClass::LegalAuthorities => None,
+            | FieldClass::LegalAuthorities
+            | FieldClass::Directory => None,
         }
     }
 
@@ -144,7 +148,8 @@ impl FieldClass {
             | FieldClass::ConcernNotice
             | FieldClass::EmergencyDisclosures
             | FieldClass::FeedEntries
-            | FieldClass::LegalAuthorities => false,
+            | FieldClass::LegalAuthorities
+            | FieldClass::Directory => false,
         }
     }
 }
@@ -247,6 +252,16 @@ text_enum!(
         /// Record, revoke, or record the informing of, a legal authority for a
         /// disclosure (court order, statutory duty).
         RecordLegalAuthority => "record_legal_authority",
+        /// Create a member of staff (relation: see `facts::staff_relation`).
+        CreateStaff => "create_staff",
+        /// Deactivate a member of staff: refused at once on their next request.
+        DeactivateStaff => "deactivate_staff",
+        CreateDepartment => "create_department",
+        DeactivateDepartment => "deactivate_department",
+        CreateUniversityService => "create_university_service",
+        DeactivateUniversityService => "deactivate_university_service",
+        CreatePartnerOrganisation => "create_partner_organisation",
+        DeactivatePartnerOrganisation => "deactivate_partner_organisation",
     }
 );
 

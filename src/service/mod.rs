@@ -7,6 +7,7 @@ pub mod audit;
 pub mod cases;
 pub mod changes;
 pub mod consents;
+pub mod directory;
 pub mod emergency;
 pub mod emergency_access;
 pub mod legal;

@@ -2,7 +2,8 @@
 
 use crate::domain;
 use crate::error::{AppError, AppResult};
-use crate::policy::{Action, Decisions, Relation};
+use crate::policy::facts::staff_relation;
+use crate::policy::{Action, Decisions};
 use crate::service::audit::{self, Event};
 use entity::staff;
 use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, Set};
@@ -17,7 +18,7 @@ pub struct Registration {
 }
 
 /// Records (or renews) a member of staff's professional registration: their
-/// service lead, or the DPO. A lapsed date may be recorded (it counts as none).
+/// service lead, the DPO, or an administrator. A lapsed date may be recorded (it counts as none).
 pub async fn record_registration(
     db: &impl ConnectionTrait,
     decisions: &Decisions,
@@ -29,10 +30,8 @@ pub async fn record_registration(
         .one(db)
         .await?
         .ok_or(AppError::NotFound("member of staff"))?;
-    let relation = match (&caller.service, &member.service) {
-        (Some(mine), Some(theirs)) if mine == theirs => Relation::Own,
-        _ => Relation::Other,
-    };
+    // A registration is recorded for any member of a service by its lead.
+    let relation = staff_relation(caller, member.service.as_deref(), true);
     decisions.authorize(Action::RecordRegistration, relation)?;
     let today = chrono::Utc::now().date_naive();
     domain::plausible_date(

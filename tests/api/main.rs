@@ -7,6 +7,7 @@ mod auth;
 mod break_glass;
 mod consents;
 mod cost;
+mod directory;
 mod disclosures;
 mod edge;
 mod emergency;

@@ -120,6 +120,9 @@ struct Fixture {
     gp_consent: Uuid,
     proposed: Uuid,
     active: Uuid,
+    /// A practitioner and a partner organisation for the deactivations.
+    walk_staff: Uuid,
+    walk_partner: Uuid,
 }
 
 /// Consents and exceptions written directly (the app runs a test policy), so
@@ -287,7 +290,40 @@ async fn seed(app: &TestApp) -> Fixture {
         .unwrap();
         legal.push(id);
     }
+    let walk_staff = Uuid::new_v4();
+    entity::staff::ActiveModel {
+        id: Set(walk_staff),
+        name: Set("Walk Practitioner".into()),
+        email: Set("walk.practitioner@uni.example".into()),
+        role: Set("practitioner".into()),
+        service: Set(Some("counselling".into())),
+        department: Set(None),
+        university_unit: Set(None),
+        registered_mhp: Set(false),
+        registration_body: Set(None),
+        registration_number: Set(None),
+        registration_expires_on: Set(None),
+        active: Set(true),
+        created_at: Set(now),
+    }
+    .insert(&app.db)
+    .await
+    .unwrap();
+    let walk_partner = Uuid::new_v4();
+    entity::partner_organisation::ActiveModel {
+        id: Set(walk_partner),
+        name: Set("Walk Partner".into()),
+        kind: Set("other".into()),
+        idp_subject: Set(None),
+        active: Set(true),
+        created_at: Set(now),
+    }
+    .insert(&app.db)
+    .await
+    .unwrap();
     Fixture {
+        walk_staff,
+        walk_partner,
         emergency,
         legal: legal[1],
         grant,
@@ -476,6 +512,37 @@ fn arguments(app: &TestApp, f: &Fixture, role: Role, n: usize) -> BTreeMap<&'sta
         ),
     );
     a.insert(
+        "createStaff",
+        format!(
+            "(input: {{ name: \"Walk Staff\", email: \"walk.staff{n}@uni.example\", role: PRACTITIONER, service: \"counselling\" }})"
+        ),
+    );
+    a.insert(
+        "deactivateStaff",
+        format!("(staffId: {})", s(json!(id(f.walk_staff)))),
+    );
+    a.insert(
+        "createDepartment",
+        format!("(code: \"walk_{n}\", name: \"Walk\")"),
+    );
+    a.insert("deactivateDepartment", format!("(code: \"walk_{n}\")"));
+    a.insert(
+        "createUniversityService",
+        format!("(code: \"walk_{n}\", name: \"Walk\")"),
+    );
+    a.insert(
+        "deactivateUniversityService",
+        format!("(code: \"walk_{n}\")"),
+    );
+    a.insert(
+        "createPartnerOrganisation",
+        format!("(name: \"Walk Partner\", kind: OTHER, idpSubject: \"walk-{n}\")"),
+    );
+    a.insert(
+        "deactivatePartnerOrganisation",
+        format!("(id: {})", s(json!(id(f.walk_partner)))),
+    );
+    a.insert(
         "recordDisclosure",
         format!(
             "(input: {{ studentId: {}, consentId: {}, recipient: \"GP\", method: \"telephone\", categories: [IDENTITY] }})",
@@ -513,6 +580,14 @@ const MUTATION_ORDER: &[&str] = &[
     "recordLegalAuthority",
     "recordLegalAuthorityStudentInformed",
     "revokeLegalAuthority",
+    "createStaff",
+    "deactivateStaff",
+    "createDepartment",
+    "deactivateDepartment",
+    "createUniversityService",
+    "deactivateUniversityService",
+    "createPartnerOrganisation",
+    "deactivatePartnerOrganisation",
 ];
 
 fn policy(fields: &str, actions: &str) -> String {
@@ -782,6 +857,10 @@ async fn under_a_deny_all_policy_every_route_is_refused_and_nothing_is_written()
         "consent",
         "risk_exception",
         "enrolment",
+        "staff",
+        "department",
+        "university_service",
+        "partner_organisation",
     ];
     let mut before = Vec::new();
     for t in tables {
