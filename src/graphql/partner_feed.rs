@@ -35,8 +35,9 @@ impl Cursor {
             None => "-".to_owned(),
         };
         let text = format!(
-            "{PREFIX}{since}:{}:{}:{}",
+            "{PREFIX}{since}:{}:{}:{}:{}",
             nanos(self.window.until)?,
+            nanos(self.window.as_of)?,
             nanos(self.after.at)?,
             self.after.student_id
         );
@@ -51,7 +52,7 @@ impl Cursor {
         let text = String::from_utf8(bytes).map_err(|_| bad())?;
         let rest = text.strip_prefix(PREFIX).ok_or_else(bad)?;
         let parts: Vec<&str> = rest.split(':').collect();
-        let [since, until, at, student] = parts.as_slice() else {
+        let [since, until, as_of, at, student] = parts.as_slice() else {
             return Err(bad());
         };
         let instant = |s: &str| {
@@ -67,6 +68,7 @@ impl Cursor {
             window: Window {
                 since,
                 until: instant(until)?,
+                as_of: instant(as_of)?,
             },
             after: Position {
                 at: instant(at)?,
@@ -81,7 +83,7 @@ impl Cursor {
 #[derive(SimpleObject)]
 pub struct FeedAccessEnded {
     pub reason: EndReason,
-    /// The consent or risk exception that ended: `consent:<id>` or `risk_exception:<id>`.
+    /// What ended: `consent:<id>`, `risk_exception:<id>` or `legal_authority:<id>`.
     pub basis: String,
     pub at: DateTime<Utc>,
     /// Categories you can no longer read for this student (empty when another
@@ -172,8 +174,8 @@ pub struct PartnerFeedEdge {
 pub struct PartnerFeedConnection {
     pub edges: Vec<PartnerFeedEdge>,
     pub page_info: PageInfo,
-    /// Students in this sync's window (never counting one you may not see,
-    /// nor one whose access did not end).
+    /// Students in this sync's window: at most what the pages hold (an entry
+    /// left with nothing to say is left out of its page).
     pub total_count: u64,
     /// This sync covers changes up to this instant (a short settling time
     /// behind the server's clock, so that every write stamped before it has
@@ -202,8 +204,8 @@ impl PartnerFeedQuery {
         let max = rc.limits.max_page_size;
         let first = match first {
             None => DEFAULT_PAGE_SIZE.min(max),
-            Some(n) if n < 0 => {
-                return Err(AppError::bad_input("first", "must not be negative").into())
+            Some(n) if n < 1 => {
+                return Err(AppError::bad_input("first", "must be at least 1").into())
             }
             Some(n) if n as u32 > max => {
                 return Err(AppError::bad_input("first", format!("must be at most {max}")).into())
@@ -222,6 +224,7 @@ impl PartnerFeedQuery {
                 let window = Window {
                     since: cursor.window.since,
                     until: cursor.window.until.min(rc.feed_until()),
+                    as_of: cursor.window.as_of.min(rc.now()),
                 };
                 (window, Some(cursor.after))
             }
@@ -229,6 +232,7 @@ impl PartnerFeedQuery {
                 Window {
                     since,
                     until: rc.feed_until(),
+                    as_of: rc.now(),
                 },
                 None,
             ),
@@ -292,7 +296,11 @@ mod tests {
         let now = DateTime::from_timestamp_nanos(1_790_000_000_123_456_789);
         for since in [None, Some(now - chrono::Duration::hours(1))] {
             let cursor = Cursor {
-                window: Window { since, until: now },
+                window: Window {
+                    since,
+                    until: now,
+                    as_of: now,
+                },
                 after: Position {
                     at: now - chrono::Duration::minutes(5),
                     student_id: Uuid::new_v4(),

@@ -7,7 +7,7 @@ use crate::policy::access::{self, Naming, StudentAccess};
 use chrono::{DateTime, Utc};
 use entity::{consent, legal_authority, risk_exception, risk_exception_recipient, student};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter};
 use std::collections::HashMap;
 use uuid::Uuid;
 
@@ -43,8 +43,10 @@ pub async fn naming(
     }
     if *kind == RecipientKind::Department {
         // A department consent counts only for a student of that department
-        // (the same rule as the row scope: `facts::own_department`).
-        consents = consents.filter(Expr::exists(
+        // (the same rule as the row scope: `facts::own_department`). A
+        // withdrawn one is kept when asked for: a student leaving the
+        // department withdraws it, and the feed says so.
+        let own = Expr::exists(
             Query::select()
                 .expr(Expr::val(1))
                 .from(student::Entity)
@@ -57,7 +59,14 @@ pub async fn naming(
                         .equals((consent::Entity, consent::Column::RecipientRef)),
                 )
                 .to_owned(),
-        ));
+        );
+        consents = consents.filter(if withdrawn {
+            Condition::any()
+                .add(consent::Column::WithdrawnAt.is_not_null())
+                .add(own)
+        } else {
+            Condition::all().add(own)
+        });
     }
     let consents = consents.all(db).await?;
     let exceptions: Vec<risk_exception::Model> = risk_exception_recipient::Entity::find()

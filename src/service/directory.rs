@@ -396,6 +396,14 @@ pub async fn create_partner_organisation(
 ) -> AppResult<partner_organisation::Model> {
     decisions.authorize(Action::CreatePartnerOrganisation, UNIT_RELATION)?;
     if let Some(subject) = &idp_subject {
+        // A token's `sub` is first read as Confide's own id: a subject shaped
+        // like one could sign in as another organisation.
+        if Uuid::parse_str(subject).is_ok() {
+            return Err(AppError::bad_input(
+                "idpSubject",
+                "must not be shaped like a UUID (Confide's own ids are)",
+            ));
+        }
         let taken = partner_organisation::Entity::find()
             .filter(partner_organisation::Column::IdpSubject.eq(subject.as_str()))
             .one(db)

@@ -34,6 +34,11 @@ use uuid::Uuid;
 pub struct Window {
     pub since: Option<DateTime<Utc>>,
     pub until: DateTime<Utc>,
+    /// The instant the sync's keys are decided at (the first page's clock): a
+    /// consent given or withdrawn during the sync cannot move a student's key,
+    /// so no student is skipped or served twice. What an entry says, and
+    /// whether it is shown at all, is decided at each page's own clock.
+    pub as_of: DateTime<Utc>,
 }
 
 /// The key of an entry: pages continue after the last one seen.
@@ -60,7 +65,7 @@ pub enum EndReason {
 #[derive(Clone, Debug)]
 pub struct AccessEnded {
     pub reason: EndReason,
-    /// `consent:<id>` or `risk_exception:<id>`.
+    /// `consent:<id>`, `risk_exception:<id>` or `legal_authority:<id>`.
     pub basis: String,
     pub at: DateTime<Utc>,
     /// Categories the recipient can no longer read (another basis may still give
@@ -106,14 +111,14 @@ fn within(column: Expr, window: &Window) -> Condition {
     c
 }
 
-/// The student in `sid` is one the caller may see now (and not restricted).
-fn visible(decisions: &Decisions, sid: Expr) -> Condition {
+/// The student in `sid` is one the caller may see at `at` (and not restricted).
+fn visible(decisions: &Decisions, at: DateTime<Utc>, sid: Expr) -> Condition {
     let mut q = Query::select();
     q.expr(Expr::val(1))
         .from(student::Entity)
         .and_where(Expr::col((student::Entity, student::Column::Id)).eq(sid))
         .and_where(Expr::col((student::Entity, student::Column::ProcessingRestricted)).eq(false));
-    match facts::student_rows(decisions.caller(), decisions.now()) {
+    match facts::student_rows(decisions.caller(), at) {
         RowScope::All => {}
         RowScope::Condition(c) => {
             q.cond_where(c);
@@ -146,10 +151,11 @@ fn events(decisions: &Decisions, window: &Window) -> AppResult<Option<SelectStat
     {
         return Ok(None);
     }
-    let Some(readable) = facts::readable_changes(decisions, decisions.now()) else {
+    // Keys are decided as of the sync's first page (see `Window::as_of`).
+    let now = window.as_of;
+    let Some(readable) = facts::readable_changes(decisions, now) else {
         return Ok(None);
     };
-    let now = decisions.now();
     let (kind, reference) = &recipient;
 
     // Something the caller can read now changed.
@@ -162,18 +168,24 @@ fn events(decisions: &Decisions, window: &Window) -> AppResult<Option<SelectStat
         .from(change_event::Entity)
         .cond_where(within(ce(change_event::Column::OccurredAt), window))
         .cond_where(readable)
-        .cond_where(visible(decisions, ce(change_event::Column::StudentId)));
+        .cond_where(visible(decisions, now, ce(change_event::Column::StudentId)));
 
     // Consents naming the caller: given (and in force now), withdrawn, expired.
+    // (A department consent counts for a student of that department only; a
+    // student leaving it withdraws it, so a withdrawal is signalled wherever
+    // the student is now. A department consent for another department's
+    // student is never recorded.)
     let co = |c| Expr::col((consent::Entity, c));
-    let naming_consent = || {
+    let names_caller = || {
         Condition::all()
             .add(co(consent::Column::RecipientKind).eq(kind.as_str()))
             .add(co(consent::Column::RecipientRef).eq(reference.clone()))
-            .add(facts::own_department(
-                caller,
-                co(consent::Column::StudentId),
-            ))
+    };
+    let naming_consent = || {
+        names_caller().add(facts::own_department(
+            caller,
+            co(consent::Column::StudentId),
+        ))
     };
     let mut given = keyed(co(consent::Column::StudentId), co(consent::Column::GivenAt));
     given
@@ -181,14 +193,14 @@ fn events(decisions: &Decisions, window: &Window) -> AppResult<Option<SelectStat
         .cond_where(naming_consent())
         .cond_where(within(co(consent::Column::GivenAt), window))
         .cond_where(facts::consent_in_force_sql(now))
-        .cond_where(visible(decisions, co(consent::Column::StudentId)));
+        .cond_where(visible(decisions, now, co(consent::Column::StudentId)));
     let mut withdrawn = keyed(
         co(consent::Column::StudentId),
         co(consent::Column::WithdrawnAt),
     );
     withdrawn
         .from(consent::Entity)
-        .cond_where(naming_consent())
+        .cond_where(names_caller())
         .cond_where(within(co(consent::Column::WithdrawnAt), window))
         .and_where(co(consent::Column::GivenAt).lt(co(consent::Column::WithdrawnAt)))
         .cond_where(
@@ -208,7 +220,7 @@ fn events(decisions: &Decisions, window: &Window) -> AppResult<Option<SelectStat
         .cond_where(
             Condition::any()
                 .add(co(consent::Column::WithdrawnAt).is_null())
-                .add(co(consent::Column::WithdrawnAt).gt(co(consent::Column::ExpiresAt))),
+                .add(co(consent::Column::WithdrawnAt).gte(co(consent::Column::ExpiresAt))),
         );
 
     // Risk exceptions naming the caller: confirmed (and active now), revoked, expired.
@@ -233,6 +245,7 @@ fn events(decisions: &Decisions, window: &Window) -> AppResult<Option<SelectStat
         .cond_where(facts::exception_active_sql(now))
         .cond_where(visible(
             decisions,
+            now,
             rr(risk_exception_recipient::Column::StudentId),
         ));
     let mut revoked = exceptions(re(risk_exception::Column::RevokedAt));
@@ -252,7 +265,8 @@ fn events(decisions: &Decisions, window: &Window) -> AppResult<Option<SelectStat
             Condition::any()
                 .add(re(risk_exception::Column::RevokedAt).is_null())
                 .add(
-                    re(risk_exception::Column::RevokedAt).gt(re(risk_exception::Column::ExpiresAt)),
+                    re(risk_exception::Column::RevokedAt)
+                        .gte(re(risk_exception::Column::ExpiresAt)),
                 ),
         );
 
@@ -269,7 +283,11 @@ fn events(decisions: &Decisions, window: &Window) -> AppResult<Option<SelectStat
     ordered
         .cond_where(within(la(legal_authority::Column::RecordedAt), window))
         .cond_where(facts::legal_active_sql(now))
-        .cond_where(visible(decisions, la(legal_authority::Column::StudentId)));
+        .cond_where(visible(
+            decisions,
+            now,
+            la(legal_authority::Column::StudentId),
+        ));
     let mut withdrawn_order = authorities(la(legal_authority::Column::RevokedAt));
     withdrawn_order
         .cond_where(within(la(legal_authority::Column::RevokedAt), window))
@@ -290,7 +308,7 @@ fn events(decisions: &Decisions, window: &Window) -> AppResult<Option<SelectStat
                 .add(la(legal_authority::Column::RevokedAt).is_null())
                 .add(
                     la(legal_authority::Column::RevokedAt)
-                        .gt(la(legal_authority::Column::ExpiresAt)),
+                        .gte(la(legal_authority::Column::ExpiresAt)),
                 ),
         );
 
@@ -462,7 +480,14 @@ fn changes_of_access(
     let current = access::build(naming, now)
         .remove(&student_id)
         .unwrap_or_default();
-    let readable = current.any_basis();
+    // What is still readable where an ended basis applied: a general basis is
+    // compared with what every case still has (what only one case keeps counts
+    // as lost: the recipient re-reads the student), a case-scoped one with what
+    // its case still has.
+    let still = |case: Option<Uuid>| match case {
+        None => current.general | current.exception | current.legal,
+        Some(c) => current.case_consented(c) | current.exception | current.case_legal(c),
+    };
     let began = naming
         .consents
         .iter()
@@ -483,15 +508,25 @@ fn changes_of_access(
     for c in &naming.consents {
         let end = match (c.withdrawn_at, c.expires_at) {
             (Some(w), e) if e.is_none_or(|e| w < e) => Some((EndReason::Withdrawn, w)),
-            (w, Some(e)) if w.is_none_or(|w| e < w) => Some((EndReason::Expired, e)),
+            (w, Some(e)) if w.is_none_or(|w| e <= w) => Some((EndReason::Expired, e)),
             _ => None,
         };
         let Some((reason, at)) = end.filter(|(_, at)| c.given_at < *at && in_window(*at)) else {
             continue;
         };
         let classes = scope(&c.categories);
+        let readable = still(c.case_id);
+        let legal_notes = match c.case_id {
+            None => current.legal,
+            Some(case) => current.case_legal(case),
+        }
+        .contains(FieldClass::CaseNotes);
         let mut labels = Vec::new();
-        if classes.contains(FieldClass::CaseNotes) && readable.contains(FieldClass::CaseNotes) {
+        // (A legal authority releasing the notes overrides exclusions.)
+        if classes.contains(FieldClass::CaseNotes)
+            && readable.contains(FieldClass::CaseNotes)
+            && !legal_notes
+        {
             // Notes are still shared, but maybe not all of them: labels the
             // consents now in force exclude and this one did not.
             let before = SensitivityLabel::set_of(&enum_list_from_json(
@@ -531,7 +566,7 @@ fn changes_of_access(
             reason,
             access::exception_basis(e.id),
             at,
-            classes - readable,
+            classes - still(None),
             Vec::new(),
         );
     }
@@ -548,7 +583,7 @@ fn changes_of_access(
             reason,
             access::legal_basis(l.id),
             at,
-            scope(&l.categories) - readable,
+            scope(&l.categories) - still(l.case_id),
             Vec::new(),
         );
     }

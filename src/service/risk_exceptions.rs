@@ -508,6 +508,15 @@ pub async fn my_disclosures(
             .filter(|e| !facts::listed_once_informed(caller, e.student_informed_at))
             .map(|e| super::emergency::emergency_basis(e.id)),
     );
+    // Legal authorities likewise, once informed, and never when the order
+    // forbids telling the student.
+    hidden.extend(
+        super::legal::of_students(db, &[student])
+            .await?
+            .into_iter()
+            .filter(|l| !facts::legal_listed(caller, l))
+            .map(|l| crate::policy::access::legal_basis(l.id)),
+    );
     let rows = audit_event::Entity::find()
         .filter(audit_event::Column::StudentId.eq(student))
         .filter(audit_event::Column::Action.eq("disclosure"))

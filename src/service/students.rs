@@ -296,6 +296,11 @@ pub async fn update<C: ConnectionTrait + TransactionTrait>(
         FieldClass::TrustedContacts,
     );
     let student_id = current.id;
+    let left_department = changes
+        .department
+        .as_ref()
+        .filter(|d| **d != current.department)
+        .map(|_| current.department.clone());
     let mut model: student::ActiveModel = current.into();
     if let Some(v) = changes.name {
         model.name = Set(v);
@@ -330,6 +335,29 @@ pub async fn update<C: ConnectionTrait + TransactionTrait>(
     model.updated_at = Set(chrono::Utc::now());
     let model = model.update(db).await?;
     super::changes::record(db, student_id, None, changed, &[]).await?;
+    if let Some(old) = left_department {
+        // A consent to share with a department covers a student of that
+        // department only: it ends when the student leaves (recorded as a
+        // withdrawal, so the department's feed says its access ended, and a
+        // move back does not silently revive it).
+        let now = decisions.now();
+        entity::consent::Entity::update_many()
+            .col_expr(entity::consent::Column::WithdrawnAt, Expr::value(now))
+            .col_expr(
+                entity::consent::Column::WithdrawnBy,
+                Expr::value(decisions.caller().id),
+            )
+            .col_expr(
+                entity::consent::Column::WithdrawalReason,
+                Expr::value("The student left the department."),
+            )
+            .filter(entity::consent::Column::StudentId.eq(student_id))
+            .filter(entity::consent::Column::RecipientKind.eq("department"))
+            .filter(entity::consent::Column::RecipientRef.eq(old))
+            .filter(entity::consent::Column::WithdrawnAt.is_null())
+            .exec(db)
+            .await?;
+    }
     Ok(model)
 }
 

@@ -285,3 +285,47 @@ async fn a_revoked_authority_releases_nothing_more_and_the_feed_says_access_ende
     assert_eq!(ended["basis"], format!("legal_authority:{authority}"));
     assert_eq!(ended["categories"], json!(["IDENTITY", "SUPPORT_SUMMARY"]));
 }
+
+/// Found by review: releases under an order the student may not be told of
+/// were listed in the student's own disclosure log, naming the order.
+#[tokio::test]
+async fn releases_under_an_order_the_student_may_not_be_told_of_stay_out_of_their_disclosure_log() {
+    let app = spawn_app().await;
+    let mut secret = order(&app, json!(["IDENTITY", "SUPPORT_SUMMARY", "CASE_NOTES"]));
+    secret["informForbidden"] = json!(true);
+    secret["notInformedReason"] = json!("Paragraph 7 of the order.");
+    let secret = record_as_dpo(&app, secret).await;
+    let res = read(&app, app.demo.nhs_trust).await;
+    assert_eq!(res.data()["student"]["name"], "Alice Example");
+    let log = || {
+        app.as_caller(
+            app.demo.alice,
+            Role::Student,
+            "{ myDisclosures { recipientId basis } }",
+            json!({}),
+        )
+    };
+    let mine = log().await;
+    mine.assert_no_errors();
+    let text = mine.body.to_string();
+    assert!(!text.contains(&secret), "{text}");
+    assert!(
+        !text.contains(&id(app.demo.nhs_trust)),
+        "no release to the order's recipient is listed: {text}"
+    );
+
+    // An order the student has been told of is listed with its basis.
+    let open = record_as_dpo(&app, order(&app, json!(["IDENTITY"]))).await;
+    app.as_caller(
+        app.demo.dpo,
+        Role::Dpo,
+        r#"mutation($id: ID!) { recordLegalAuthorityStudentInformed(id: $id, informedAt: "2026-11-20T10:00:00Z") { id } }"#,
+        json!({ "id": open }),
+    )
+    .await
+    .assert_no_errors();
+    read(&app, app.demo.nhs_trust).await;
+    let text = log().await.body.to_string();
+    assert!(text.contains(&format!("legal_authority:{open}")), "{text}");
+    assert!(!text.contains(&secret), "{text}");
+}

@@ -511,3 +511,162 @@ async fn a_feed_cursor_from_another_sync_or_garbage_is_bad_input() {
         .await;
     assert_eq!(res.codes(), vec!["BAD_USER_INPUT"]);
 }
+
+/// Found by review: a general consent ending while a consent for one case
+/// still covers the same categories must still tell the partner to delete what
+/// it held for the other cases.
+#[tokio::test]
+async fn a_general_consent_ending_counts_as_lost_what_only_one_case_still_gives() {
+    let app = spawn_app().await;
+    let t0 = chrono::Utc::now().to_rfc3339();
+    let general = partner_consent(
+        &app,
+        app.demo.nhs_trust,
+        json!(["IDENTITY", "SUPPORT_SUMMARY", "CASE_NOTES"]),
+        None,
+        json!([]),
+    )
+    .await;
+    partner_consent(
+        &app,
+        app.demo.nhs_trust,
+        json!(["SUPPORT_SUMMARY", "CASE_NOTES"]),
+        Some(app.demo.alice_mental_health_case),
+        json!([]),
+    )
+    .await;
+    let (_, until) = sync(&app, Some(&t0), async || {}).await;
+    withdraw(&app, &general).await;
+    let (next, _) = sync(&app, Some(&until), async || {}).await;
+    assert_eq!(ids_of(&next), vec![id(app.demo.alice).to_string()]);
+    let ended = &next[0]["accessEnded"][0];
+    assert_eq!(ended["reason"], "WITHDRAWN");
+    assert_eq!(
+        ended["categories"],
+        json!(["CASE_NOTES", "IDENTITY", "SUPPORT_SUMMARY"]),
+        "{next:#?}"
+    );
+    assert!(
+        next[0]["student"].is_object(),
+        "still visible through one case"
+    );
+}
+
+/// Found by review: keys were decided at each page's clock, so a consent
+/// withdrawn between pages could move a student's key behind the cursor and the
+/// student was skipped, with an earlier readable change lost for good.
+#[tokio::test]
+async fn a_withdrawal_between_pages_cannot_move_a_student_behind_the_cursor() {
+    let app = spawn_app().await;
+    // X consents (CONTACT), then Y, then X again (IDENTITY): X's key is its
+    // second consent, after Y's.
+    let x = new_student(&app, 1).await;
+    let y = new_student(&app, 2).await;
+    let consent = |student: String, categories: Value| {
+        let app = &app;
+        async move {
+            consent_id(
+                &record_consent(
+                    app,
+                    (app.demo.counsellor, Role::Practitioner),
+                    json!({
+                        "studentId": student,
+                        "recipient": { "kind": "PARTNER", "reference": id(app.demo.nhs_trust) },
+                        "categories": categories,
+                        "purpose": "Shared care.",
+                        "formReference": "F-1"
+                    }),
+                )
+                .await,
+            )
+        }
+    };
+    consent(x.clone(), json!(["CONTACT"])).await;
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    consent(y.clone(), json!(["IDENTITY"])).await;
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    let later = consent(x.clone(), json!(["IDENTITY"])).await;
+    let t0 = (chrono::Utc::now() - chrono::Duration::minutes(5)).to_rfc3339();
+    // One per page: Y, then X. Between the two pages X's later consent is
+    // withdrawn; X must still come, once.
+    let q = r#"query($since: DateTime, $after: String) {
+        partnerFeed(since: $since, first: 1, after: $after) {
+            pageInfo { hasNextPage endCursor } edges { node { studentId accessBegan } }
+        }
+    }"#;
+    let first = app
+        .as_caller(app.demo.nhs_trust, Role::Partner, q, json!({ "since": t0 }))
+        .await;
+    first.assert_no_errors();
+    let feed = &first.data()["partnerFeed"];
+    assert_eq!(feed["edges"][0]["node"]["studentId"], y.as_str());
+    withdraw(&app, &later).await;
+    let mut after = feed["pageInfo"]["endCursor"].as_str().map(str::to_owned);
+    let mut rest = Vec::new();
+    while let Some(cursor) = after {
+        let res = app
+            .as_caller(
+                app.demo.nhs_trust,
+                Role::Partner,
+                q,
+                json!({ "after": cursor }),
+            )
+            .await;
+        res.assert_no_errors();
+        let feed = &res.data()["partnerFeed"];
+        rest.extend(
+            feed["edges"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["node"]["studentId"].as_str().unwrap().to_owned()),
+        );
+        after = (feed["pageInfo"]["hasNextPage"] == json!(true))
+            .then(|| feed["pageInfo"]["endCursor"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(rest, vec![x.clone()]);
+}
+
+/// Found by review: a student moving department kept the old department's
+/// consent on file and its feed never said access ended.
+#[tokio::test]
+async fn a_student_leaving_a_department_ends_its_consent_and_the_department_is_told() {
+    let app = spawn_app().await;
+    let t0 = chrono::Utc::now().to_rfc3339();
+    let consent = consent_id(
+        &record_consent(
+            &app,
+            (app.demo.alice, Role::Student),
+            crate::fixtures::history_department_consent(&app),
+        )
+        .await,
+    );
+    let q = r#"query($since: DateTime) { partnerFeed(since: $since) {
+        syncedUntil edges { node { studentId accessBegan accessEnded { reason basis categories } } }
+    } }"#;
+    let history = (app.demo.history_department, Role::Department);
+    let first = app
+        .as_caller(history.0, history.1, q, json!({ "since": t0 }))
+        .await;
+    first.assert_no_errors();
+    assert_eq!(
+        first.data()["partnerFeed"]["edges"][0]["node"]["accessBegan"],
+        true
+    );
+    let until = first.data()["partnerFeed"]["syncedUntil"].clone();
+    app.as_caller(
+        app.demo.counsellor,
+        Role::Practitioner,
+        r#"mutation($id: ID!) { updateStudent(id: $id, input: { department: "physics" }) { id } }"#,
+        json!({ "id": id(app.demo.alice) }),
+    )
+    .await
+    .assert_no_errors();
+    let next = app
+        .as_caller(history.0, history.1, q, json!({ "since": until }))
+        .await;
+    next.assert_no_errors();
+    let ended = &next.data()["partnerFeed"]["edges"][0]["node"]["accessEnded"][0];
+    assert_eq!(ended["reason"], "WITHDRAWN", "{:#}", next.body);
+    assert_eq!(ended["basis"], format!("consent:{consent}"));
+}
