@@ -34,6 +34,12 @@ partner=$(echo "$seed_out" | sed -n 's/^partner (most consents): //p')
 # CASE_NOTES), given when the student was created.
 columns="id, student_id, recipient_kind, recipient_ref, categories, excluded_labels, case_id, purpose, given_at, expires_at, form_reference, recorded_by, recorded_by_role, withdrawn_at, withdrawn_by, withdrawal_reason, created_at"
 categories='["IDENTITY","CONTACT","SUPPORT_SUMMARY","CASE_NOTES"]'
+# Students whose processing is restricted are never in a feed.
+if [ "$backend" = postgres ]; then
+  expected=$(psql "$url" -Atc "select count(*) from student where not processing_restricted")
+else
+  expected=$(python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('select count(*) from student where processing_restricted = 0').fetchone()[0])" "$PWD/target/bench/feed.db")
+fi
 if [ "$backend" = postgres ]; then
   psql "$url" -qc "insert into consent ($columns) select gen_random_uuid(), id, 'partner', '$partner', '$categories', '[]', null, 'Bench', created_at, null, null, id, 'student', null, null, null, created_at from student" >/dev/null
   psql "$url" -qc "vacuum analyze" >/dev/null
@@ -61,5 +67,5 @@ server=$!
 trap 'kill $server 2>/dev/null || true' EXIT
 for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.2; done
 token=$(CONFIDE_JWT_SECRET="$secret" $bin token --sub "$partner" --role partner --ttl 2h)
-python3 bench/feed_sync.py "http://127.0.0.1:$port/graphql" "$token" "${PAGE:-100}" "$students" "$backend"
+python3 bench/feed_sync.py "http://127.0.0.1:$port/graphql" "$token" "${PAGE:-100}" "$expected" "$backend"
 echo "peak RSS: $(grep VmHWM /proc/$server/status | awk '{print $2, $3}')"

@@ -4,7 +4,7 @@ import sys
 import time
 import urllib.request
 
-url, token, page, students, backend = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+url, token, page, expected, backend = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
 
 ENTRIES = """query($after: String, $first: Int) {
   partnerFeed(first: $first, after: $after) {
@@ -66,5 +66,5 @@ def sync(name, query):
 
 
 n = sync("entries only", ENTRIES)
-assert n == students, f"{n} of {students} students delivered"
+assert n == expected, f"{n} of {expected} consented, unrestricted students delivered"
 sync("with student records (README example)", FULL)

@@ -100,7 +100,12 @@ pub async fn connect_with(url: &str, db_options: DbOptions) -> AppResult<Databas
             .max_connections(16)
             .min_connections(1)
             .map_sqlx_postgres_opts(move |o| {
-                o.options([("statement_timeout", timeout_ms.clone())])
+                // No JIT: the guard's queries are many short ones, and
+                // compiling one costs ~50 ms, more than running it (run 7).
+                o.options([
+                    ("statement_timeout", timeout_ms.clone()),
+                    ("jit", "off".to_owned()),
+                ])
             });
     }
     let mut db = Database::connect(options)

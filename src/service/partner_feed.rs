@@ -137,7 +137,21 @@ fn keyed(sid: Expr, at: Expr) -> SelectStatement {
 
 /// Every (student, instant) of the window that puts a student in the feed,
 /// as one `UNION ALL`; `None` for a caller with no feed.
-fn events(decisions: &Decisions, window: &Window) -> AppResult<Option<SelectStatement>> {
+fn events(
+    decisions: &Decisions,
+    window: &Window,
+    from: Option<DateTime<Utc>>,
+) -> AppResult<Option<SelectStatement>> {
+    // After a cursor at instant `from`, only students with an event at or after
+    // it can have a key after it, and their latest event is among those: the
+    // bound is exact, and each page reads only what lies ahead of it.
+    let span = |column: Expr| {
+        let c = within(column.clone(), window);
+        match from {
+            Some(from) => c.add(column.gte(from)),
+            None => c,
+        }
+    };
     decisions.authorize(Action::PartnerFeed, Relation::None)?;
     let caller = decisions.caller();
     let Some(recipient) = caller_recipient(caller) else {
@@ -166,7 +180,7 @@ fn events(decisions: &Decisions, window: &Window) -> AppResult<Option<SelectStat
     );
     changes
         .from(change_event::Entity)
-        .cond_where(within(ce(change_event::Column::OccurredAt), window))
+        .cond_where(span(ce(change_event::Column::OccurredAt)))
         .cond_where(readable)
         .cond_where(visible(decisions, now, ce(change_event::Column::StudentId)));
 
@@ -191,7 +205,7 @@ fn events(decisions: &Decisions, window: &Window) -> AppResult<Option<SelectStat
     given
         .from(consent::Entity)
         .cond_where(naming_consent())
-        .cond_where(within(co(consent::Column::GivenAt), window))
+        .cond_where(span(co(consent::Column::GivenAt)))
         .cond_where(facts::consent_in_force_sql(now))
         .cond_where(visible(decisions, now, co(consent::Column::StudentId)));
     let mut withdrawn = keyed(
@@ -201,7 +215,7 @@ fn events(decisions: &Decisions, window: &Window) -> AppResult<Option<SelectStat
     withdrawn
         .from(consent::Entity)
         .cond_where(names_caller())
-        .cond_where(within(co(consent::Column::WithdrawnAt), window))
+        .cond_where(span(co(consent::Column::WithdrawnAt)))
         .and_where(co(consent::Column::GivenAt).lt(co(consent::Column::WithdrawnAt)))
         .cond_where(
             Condition::any()
@@ -215,7 +229,7 @@ fn events(decisions: &Decisions, window: &Window) -> AppResult<Option<SelectStat
     expired
         .from(consent::Entity)
         .cond_where(naming_consent())
-        .cond_where(within(co(consent::Column::ExpiresAt), window))
+        .cond_where(span(co(consent::Column::ExpiresAt)))
         .and_where(co(consent::Column::GivenAt).lt(co(consent::Column::ExpiresAt)))
         .cond_where(
             Condition::any()
@@ -241,7 +255,7 @@ fn events(decisions: &Decisions, window: &Window) -> AppResult<Option<SelectStat
     };
     let mut confirmed = exceptions(re(risk_exception::Column::ConfirmedAt));
     confirmed
-        .cond_where(within(re(risk_exception::Column::ConfirmedAt), window))
+        .cond_where(span(re(risk_exception::Column::ConfirmedAt)))
         .cond_where(facts::exception_active_sql(now))
         .cond_where(visible(
             decisions,
@@ -250,14 +264,14 @@ fn events(decisions: &Decisions, window: &Window) -> AppResult<Option<SelectStat
         ));
     let mut revoked = exceptions(re(risk_exception::Column::RevokedAt));
     revoked
-        .cond_where(within(re(risk_exception::Column::RevokedAt), window))
+        .cond_where(span(re(risk_exception::Column::RevokedAt)))
         .and_where(
             re(risk_exception::Column::ConfirmedAt).lt(re(risk_exception::Column::RevokedAt)),
         )
         .and_where(re(risk_exception::Column::RevokedAt).lt(re(risk_exception::Column::ExpiresAt)));
     let mut lapsed = exceptions(re(risk_exception::Column::ExpiresAt));
     lapsed
-        .cond_where(within(re(risk_exception::Column::ExpiresAt), window))
+        .cond_where(span(re(risk_exception::Column::ExpiresAt)))
         .and_where(
             re(risk_exception::Column::ConfirmedAt).lt(re(risk_exception::Column::ExpiresAt)),
         )
@@ -281,7 +295,7 @@ fn events(decisions: &Decisions, window: &Window) -> AppResult<Option<SelectStat
     };
     let mut ordered = authorities(la(legal_authority::Column::RecordedAt));
     ordered
-        .cond_where(within(la(legal_authority::Column::RecordedAt), window))
+        .cond_where(span(la(legal_authority::Column::RecordedAt)))
         .cond_where(facts::legal_active_sql(now))
         .cond_where(visible(
             decisions,
@@ -290,7 +304,7 @@ fn events(decisions: &Decisions, window: &Window) -> AppResult<Option<SelectStat
         ));
     let mut withdrawn_order = authorities(la(legal_authority::Column::RevokedAt));
     withdrawn_order
-        .cond_where(within(la(legal_authority::Column::RevokedAt), window))
+        .cond_where(span(la(legal_authority::Column::RevokedAt)))
         .and_where(
             la(legal_authority::Column::RecordedAt).lt(la(legal_authority::Column::RevokedAt)),
         )
@@ -299,7 +313,7 @@ fn events(decisions: &Decisions, window: &Window) -> AppResult<Option<SelectStat
         );
     let mut order_lapsed = authorities(la(legal_authority::Column::ExpiresAt));
     order_lapsed
-        .cond_where(within(la(legal_authority::Column::ExpiresAt), window))
+        .cond_where(span(la(legal_authority::Column::ExpiresAt)))
         .and_where(
             la(legal_authority::Column::RecordedAt).lt(la(legal_authority::Column::ExpiresAt)),
         )
@@ -355,7 +369,7 @@ pub async fn page(
     after: Option<Position>,
     limit: u64,
 ) -> AppResult<FeedPage> {
-    let Some(events) = events(decisions, &window)? else {
+    let Some(events) = events(decisions, &window, after.map(|a| a.at))? else {
         return Ok(FeedPage::default());
     };
     let mut q = keys(events);
@@ -413,7 +427,7 @@ pub async fn count(
     struct Count {
         n: i64,
     }
-    let Some(events) = events(decisions, &window)? else {
+    let Some(events) = events(decisions, &window, None)? else {
         return Ok(0);
     };
     let q = Query::select()
