@@ -983,7 +983,10 @@ impl RequestContext {
         permit: &Permit<'_, student::Model>,
     ) -> AppResult<Vec<Guarded<entity::restriction::Model>>> {
         let rows = service::restrictions::of_students(&self.conn(), &[permit.id()]).await?;
-        Ok(rows.into_iter().map(|r| permit.child(Arc::new(r))).collect())
+        Ok(rows
+            .into_iter()
+            .map(|r| permit.child(Arc::new(r)))
+            .collect())
     }
 
     /// The rectification history of a student, newest first, each entry with
@@ -991,8 +994,12 @@ impl RequestContext {
     pub async fn change_history_of(
         &self,
         permit: &Permit<'_, student::Model>,
-    ) -> AppResult<Vec<(Guarded<entity::student_change::Model>, Vec<service::students::NotifyRecipient>)>>
-    {
+    ) -> AppResult<
+        Vec<(
+            Guarded<entity::student_change::Model>,
+            Vec<service::students::NotifyRecipient>,
+        )>,
+    > {
         let rows = service::students::history_of(&self.conn(), permit.id()).await?;
         let mut notify =
             service::students::recipients_to_notify(&self.conn(), permit.id(), &rows).await?;

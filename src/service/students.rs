@@ -445,10 +445,10 @@ pub async fn recipients_to_notify(
                 .basis
                 .as_deref()
                 .is_some_and(|b| b.split(',').any(|part| part.starts_with("consent:")));
-            let names_category = d
-                .fields
-                .as_array()
-                .is_some_and(|f| f.iter().any(|v| v.as_str() == Some(entry.category.as_str())));
+            let names_category = d.fields.as_array().is_some_and(|f| {
+                f.iter()
+                    .any(|v| v.as_str() == Some(entry.category.as_str()))
+            });
             let recipient = NotifyRecipient {
                 id: d.actor_id,
                 role: d.actor_role.clone(),

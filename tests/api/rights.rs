@@ -2,8 +2,8 @@
 //! rectification history of a student's details.
 
 use crate::fixtures::partner_consent;
-use crate::helpers::{id, Gql, TestApp};
 use crate::helpers::spawn_app;
+use crate::helpers::{id, Gql, TestApp};
 use confide::domain::Role;
 use serde_json::{json, Value};
 use uuid::Uuid;
@@ -164,7 +164,10 @@ async fn restriction_redacts_on_every_route_for_a_practitioner_and_not_for_the_d
     let lifted = lift(&app, &restriction).await;
     lifted.assert_no_errors();
     assert_eq!(lifted.data()["liftRestriction"]["active"], false);
-    assert_eq!(lifted.data()["liftRestriction"]["liftReason"], "Accuracy verified.");
+    assert_eq!(
+        lifted.data()["liftRestriction"]["liftReason"],
+        "Accuracy verified."
+    );
 
     // After lifting, the practitioner reads again.
     let after = routes(&app, counsellor).await;
@@ -174,7 +177,8 @@ async fn restriction_redacts_on_every_route_for_a_practitioner_and_not_for_the_d
 }
 
 #[tokio::test]
-async fn while_restricted_a_partner_with_consent_finds_the_student_with_every_field_redacted_and_no_case() {
+async fn while_restricted_a_partner_with_consent_finds_the_student_with_every_field_redacted_and_no_case(
+) {
     let app = spawn_app().await;
     partner_consent(
         &app,
@@ -186,8 +190,16 @@ async fn while_restricted_a_partner_with_consent_finds_the_student_with_every_fi
     .await;
     let partner = (app.demo.nhs_trust, Role::Partner);
     let before = routes(&app, partner).await;
-    assert_eq!(before.data()["student"]["name"], "Alice Example", "{:#}", before.body);
-    let email = before.data()["student"]["email"].as_str().unwrap().to_owned();
+    assert_eq!(
+        before.data()["student"]["name"],
+        "Alice Example",
+        "{:#}",
+        before.body
+    );
+    let email = before.data()["student"]["email"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     restrict_as_dpo(&app).await;
     let res = routes(&app, partner).await;
     res.assert_no_errors();
@@ -206,7 +218,8 @@ async fn while_restricted_a_partner_with_consent_finds_the_student_with_every_fi
     }
     let (n, _) = alice_in(&res, "students", "id", &id(app.demo.alice))[0];
     assert_eq!(
-        res.redaction(json!(["students", "edges", n, "node", "name"])).as_deref(),
+        res.redaction(json!(["students", "edges", n, "node", "name"]))
+            .as_deref(),
         Some("PROCESSING_RESTRICTED")
     );
     assert!(res.data()["supportCase"].is_null());
@@ -231,7 +244,13 @@ async fn only_the_dpo_restricts_and_a_second_restriction_conflicts() {
         (app.demo.admin, Role::Admin),
     ] {
         let res = restrict(&app, who).await;
-        assert_eq!(res.codes(), vec!["FORBIDDEN"], "{:?}: {:#}", who.1, res.body);
+        assert_eq!(
+            res.codes(),
+            vec!["FORBIDDEN"],
+            "{:?}: {:#}",
+            who.1,
+            res.body
+        );
     }
     assert_eq!(app.count("restriction").await, 0);
     let restriction = restrict_as_dpo(&app).await;
@@ -261,7 +280,11 @@ async fn only_the_dpo_restricts_and_a_second_restriction_conflicts() {
         .all(&app.db)
         .await
         .unwrap();
-    for action in ["processing_restricted", "restriction_notified", "restriction_lifted"] {
+    for action in [
+        "processing_restricted",
+        "restriction_notified",
+        "restriction_lifted",
+    ] {
         assert!(
             events.iter().any(|e| e.action == action),
             "{action} audited: {events:#?}"
@@ -279,7 +302,10 @@ async fn the_student_and_the_dpo_read_the_restrictions_and_a_practitioner_does_n
             .as_caller(who.0, who.1, q, json!({ "id": id(app.demo.alice) }))
             .await;
         res.assert_no_errors();
-        assert_eq!(res.data()["student"]["restrictions"][0]["id"], restriction.as_str());
+        assert_eq!(
+            res.data()["student"]["restrictions"][0]["id"],
+            restriction.as_str()
+        );
         assert_eq!(res.data()["student"]["restrictions"][0]["active"], true);
     }
     let res = app
@@ -290,7 +316,11 @@ async fn the_student_and_the_dpo_read_the_restrictions_and_a_practitioner_does_n
             json!({ "id": id(app.demo.alice) }),
         )
         .await;
-    assert!(res.data()["student"]["restrictions"].is_null(), "{:#}", res.body);
+    assert!(
+        res.data()["student"]["restrictions"].is_null(),
+        "{:#}",
+        res.body
+    );
 }
 
 const UPDATE: &str = r#"mutation($id: ID!, $input: UpdateStudentInput!, $reason: String) {
@@ -305,7 +335,14 @@ const HISTORY: &str = r#"query($id: ID!) { student(id: $id) { changeHistory {
 async fn an_update_of_a_students_details_keeps_the_old_value_in_the_history() {
     let app = spawn_app().await;
     // A partner receives Alice's email under her consent, then it is corrected.
-    partner_consent(&app, app.demo.nhs_trust, json!(["CONTACT"]), None, json!([])).await;
+    partner_consent(
+        &app,
+        app.demo.nhs_trust,
+        json!(["CONTACT"]),
+        None,
+        json!([]),
+    )
+    .await;
     let read = app
         .as_caller(
             app.demo.nhs_trust,
@@ -330,13 +367,23 @@ async fn an_update_of_a_students_details_keeps_the_old_value_in_the_history() {
         )
         .await;
     res.assert_no_errors();
-    assert_eq!(res.data()["updateStudent"]["email"], "alice.new@uni.example");
+    assert_eq!(
+        res.data()["updateStudent"]["email"],
+        "alice.new@uni.example"
+    );
 
     let history = app
-        .as_caller(app.demo.dpo, Role::Dpo, HISTORY, json!({ "id": id(app.demo.alice) }))
+        .as_caller(
+            app.demo.dpo,
+            Role::Dpo,
+            HISTORY,
+            json!({ "id": id(app.demo.alice) }),
+        )
         .await;
     history.assert_no_errors();
-    let entries = history.data()["student"]["changeHistory"].as_array().unwrap();
+    let entries = history.data()["student"]["changeHistory"]
+        .as_array()
+        .unwrap();
     // Only fields whose value changed (the course was set to what it was).
     assert_eq!(entries.len(), 1, "{:#}", history.body);
     let e = &entries[0];
@@ -346,7 +393,10 @@ async fn an_update_of_a_students_details_keeps_the_old_value_in_the_history() {
     assert_eq!(e["newValue"], "alice.new@uni.example");
     assert_eq!(e["changedBy"], id(app.demo.counsellor));
     assert_eq!(e["changedByRole"], "practitioner");
-    assert_eq!(e["reason"], "The student asked for her email to be corrected.");
+    assert_eq!(
+        e["reason"],
+        "The student asked for her email to be corrected."
+    );
     assert_eq!(
         e["notify"],
         json!([{ "id": id(app.demo.nhs_trust), "role": "partner" }]),
@@ -355,10 +405,18 @@ async fn an_update_of_a_students_details_keeps_the_old_value_in_the_history() {
 
     // The student reads her own history.
     let own = app
-        .as_caller(app.demo.alice, Role::Student, HISTORY, json!({ "id": id(app.demo.alice) }))
+        .as_caller(
+            app.demo.alice,
+            Role::Student,
+            HISTORY,
+            json!({ "id": id(app.demo.alice) }),
+        )
         .await;
     own.assert_no_errors();
-    assert_eq!(own.data()["student"]["changeHistory"][0]["oldValue"], old_email.as_str());
+    assert_eq!(
+        own.data()["student"]["changeHistory"][0]["oldValue"],
+        old_email.as_str()
+    );
 
     // A practitioner (who made the change) does not.
     let practitioner = app
@@ -385,7 +443,11 @@ async fn an_update_of_a_students_details_keeps_the_old_value_in_the_history() {
         .unwrap();
     assert_eq!(events.len(), 1);
     assert_eq!(events[0].student_id, Some(app.demo.alice));
-    assert!(!events[0].detail.clone().unwrap_or_default().contains(&old_email));
+    assert!(!events[0]
+        .detail
+        .clone()
+        .unwrap_or_default()
+        .contains(&old_email));
 }
 
 #[tokio::test]
