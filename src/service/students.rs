@@ -398,7 +398,7 @@ async fn record_history(
     .await
 }
 
-/// The rectification history of these students, newest first.
+/// The rectification history of a student, newest first.
 pub async fn history_of(
     db: &impl ConnectionTrait,
     student_id: Uuid,

@@ -157,6 +157,18 @@ async fn restriction_redacts_on_every_route_for_a_practitioner_and_not_for_the_d
     let (_, node) = alice_in(&dpo, "students", "id", &alice)[0];
     assert_eq!(node["name"], "Alice Example");
 
+    // Writes about the student are refused to the practitioner meanwhile.
+    let write = app
+        .as_caller(
+            counsellor.0,
+            counsellor.1,
+            UPDATE,
+            json!({ "id": alice, "input": { "phone": "07700 900999" } }),
+        )
+        .await;
+    assert_eq!(write.codes(), vec!["FORBIDDEN"], "{:#}", write.body);
+    assert_eq!(app.count("student_change").await, 0);
+
     // Lifting is refused until the student's notification is recorded.
     let early = lift(&app, &restriction).await;
     assert_eq!(early.codes(), vec!["CONFLICT"], "{:#}", early.body);
