@@ -26,6 +26,8 @@ mod m20261126_000030_create_department;
 mod m20261126_000031_create_university_service;
 mod m20261126_000032_add_partner_idp_subject;
 mod m20261126_000033_backfill_directory;
+mod m20261126_000050_create_restriction;
+mod m20261126_000051_create_student_change;
 
 pub struct Migrator;
 
@@ -59,6 +61,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000031_create_university_service::Migration),
             Box::new(m20261126_000032_add_partner_idp_subject::Migration),
             Box::new(m20261126_000033_backfill_directory::Migration),
+            Box::new(m20261126_000050_create_restriction::Migration),
+            Box::new(m20261126_000051_create_student_change::Migration),
         ]
     }
 }

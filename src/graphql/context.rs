@@ -977,6 +977,41 @@ impl RequestContext {
             .collect())
     }
 
+    /// Restrictions of processing of a student, newest first.
+    pub async fn restrictions_of(
+        &self,
+        permit: &Permit<'_, student::Model>,
+    ) -> AppResult<Vec<Guarded<entity::restriction::Model>>> {
+        let rows = service::restrictions::of_students(&self.conn(), &[permit.id()]).await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| permit.child(Arc::new(r)))
+            .collect())
+    }
+
+    /// The rectification history of a student, newest first, each entry with
+    /// the recipients to notify of it.
+    pub async fn change_history_of(
+        &self,
+        permit: &Permit<'_, student::Model>,
+    ) -> AppResult<
+        Vec<(
+            Guarded<entity::student_change::Model>,
+            Vec<service::students::NotifyRecipient>,
+        )>,
+    > {
+        let rows = service::students::history_of(&self.conn(), permit.id()).await?;
+        let mut notify =
+            service::students::recipients_to_notify(&self.conn(), permit.id(), &rows).await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| {
+                let to = notify.remove(&r.id).unwrap_or_default();
+                (permit.child(Arc::new(r)), to)
+            })
+            .collect())
+    }
+
     /// Legal authorities about a student listed to the caller, newest first.
     pub async fn legal_authorities_of(
         &self,

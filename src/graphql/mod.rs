@@ -41,6 +41,7 @@ mod note;
 mod pagination;
 mod partner_feed;
 mod query;
+mod rights;
 mod risk_exception;
 mod staff;
 mod statistics;
@@ -87,6 +88,7 @@ pub struct MutationRoot(
     emergency::EmergencyMutation,
     emergency::EmergencyAccessMutation,
     legal::LegalAuthorityMutation,
+    rights::RightsMutation,
 );
 
 pub type ConfideSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;

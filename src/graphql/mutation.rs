@@ -139,6 +139,7 @@ fn parse_changes(i: UpdateStudentInput) -> AppResult<service::students::StudentC
             .transpose()?,
         emergency_contact: change("input.emergencyContact", i.emergency_contact)?,
         gp_practice: change("input.gpPractice", i.gp_practice)?,
+        reason: None,
     })
 }
 
@@ -181,17 +182,21 @@ impl CoreMutation {
         student_result(ctx, model).await
     }
 
-    /// Updates a student's details.
+    /// Updates a student's details. Each field whose value changes is kept in
+    /// the student's rectification history (`Student.changeHistory`) with its
+    /// previous value, who changed it, when, and `reason` (optional: why).
     async fn update_student(
         &self,
         ctx: &Context<'_>,
         id: ID,
         input: UpdateStudentInput,
+        reason: Option<String>,
     ) -> async_graphql::Result<Option<StudentNode>> {
         let rc = request_context(ctx)?;
         let writer = rc.writer(Action::UpdateStudent)?;
         let id = domain::uuid("id", &id)?;
-        let changes = parse_changes(input)?;
+        let mut changes = parse_changes(input)?;
+        changes.reason = domain::optional_text("reason", reason.as_deref(), 2000)?;
         let model = in_transaction!(writer, |txn| service::students::update(
             &txn,
             &rc.decisions,

@@ -192,6 +192,50 @@ impl StudentNode {
         Ok(Some(rows.into_iter().map(Into::into).collect()))
     }
 
+    /// Category RESTRICTIONS. Restrictions of processing of the student's
+    /// records, newest first: the DPO, and the student themself.
+    async fn restrictions(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<Vec<super::rights::RestrictionNode>>> {
+        let Some(permit) = permit(ctx, &self.record, FieldClass::Restrictions)? else {
+            return Ok(None);
+        };
+        let rc = request_context(ctx)?;
+        let rows = rc.restrictions_of(&permit).await?;
+        Ok(Some(rows.into_iter().map(Into::into).collect()))
+    }
+
+    /// Category CHANGE_HISTORY. The rectification history of the student's
+    /// details, newest first: each changed field's previous and new value, who
+    /// changed it, when and why, and the recipients to notify. The DPO, and the
+    /// student themself.
+    async fn change_history(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<Vec<super::rights::StudentChangeNode>>> {
+        let Some(permit) = permit(ctx, &self.record, FieldClass::ChangeHistory)? else {
+            return Ok(None);
+        };
+        let rc = request_context(ctx)?;
+        let rows = rc.change_history_of(&permit).await?;
+        Ok(Some(
+            rows.into_iter()
+                .map(|(record, to)| {
+                    super::rights::StudentChangeNode::new(
+                        record,
+                        to.into_iter()
+                            .map(|r| super::rights::NotifyRecipient {
+                                id: super::pagination::id(r.id),
+                                role: r.role,
+                            })
+                            .collect(),
+                    )
+                })
+                .collect(),
+        ))
+    }
+
     /// Category CONCERN_NOTICE. For a department or university service: the
     /// concern notices of the active risk exceptions naming you (empty if none).
     async fn concern_notices(

@@ -44,6 +44,8 @@ record!(
     entity::department::Model,
     entity::university_service::Model,
     entity::partner_organisation::Model,
+    entity::restriction::Model,
+    entity::student_change::Model,
     Caller,
 );
 

@@ -65,6 +65,11 @@ text_enum!(
         /// The directory's own records: staff accounts, departments, university
         /// services and partner organisations (no student data).
         Directory => "DIRECTORY",
+        /// Restrictions of processing of a student (the DPO's records).
+        Restrictions => "RESTRICTIONS",
+        /// The rectification history of a student's details: previous and new
+        /// values, who changed them, when and why.
+        ChangeHistory => "CHANGE_HISTORY",
     }
 );
 
@@ -120,7 +125,9 @@ impl FieldClass {
             | FieldClass::EmergencyDisclosures
             | FieldClass::FeedEntries
             | FieldClass::LegalAuthorities
-            | FieldClass::Directory => None,
+            | FieldClass::Directory
+            | FieldClass::Restrictions
+            | FieldClass::ChangeHistory => None,
         }
     }
 
@@ -149,7 +156,9 @@ impl FieldClass {
             | FieldClass::EmergencyDisclosures
             | FieldClass::FeedEntries
             | FieldClass::LegalAuthorities
-            | FieldClass::Directory => false,
+            | FieldClass::Directory
+            | FieldClass::Restrictions
+            | FieldClass::ChangeHistory => false,
         }
     }
 }
@@ -262,6 +271,9 @@ text_enum!(
         DeactivateUniversityService => "deactivate_university_service",
         CreatePartnerOrganisation => "create_partner_organisation",
         DeactivatePartnerOrganisation => "deactivate_partner_organisation",
+        /// Restrict processing of a student, record the student's being
+        /// notified, lift the restriction (the DPO).
+        RestrictProcessing => "restrict_processing",
     }
 );
 

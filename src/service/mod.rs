@@ -13,6 +13,7 @@ pub mod emergency_access;
 pub mod legal;
 pub mod notes;
 pub mod partner_feed;
+pub mod restrictions;
 pub mod risk_exceptions;
 pub mod staff;
 pub mod students;

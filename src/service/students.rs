@@ -3,7 +3,7 @@ use crate::auth::Caller;
 use crate::error::{AppError, AppResult};
 use crate::policy::facts::{self, readable_rows, RowKind, RowScope};
 use crate::policy::{Action, ClassSet, Decisions, FieldClass, Relation};
-use entity::{enrolment, student};
+use entity::{enrolment, student, student_change};
 use sea_orm::sea_query::{Expr, Func, LikeExpr, NullOrdering, Order};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, ExprTrait,
@@ -252,6 +252,218 @@ pub struct StudentChanges {
     pub course: Option<String>,
     pub emergency_contact: Option<Option<String>>,
     pub gp_practice: Option<Option<String>>,
+    /// Why the details are changed (kept in the rectification history).
+    pub reason: Option<String>,
+}
+
+/// One field whose value an update changes: its GraphQL name, category, and
+/// the previous and the new value.
+struct FieldChange {
+    field: &'static str,
+    class: FieldClass,
+    old: Option<String>,
+    new: Option<String>,
+}
+
+/// The fields whose value `changes` actually changes (a value set to what it
+/// already is is no change).
+fn field_changes(current: &student::Model, changes: &StudentChanges) -> Vec<FieldChange> {
+    let mut out = Vec::new();
+    let mut diff = |field: &'static str,
+                    class: FieldClass,
+                    old: Option<&String>,
+                    new: Option<Option<&String>>| {
+        if let Some(new) = new {
+            if new != old {
+                out.push(FieldChange {
+                    field,
+                    class,
+                    old: old.cloned(),
+                    new: new.cloned(),
+                });
+            }
+        }
+    };
+    diff(
+        "name",
+        FieldClass::Identity,
+        Some(&current.name),
+        changes.name.as_ref().map(Some),
+    );
+    diff(
+        "preferredName",
+        FieldClass::Identity,
+        current.preferred_name.as_ref(),
+        changes.preferred_name.as_ref().map(Option::as_ref),
+    );
+    diff(
+        "email",
+        FieldClass::Contact,
+        Some(&current.email),
+        changes.email.as_ref().map(Some),
+    );
+    diff(
+        "phone",
+        FieldClass::Contact,
+        current.phone.as_ref(),
+        changes.phone.as_ref().map(Option::as_ref),
+    );
+    diff(
+        "termAddress",
+        FieldClass::Contact,
+        current.term_address.as_ref(),
+        changes.term_address.as_ref().map(Option::as_ref),
+    );
+    diff(
+        "homeAddress",
+        FieldClass::Contact,
+        current.home_address.as_ref(),
+        changes.home_address.as_ref().map(Option::as_ref),
+    );
+    diff(
+        "department",
+        FieldClass::Academic,
+        Some(&current.department),
+        changes.department.as_ref().map(Some),
+    );
+    diff(
+        "course",
+        FieldClass::Academic,
+        Some(&current.course),
+        changes.course.as_ref().map(Some),
+    );
+    diff(
+        "emergencyContact",
+        FieldClass::TrustedContacts,
+        current.emergency_contact.as_ref(),
+        changes.emergency_contact.as_ref().map(Option::as_ref),
+    );
+    diff(
+        "gpPractice",
+        FieldClass::TrustedContacts,
+        current.gp_practice.as_ref(),
+        changes.gp_practice.as_ref().map(Option::as_ref),
+    );
+    out
+}
+
+/// Writes the rectification history of an update (one row per changed field)
+/// and its audit record (naming the fields and categories, never the values).
+async fn record_history(
+    db: &impl ConnectionTrait,
+    decisions: &Decisions,
+    student_id: Uuid,
+    changed: Vec<FieldChange>,
+    reason: Option<String>,
+) -> AppResult<()> {
+    if changed.is_empty() {
+        return Ok(());
+    }
+    let caller = decisions.caller();
+    let now = decisions.now();
+    let mut classes = ClassSet::empty();
+    let fields: Vec<&str> = changed.iter().map(|c| c.field).collect();
+    let rows: Vec<student_change::ActiveModel> = changed
+        .iter()
+        .map(|c| {
+            classes |= c.class;
+            student_change::ActiveModel {
+                id: Set(Uuid::now_v7()),
+                student_id: Set(student_id),
+                field: Set(c.field.to_owned()),
+                category: Set(c.class.as_str().to_owned()),
+                old_value: Set(c.old.clone()),
+                new_value: Set(c.new.clone()),
+                changed_by: Set(caller.id),
+                changed_by_role: Set(caller.role.as_str().to_owned()),
+                changed_at: Set(now),
+                reason: Set(reason.clone()),
+            }
+        })
+        .collect();
+    student_change::Entity::insert_many(rows).exec(db).await?;
+    super::audit::write(
+        db,
+        caller,
+        decisions.request_id(),
+        vec![super::audit::Event {
+            student_id: Some(student_id),
+            action: "rectification",
+            fields: super::audit::class_names(classes),
+            outcome: "allow",
+            basis: None,
+            detail: Some(serde_json::json!({ "fields": fields, "reason": reason }).to_string()),
+        }],
+    )
+    .await
+}
+
+/// The rectification history of a student, newest first.
+pub async fn history_of(
+    db: &impl ConnectionTrait,
+    student_id: Uuid,
+) -> AppResult<Vec<student_change::Model>> {
+    Ok(student_change::Entity::find()
+        .filter(student_change::Column::StudentId.eq(student_id))
+        .order_by_desc(student_change::Column::ChangedAt)
+        .order_by_asc(student_change::Column::Field)
+        .all(db)
+        .await?)
+}
+
+/// A recipient to notify of a rectification: who received the previous value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NotifyRecipient {
+    pub id: Uuid,
+    pub role: String,
+}
+
+/// For each history entry, the recipients who received the field's category
+/// under a consent before the change (from the audit trail: disclosures
+/// allowed with a consent basis), distinct, in the order first disclosed.
+pub async fn recipients_to_notify(
+    db: &impl ConnectionTrait,
+    student_id: Uuid,
+    entries: &[student_change::Model],
+) -> AppResult<HashMap<Uuid, Vec<NotifyRecipient>>> {
+    let Some(latest) = entries.iter().map(|e| e.changed_at).max() else {
+        return Ok(HashMap::new());
+    };
+    let disclosures = entity::audit_event::Entity::find()
+        .filter(entity::audit_event::Column::StudentId.eq(student_id))
+        .filter(entity::audit_event::Column::Action.eq("disclosure"))
+        .filter(entity::audit_event::Column::Outcome.eq("allow"))
+        .filter(entity::audit_event::Column::OccurredAt.lte(latest))
+        .order_by_asc(entity::audit_event::Column::OccurredAt)
+        .all(db)
+        .await?;
+    let mut out = HashMap::new();
+    for entry in entries {
+        let mut recipients: Vec<NotifyRecipient> = Vec::new();
+        for d in &disclosures {
+            let under_consent = d
+                .basis
+                .as_deref()
+                .is_some_and(|b| b.split(',').any(|part| part.starts_with("consent:")));
+            let names_category = d.fields.as_array().is_some_and(|f| {
+                f.iter()
+                    .any(|v| v.as_str() == Some(entry.category.as_str()))
+            });
+            let recipient = NotifyRecipient {
+                id: d.actor_id,
+                role: d.actor_role.clone(),
+            };
+            if d.occurred_at <= entry.changed_at
+                && under_consent
+                && names_category
+                && !recipients.contains(&recipient)
+            {
+                recipients.push(recipient);
+            }
+        }
+        out.insert(entry.id, recipients);
+    }
+    Ok(out)
 }
 
 /// The relation a write to a student record is authorized under.
@@ -296,6 +508,8 @@ pub async fn update<C: ConnectionTrait + TransactionTrait>(
         FieldClass::TrustedContacts,
     );
     let student_id = current.id;
+    let history = field_changes(&current, &changes);
+    let reason = changes.reason.clone();
     let left_department = changes
         .department
         .as_ref()
@@ -335,6 +549,7 @@ pub async fn update<C: ConnectionTrait + TransactionTrait>(
     model.updated_at = Set(chrono::Utc::now());
     let model = model.update(db).await?;
     super::changes::record(db, student_id, None, changed, &[]).await?;
+    record_history(db, decisions, student_id, history, reason).await?;
     if let Some(old) = left_department {
         // A consent to share with a department covers a student of that
         // department only: it ends when the student leaves (recorded as a

@@ -588,8 +588,16 @@ async fn upgrading_creates_the_departments_and_units_staff_records_name() {
     let app = spawn_app().await;
     // A database from before the directory: staff name departments and units
     // that have no rows. Rolling back the backfill (a no-op) and deleting the
-    // rows stands in for it.
-    migration::Migrator::down(&app.db, Some(1)).await.unwrap();
+    // rows stands in for it (with every later migration rolled back first).
+    let migrations = migration::Migrator::migrations();
+    let backfill = migrations
+        .iter()
+        .position(|m| m.name() == "m20261126_000033_backfill_directory")
+        .unwrap();
+    let to_roll_back = u32::try_from(migrations.len() - backfill).unwrap();
+    migration::Migrator::down(&app.db, Some(to_roll_back))
+        .await
+        .unwrap();
     for table in ["department", "university_service"] {
         app.db
             .execute_unprepared(&format!("DELETE FROM {table}"))

@@ -23,6 +23,7 @@ mod outside_audiences;
 mod partner_feed;
 mod races;
 mod reception;
+mod rights;
 mod risk_exceptions;
 mod schema;
 mod storage;

@@ -123,6 +123,12 @@ struct Fixture {
     /// A practitioner and a partner organisation for the deactivations.
     walk_staff: Uuid,
     walk_partner: Uuid,
+    /// A student of the walk's own, restricted by `restrictProcessing`, and
+    /// two restrictions of them: one to record the notification of, one
+    /// notified, to lift.
+    walk_student: Uuid,
+    restriction_unnotified: Uuid,
+    restriction_notified: Uuid,
 }
 
 /// Consents and exceptions written directly (the app runs a test policy), so
@@ -321,7 +327,51 @@ async fn seed(app: &TestApp) -> Fixture {
     .insert(&app.db)
     .await
     .unwrap();
+    let walk_student = Uuid::new_v4();
+    entity::student::ActiveModel {
+        id: Set(walk_student),
+        student_number: Set("WALK0001".into()),
+        name: Set("Walk Restricted".into()),
+        preferred_name: Set(None),
+        email: Set("walk.restricted@uni.example".into()),
+        phone: Set(None),
+        term_address: Set(None),
+        home_address: Set(None),
+        date_of_birth: Set(None),
+        department: Set("history".into()),
+        course: Set("BA History".into()),
+        emergency_contact: Set(None),
+        gp_practice: Set(None),
+        processing_restricted: Set(false),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(&app.db)
+    .await
+    .unwrap();
+    let mut restrictions = Vec::new();
+    for notified in [None, Some(now)] {
+        let id = Uuid::new_v4();
+        entity::restriction::ActiveModel {
+            id: Set(id),
+            student_id: Set(walk_student),
+            reason: Set("Walk.".into()),
+            restricted_by: Set(app.demo.dpo),
+            restricted_at: Set(now - chrono::Duration::days(1)),
+            student_notified_at: Set(notified),
+            lifted_by: Set(None),
+            lifted_at: Set(None),
+            lift_reason: Set(None),
+        }
+        .insert(&app.db)
+        .await
+        .unwrap();
+        restrictions.push(id);
+    }
     Fixture {
+        walk_student,
+        restriction_unnotified: restrictions[0],
+        restriction_notified: restrictions[1],
         walk_staff,
         walk_partner,
         emergency,
@@ -395,6 +445,28 @@ fn arguments(app: &TestApp, f: &Fixture, role: Role, n: usize) -> BTreeMap<&'sta
         format!(
             "(id: {}, outcome: \"Proportionate.\")",
             s(json!(id(f.emergency)))
+        ),
+    );
+    a.insert(
+        "restrictProcessing",
+        format!(
+            "(studentId: {}, reason: \"Walk.\")",
+            s(json!(id(f.walk_student)))
+        ),
+    );
+    a.insert(
+        "recordRestrictionNotified",
+        format!(
+            "(id: {}, notifiedAt: \"{}\")",
+            s(json!(id(f.restriction_unnotified))),
+            chrono::Utc::now().to_rfc3339()
+        ),
+    );
+    a.insert(
+        "liftRestriction",
+        format!(
+            "(id: {}, reason: \"Walk.\")",
+            s(json!(id(f.restriction_notified)))
         ),
     );
     a.insert("caseStatistics", String::new());
@@ -588,6 +660,9 @@ const MUTATION_ORDER: &[&str] = &[
     "deactivateUniversityService",
     "createPartnerOrganisation",
     "deactivatePartnerOrganisation",
+    "restrictProcessing",
+    "recordRestrictionNotified",
+    "liftRestriction",
 ];
 
 fn policy(fields: &str, actions: &str) -> String {
@@ -861,6 +936,8 @@ async fn under_a_deny_all_policy_every_route_is_refused_and_nothing_is_written()
         "department",
         "university_service",
         "partner_organisation",
+        "restriction",
+        "student_change",
     ];
     let mut before = Vec::new();
     for t in tables {
