@@ -198,3 +198,28 @@ async fn each_audit_record_names_the_lawful_basis_its_basis_rests_on() {
         )
     );
 }
+
+#[tokio::test]
+async fn records_written_before_the_chain_are_chained_by_the_upgrade() {
+    use migration::MigratorTrait;
+    let app = spawn_app().await;
+    let records = seeded(&app).await;
+    // Back to a database from before the chain (its columns and head gone),
+    // then upgraded: the upgrade chains the records it finds, in time order.
+    migration::Migrator::down(&app.db, Some(2))
+        .await
+        .expect("roll back the chain");
+    migration::Migrator::up(&app.db, None)
+        .await
+        .expect("upgrade");
+    assert_eq!(
+        audit::verify(&app.db).await.expect("verify"),
+        Verification::Verified { records }
+    );
+    // And the application extends it.
+    read(&app).await;
+    assert!(matches!(
+        audit::verify(&app.db).await.expect("verify"),
+        Verification::Verified { records: n } if n > records
+    ));
+}
