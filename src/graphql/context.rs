@@ -41,11 +41,12 @@ pub struct Redaction {
 /// Everything one request's resolvers share.
 pub struct RequestContext {
     db: DatabaseConnection,
-    /// The request's write transaction, begun by its first write (as a writer
-    /// on SQLite: `BEGIN IMMEDIATE`). Every read after it, the mutation results
-    /// and the request's audit records go through it, and it commits only after
-    /// the audit records are written: a write is stored with its audit record or
-    /// not at all.
+    /// The request's write transaction, begun by its first write, or by its
+    /// audit write if it only read (as a writer on SQLite: `BEGIN IMMEDIATE`;
+    /// the audit records extend the hash chain, whose head it keeps locked).
+    /// Every read after it, the mutation results and the request's audit
+    /// records go through it, and it commits only after the audit records are
+    /// written: a write is stored with its audit record or not at all.
     txn: OnceCell<DatabaseTransaction>,
     pub decisions: Decisions,
     pub ledger: Ledger,
