@@ -65,6 +65,40 @@ pub enum Command {
         #[command(subcommand)]
         command: AdminCommand,
     },
+    /// The audit trail.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AuditCommand {
+    /// Walk the audit trail's hash chain, recomputing every hash: prints
+    /// "audit chain verified: N records" (exit 0) or the first broken link
+    /// (exit 1).
+    Verify {
+        #[command(flatten)]
+        database: DatabaseSettings,
+    },
+}
+
+/// `confide audit verify`: the verification, and the line to print.
+pub async fn verify_audit(url: &str) -> anyhow::Result<(bool, String)> {
+    let db = crate::db::connect(url)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let verification = crate::service::audit::verify(&db)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    Ok(match verification {
+        crate::service::audit::Verification::Verified { records } => {
+            (true, format!("audit chain verified: {records} records"))
+        }
+        crate::service::audit::Verification::Broken(link) => {
+            (false, format!("audit chain broken at {link}"))
+        }
+    })
 }
 
 #[derive(Subcommand, Debug)]
@@ -96,7 +130,14 @@ pub async fn create_admin(url: &str, name: &str, email: &str) -> anyhow::Result<
     crate::db::migrate(&db)
         .await
         .map_err(|e| anyhow::anyhow!("{e:?}"))?;
-    let txn = db.begin().await?;
+    // A writer from the start (SQLite: `BEGIN IMMEDIATE`): it extends the
+    // audit chain.
+    let txn = db
+        .begin_with_options(sea_orm::TransactionOptions {
+            sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate),
+            ..sea_orm::TransactionOptions::default()
+        })
+        .await?;
     let admin = crate::service::directory::create_first_admin(&txn, name, email)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -236,6 +277,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         } => {
             let id = create_admin(&database.resolved_url(), &name, &email).await?;
             println!("{id}");
+            Ok(())
+        }
+        Command::Audit {
+            command: AuditCommand::Verify { database },
+        } => {
+            let (verified, line) = verify_audit(&database.resolved_url()).await?;
+            println!("{line}");
+            if !verified {
+                std::process::exit(1);
+            }
             Ok(())
         }
     }

@@ -22,6 +22,16 @@ pub struct Model {
     pub detail: Option<String>,
     /// The request that wrote the record.
     pub request_id: Option<Uuid>,
+    /// Position in the hash chain (1, 2, ...); set on every record written
+    /// since the chain began (migration 000040 chained the earlier ones).
+    pub seq: Option<i64>,
+    /// Hash of the record at `seq - 1` (64 zeros for the first).
+    pub prev_hash: Option<String>,
+    /// Hex SHA-256 of this record's canonical form (`migration::audit_chain`).
+    pub hash: Option<String>,
+    /// The UK GDPR Art. 6 and Art. 9 conditions the basis rests on.
+    #[sea_orm(column_type = "Text", nullable)]
+    pub lawful_basis: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -1,5 +1,7 @@
 pub use sea_orm_migration::prelude::*;
 
+pub mod audit_chain;
+
 mod m20261125_000001_create_staff;
 mod m20261125_000002_create_partner_organisation;
 mod m20261125_000003_create_student;
@@ -26,6 +28,8 @@ mod m20261126_000030_create_department;
 mod m20261126_000031_create_university_service;
 mod m20261126_000032_add_partner_idp_subject;
 mod m20261126_000033_backfill_directory;
+mod m20261126_000040_add_audit_event_chain;
+mod m20261126_000041_make_audit_event_append_only;
 mod m20261126_000050_create_restriction;
 mod m20261126_000051_create_student_change;
 
@@ -61,6 +65,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000031_create_university_service::Migration),
             Box::new(m20261126_000032_add_partner_idp_subject::Migration),
             Box::new(m20261126_000033_backfill_directory::Migration),
+            Box::new(m20261126_000040_add_audit_event_chain::Migration),
+            Box::new(m20261126_000041_make_audit_event_append_only::Migration),
             Box::new(m20261126_000050_create_restriction::Migration),
             Box::new(m20261126_000051_create_student_change::Migration),
         ]

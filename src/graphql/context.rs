@@ -41,11 +41,12 @@ pub struct Redaction {
 /// Everything one request's resolvers share.
 pub struct RequestContext {
     db: DatabaseConnection,
-    /// The request's write transaction, begun by its first write (as a writer
-    /// on SQLite: `BEGIN IMMEDIATE`). Every read after it, the mutation results
-    /// and the request's audit records go through it, and it commits only after
-    /// the audit records are written: a write is stored with its audit record or
-    /// not at all.
+    /// The request's write transaction, begun by its first write, or by its
+    /// audit write if it only read (as a writer on SQLite: `BEGIN IMMEDIATE`;
+    /// the audit records extend the hash chain, whose head it keeps locked).
+    /// Every read after it, the mutation results and the request's audit
+    /// records go through it, and it commits only after the audit records are
+    /// written: a write is stored with its audit record or not at all.
     txn: OnceCell<DatabaseTransaction>,
     pub decisions: Decisions,
     pub ledger: Ledger,
@@ -185,18 +186,7 @@ impl Writer<'_> {
     /// A transaction for this write, nested in the request's write transaction
     /// (a savepoint): rolled back alone if the write fails.
     pub async fn begin(&self) -> AppResult<DatabaseTransaction> {
-        let request = self
-            .rc
-            .txn
-            .get_or_try_init(|| async {
-                let options = TransactionOptions {
-                    sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-                    ..TransactionOptions::default()
-                };
-                Ok::<_, AppError>(self.rc.db.begin_with_options(options).await?)
-            })
-            .await?;
-        Ok(request.begin().await?)
+        Ok(self.rc.write_txn().await?.begin().await?)
     }
 }
 
@@ -234,6 +224,20 @@ impl RequestContext {
     pub fn writer(&self, action: Action) -> AppResult<Writer<'_>> {
         self.decisions.may(action)?;
         Ok(Writer { rc: self })
+    }
+
+    /// The request's write transaction, begun on first need (as a writer on
+    /// SQLite: `BEGIN IMMEDIATE`).
+    async fn write_txn(&self) -> AppResult<&DatabaseTransaction> {
+        self.txn
+            .get_or_try_init(|| async {
+                let options = TransactionOptions {
+                    sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+                    ..TransactionOptions::default()
+                };
+                Ok::<_, AppError>(self.db.begin_with_options(options).await?)
+            })
+            .await
     }
 
     /// Where reads go: the request's write transaction once there is one (so a
@@ -282,8 +286,16 @@ impl RequestContext {
             Err(poisoned) => std::mem::take(&mut *poisoned.into_inner()),
         };
         let grants: HashMap<Uuid, Uuid> = used.iter().map(|(case, g)| (*case, g.id)).collect();
+        // The audit records extend the hash chain, whose head must stay locked
+        // until they commit: a request that only read writes them in a write
+        // transaction of its own.
+        let db = if releases.is_empty() {
+            self.conn()
+        } else {
+            DatabaseExecutor::Transaction(self.write_txn().await?)
+        };
         super::audit::record_request(
-            &self.conn(),
+            &db,
             self.caller(),
             self.request_id,
             &access,

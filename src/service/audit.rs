@@ -1,10 +1,14 @@
-//! The append-only audit trail: reads, redactions, denials and disclosures.
+//! The append-only audit trail: reads, redactions, denials and disclosures,
+//! each record chained to the one before it by its hash.
 
 use crate::auth::Caller;
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
 use crate::policy::ClassSet;
 use entity::audit_event;
-use sea_orm::{ConnectionTrait, EntityTrait, Set};
+use migration::audit_chain::{Chained, GENESIS};
+use sea_orm::{
+    ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set, Statement,
+};
 use uuid::Uuid;
 
 /// One audit record to write.
@@ -22,12 +26,104 @@ pub fn class_names(classes: ClassSet) -> Vec<String> {
     classes.iter().map(|c| c.as_str().to_owned()).collect()
 }
 
+/// The kind of a basis (`role:…`, `consent:<id>`, …), which decides the lawful
+/// basis recorded with it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BasisKind {
+    /// A member of staff acting in their role (and the CLI).
+    Role,
+    Consent,
+    RiskException,
+    /// An emergency disclosure or a break-glass read.
+    Emergency,
+    LegalAuthority,
+}
+
+impl BasisKind {
+    pub const ALL: [BasisKind; 5] = [
+        BasisKind::Role,
+        BasisKind::Consent,
+        BasisKind::RiskException,
+        BasisKind::Emergency,
+        BasisKind::LegalAuthority,
+    ];
+
+    /// The kind of one basis, by its prefix (`None` for an unknown one).
+    pub fn of(basis: &str) -> Option<BasisKind> {
+        let prefix = basis.split(':').next().unwrap_or(basis);
+        match prefix {
+            "role" | "cli" => Some(BasisKind::Role),
+            "consent" => Some(BasisKind::Consent),
+            "risk_exception" => Some(BasisKind::RiskException),
+            "emergency" | "emergency_access" => Some(BasisKind::Emergency),
+            "legal_authority" => Some(BasisKind::LegalAuthority),
+            _ => None,
+        }
+    }
+
+    /// The UK GDPR Art. 6 and Art. 9 conditions a basis of this kind rests on.
+    pub fn lawful_basis(self) -> &'static str {
+        match self {
+            BasisKind::Role => {
+                "UK GDPR Art. 6(1)(e) public task; Art. 9(2)(h) health or social care"
+            }
+            BasisKind::Consent => "UK GDPR Art. 6(1)(a) consent; Art. 9(2)(a) explicit consent",
+            BasisKind::RiskException | BasisKind::Emergency => {
+                "UK GDPR Art. 6(1)(d) vital interests; Art. 9(2)(c) vital interests"
+            }
+            BasisKind::LegalAuthority => crate::service::legal::LAWFUL_BASIS,
+        }
+    }
+}
+
+/// The lawful basis of a record's basis (several bases, comma-separated, give
+/// each distinct condition once, joined by " + ").
+pub fn lawful_basis(basis: Option<&str>) -> Option<String> {
+    let mut kinds: Vec<BasisKind> = Vec::new();
+    for part in basis?.split(',') {
+        if let Some(kind) = BasisKind::of(part.trim()) {
+            if !kinds.contains(&kind) {
+                kinds.push(kind);
+            }
+        }
+    }
+    let mut texts: Vec<&'static str> = Vec::new();
+    for kind in kinds {
+        let text = kind.lawful_basis();
+        if !texts.contains(&text) {
+            texts.push(text);
+        }
+    }
+    (!texts.is_empty()).then(|| texts.join(" + "))
+}
+
 /// Rows per insert statement: well under SQLite's and PostgreSQL's limits on
-/// bound parameters (11 columns a row), so no read is refused for its size.
+/// bound parameters (15 columns a row), so no read is refused for its size.
 const ROWS_PER_STATEMENT: usize = 500;
 
-/// Writes the events (one statement per 500; callers that need all-or-nothing
-/// write inside a transaction or treat any error as "nothing released").
+/// Locks the chain head (PostgreSQL: the row, until the transaction ends;
+/// SQLite: writers are already serialised by the write transaction) and
+/// returns the last position and hash.
+async fn lock_head(db: &impl ConnectionTrait) -> AppResult<(i64, String)> {
+    let backend = db.get_database_backend();
+    let sql = match backend {
+        DbBackend::Postgres => "SELECT seq, hash FROM audit_chain_head WHERE id = 1 FOR UPDATE",
+        _ => "SELECT seq, hash FROM audit_chain_head WHERE id = 1",
+    };
+    let row = db
+        .query_one_raw(Statement::from_string(backend, sql))
+        .await?
+        .ok_or_else(|| AppError::internal("audit chain", "the chain head is missing"))?;
+    Ok((row.try_get("", "seq")?, row.try_get("", "hash")?))
+}
+
+/// Writes the events as the next links of the chain (one insert per 500
+/// rows, plus reading and moving the chain head).
+///
+/// Must run inside a write transaction (the request's, or one the caller
+/// began): the head stays locked from its read to its update, so concurrent
+/// writers cannot fork the chain. (A writer that somehow read a stale head
+/// fails on the unique `seq` index rather than forking it.)
 pub async fn write(
     db: &impl ConnectionTrait,
     caller: &Caller,
@@ -37,29 +133,241 @@ pub async fn write(
     if events.is_empty() {
         return Ok(());
     }
+    // Stored to the microsecond on both databases, so the hash computed here
+    // is the hash recomputed from what is read back.
     let now = chrono::Utc::now();
-    let rows: Vec<audit_event::ActiveModel> = events
-        .into_iter()
-        .map(|e| audit_event::ActiveModel {
-            // Time-ordered ids keep the append-only table's primary key index
-            // appending at its right edge; the time they encode is `occurred_at`.
-            id: Set(Uuid::now_v7()),
+    let now = chrono::SubsecRound::trunc_subsecs(now, 6);
+    let (mut seq, mut prev) = lock_head(db).await?;
+    let actor_role = caller.role.as_str();
+    let mut rows: Vec<audit_event::ActiveModel> = Vec::with_capacity(events.len());
+    for e in events {
+        seq += 1;
+        // Time-ordered ids keep the append-only table's primary key index
+        // appending at its right edge; the time they encode is `occurred_at`.
+        let id = Uuid::now_v7();
+        let fields = serde_json::json!(e.fields);
+        let lawful = lawful_basis(e.basis.as_deref());
+        let hash = Chained {
+            seq,
+            id,
+            occurred_at: now,
+            actor_id: caller.id,
+            actor_role,
+            student_id: e.student_id,
+            action: e.action,
+            fields: &fields,
+            outcome: e.outcome,
+            basis: e.basis.as_deref(),
+            detail: e.detail.as_deref(),
+            request_id,
+            lawful_basis: lawful.as_deref(),
+            prev_hash: &prev,
+        }
+        .hash();
+        rows.push(audit_event::ActiveModel {
+            id: Set(id),
             occurred_at: Set(now),
             actor_id: Set(caller.id),
-            actor_role: Set(caller.role.as_str().to_owned()),
+            actor_role: Set(actor_role.to_owned()),
             student_id: Set(e.student_id),
             action: Set(e.action.to_owned()),
-            fields: Set(serde_json::json!(e.fields)),
+            fields: Set(fields),
             outcome: Set(e.outcome.to_owned()),
             basis: Set(e.basis),
             detail: Set(e.detail),
             request_id: Set(request_id),
-        })
-        .collect();
+            seq: Set(Some(seq)),
+            prev_hash: Set(Some(std::mem::replace(&mut prev, hash.clone()))),
+            hash: Set(Some(hash)),
+            lawful_basis: Set(lawful),
+        });
+    }
     for chunk in rows.chunks(ROWS_PER_STATEMENT) {
         audit_event::Entity::insert_many(chunk.to_vec())
             .exec(db)
             .await?;
     }
+    let backend = db.get_database_backend();
+    db.execute_raw(Statement::from_sql_and_values(
+        backend,
+        match backend {
+            DbBackend::Postgres => "UPDATE audit_chain_head SET seq = $1, hash = $2 WHERE id = 1",
+            _ => "UPDATE audit_chain_head SET seq = ?, hash = ? WHERE id = 1",
+        },
+        [seq.into(), prev.into()],
+    ))
+    .await?;
     Ok(())
+}
+
+/// What `confide audit verify` found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Verification {
+    /// Every record chained, every hash as recomputed, the head at the last.
+    Verified { records: u64 },
+    /// The first broken link.
+    Broken(BrokenLink),
+}
+
+/// The first place where the chain does not hold.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BrokenLink {
+    /// The position where the chain breaks (for a missing record, the
+    /// position expected there).
+    pub seq: i64,
+    /// The record found there, if any.
+    pub id: Option<Uuid>,
+    pub problem: Problem,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Problem {
+    /// The record's content no longer matches its hash.
+    Edited,
+    /// The record's `prev_hash` is not the hash of the record before it.
+    PrevHashMismatch,
+    /// No record at this position (deleted), the next found at `found`.
+    Missing { found: i64 },
+    /// The head names a later position or another hash than the last record
+    /// (records deleted from the end, or the head edited).
+    HeadMismatch { head_seq: i64 },
+    /// A record with no position: written around the chain.
+    Unchained,
+}
+
+impl std::fmt::Display for BrokenLink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let id = self
+            .id
+            .map(|id| id.to_string())
+            .unwrap_or_else(|| "-".to_owned());
+        match &self.problem {
+            Problem::Edited => write!(
+                f,
+                "seq {} (id {id}): edited: its content does not match its hash",
+                self.seq
+            ),
+            Problem::PrevHashMismatch => write!(
+                f,
+                "seq {} (id {id}): prev_hash is not the hash of the record before it",
+                self.seq
+            ),
+            Problem::Missing { found } => write!(
+                f,
+                "seq {}: deleted or missing (the next record found is seq {found}, id {id})",
+                self.seq
+            ),
+            Problem::HeadMismatch { head_seq } => write!(
+                f,
+                "seq {}: head mismatch: the chain head is at seq {head_seq} \
+                 (records deleted from the end, or the head edited)",
+                self.seq
+            ),
+            Problem::Unchained => write!(f, "id {id}: a record outside the chain (no seq)"),
+        }
+    }
+}
+
+/// Rows read per page while verifying.
+const VERIFY_PAGE: u64 = 1000;
+
+/// Walks the chain in `seq` order, recomputing every hash, and compares its
+/// end with the head. Reports the first broken link.
+pub async fn verify(db: &impl ConnectionTrait) -> AppResult<Verification> {
+    if let Some(row) = audit_event::Entity::find()
+        .filter(sea_orm::ColumnTrait::is_null(&audit_event::Column::Seq))
+        .one(db)
+        .await?
+    {
+        return Ok(Verification::Broken(BrokenLink {
+            seq: 0,
+            id: Some(row.id),
+            problem: Problem::Unchained,
+        }));
+    }
+    let (head_seq, head_hash) = read_head(db).await?;
+    let mut expected: i64 = 1;
+    let mut prev = GENESIS.to_owned();
+    loop {
+        let page = audit_event::Entity::find()
+            .filter(sea_orm::ColumnTrait::gte(
+                &audit_event::Column::Seq,
+                expected,
+            ))
+            // Records chained after the head was read are left for next time.
+            .filter(sea_orm::ColumnTrait::lte(
+                &audit_event::Column::Seq,
+                head_seq,
+            ))
+            .order_by_asc(audit_event::Column::Seq)
+            .limit(VERIFY_PAGE)
+            .all(db)
+            .await?;
+        let done = (page.len() as u64) < VERIFY_PAGE;
+        for row in page {
+            let seq = row.seq.unwrap_or_default();
+            let broken = |problem| {
+                Ok(Verification::Broken(BrokenLink {
+                    seq: expected,
+                    id: Some(row.id),
+                    problem,
+                }))
+            };
+            if seq != expected {
+                return broken(Problem::Missing { found: seq });
+            }
+            if row.prev_hash.as_deref() != Some(prev.as_str()) {
+                return broken(Problem::PrevHashMismatch);
+            }
+            let hash = Chained {
+                seq,
+                id: row.id,
+                occurred_at: row.occurred_at,
+                actor_id: row.actor_id,
+                actor_role: &row.actor_role,
+                student_id: row.student_id,
+                action: &row.action,
+                fields: &row.fields,
+                outcome: &row.outcome,
+                basis: row.basis.as_deref(),
+                detail: row.detail.as_deref(),
+                request_id: row.request_id,
+                lawful_basis: row.lawful_basis.as_deref(),
+                prev_hash: &prev,
+            }
+            .hash();
+            if row.hash.as_deref() != Some(hash.as_str()) {
+                return broken(Problem::Edited);
+            }
+            prev = hash;
+            expected += 1;
+        }
+        if done {
+            break;
+        }
+    }
+    let last = expected - 1;
+    if head_seq != last || head_hash != prev {
+        return Ok(Verification::Broken(BrokenLink {
+            seq: last + 1,
+            id: None,
+            problem: Problem::HeadMismatch { head_seq },
+        }));
+    }
+    Ok(Verification::Verified {
+        records: u64::try_from(last).unwrap_or_default(),
+    })
+}
+
+/// The head as it stands (no lock: verification only reads).
+async fn read_head(db: &impl ConnectionTrait) -> AppResult<(i64, String)> {
+    let backend = db.get_database_backend();
+    let row = db
+        .query_one_raw(Statement::from_string(
+            backend,
+            "SELECT seq, hash FROM audit_chain_head WHERE id = 1",
+        ))
+        .await?
+        .ok_or_else(|| AppError::internal("audit chain", "the chain head is missing"))?;
+    Ok((row.try_get("", "seq")?, row.try_get("", "hash")?))
 }

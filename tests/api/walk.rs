@@ -199,23 +199,34 @@ async fn seed(app: &TestApp) -> Fixture {
         }
         ids.push(id);
     }
-    // A disclosure in Alice's log, for `myDisclosures`.
-    entity::audit_event::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        occurred_at: Set(now),
-        actor_id: Set(app.demo.gp_practice),
-        actor_role: Set("partner".into()),
-        student_id: Set(Some(app.demo.alice)),
-        action: Set("disclosure".into()),
-        fields: Set(json!(["IDENTITY"])),
-        outcome: Set("allow".into()),
-        basis: Set(Some(format!("consent:{gp_consent}"))),
-        detail: Set(None),
-        request_id: Set(None),
-    }
-    .insert(&app.db)
+    // A disclosure in Alice's log, for `myDisclosures` (written as the
+    // application writes it: chained, in a transaction).
+    let partner = confide::auth::Caller {
+        id: app.demo.gp_practice,
+        role: Role::Partner,
+        name: "GP practice".into(),
+        service: None,
+        department: None,
+        unit: None,
+        registered_mhp: false,
+    };
+    let txn = sea_orm::TransactionTrait::begin(&app.db).await.unwrap();
+    confide::service::audit::write(
+        &txn,
+        &partner,
+        None,
+        vec![confide::service::audit::Event {
+            student_id: Some(app.demo.alice),
+            action: "disclosure",
+            fields: vec!["IDENTITY".into()],
+            outcome: "allow",
+            basis: Some(format!("consent:{gp_consent}")),
+            detail: None,
+        }],
+    )
     .await
     .unwrap();
+    txn.commit().await.unwrap();
     // An emergency disclosure awaiting review (overdue), for the review routes.
     let emergency = Uuid::new_v4();
     entity::emergency_disclosure::ActiveModel {

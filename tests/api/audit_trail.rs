@@ -1,0 +1,225 @@
+//! The audit trail is a hash chain (issue 10, item 1): every record carries its
+//! position, the previous record's hash and its own; concurrent writers do not
+//! fork it; `confide audit verify` finds an edited, a deleted and a truncated
+//! record; the database refuses UPDATE and DELETE of audit records; each record
+//! names the lawful basis of its basis. On SQLite and PostgreSQL.
+//!
+//! The tamper tests first remove the append-only triggers, as an attacker with
+//! direct database access (owner rights) could: the chain is what still finds
+//! the change.
+
+use crate::helpers::{id, spawn_app, TestApp};
+use confide::domain::Role;
+use confide::service::audit::{self, BrokenLink, Problem, Verification};
+use sea_orm::{ConnectionTrait, DbBackend, EntityTrait, QueryOrder};
+use serde_json::json;
+
+const READ: &str = r#"query($id: ID!) { student(id: $id) { name department } }"#;
+
+/// One audited read of Alice by her counsellor.
+async fn read(app: &TestApp) {
+    app.as_caller(
+        app.demo.counsellor,
+        Role::Practitioner,
+        READ,
+        json!({ "id": id(app.demo.alice) }),
+    )
+    .await
+    .assert_no_errors();
+}
+
+/// Some chained records to tamper with.
+async fn seeded(app: &TestApp) -> u64 {
+    for _ in 0..3 {
+        read(app).await;
+    }
+    match audit::verify(&app.db).await.expect("verify") {
+        Verification::Verified { records } => {
+            assert!(records >= 3, "{records}");
+            records
+        }
+        broken => panic!("an untouched chain is broken: {broken:?}"),
+    }
+}
+
+/// What an attacker with owner rights on the database can do first.
+async fn remove_append_only_triggers(app: &TestApp) {
+    let statements: &[&str] = match app.db.get_database_backend() {
+        DbBackend::Postgres => &["ALTER TABLE audit_event DISABLE TRIGGER audit_event_append_only"],
+        _ => &[
+            "DROP TRIGGER audit_event_no_update",
+            "DROP TRIGGER audit_event_no_delete",
+        ],
+    };
+    for sql in statements {
+        app.db.execute_unprepared(sql).await.expect(sql);
+    }
+}
+
+fn broken(verification: Verification) -> BrokenLink {
+    match verification {
+        Verification::Broken(link) => link,
+        Verification::Verified { records } => {
+            panic!("tampering not found: verified {records} records")
+        }
+    }
+}
+
+/// `confide audit verify` as an operator runs it: exit status and output.
+fn verify_cli(app: &TestApp) -> (bool, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_confide"))
+        .args(["audit", "verify", "--database-url", &app.db_url])
+        .output()
+        .expect("run confide audit verify");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).trim().to_owned(),
+    )
+}
+
+#[tokio::test]
+async fn twenty_parallel_reads_by_a_practitioner_extend_one_unforked_chain() {
+    let app = spawn_app().await;
+    let before = app.count("audit_event").await;
+    let reads = (0..20).map(|_| read(&app));
+    futures_util::future::join_all(reads).await;
+    let after = app.count("audit_event").await;
+    assert!(after >= before + 20, "{before} -> {after}");
+    assert_eq!(
+        audit::verify(&app.db).await.expect("verify"),
+        Verification::Verified {
+            records: u64::try_from(after).expect("count")
+        }
+    );
+    let rows = entity::audit_event::Entity::find()
+        .order_by_asc(entity::audit_event::Column::Seq)
+        .all(&app.db)
+        .await
+        .expect("audit rows");
+    let seqs: Vec<i64> = rows.iter().map(|r| r.seq.expect("chained")).collect();
+    assert_eq!(seqs, (1..=after).collect::<Vec<i64>>());
+    let (ok, line) = verify_cli(&app);
+    assert!(ok, "{line}");
+    assert_eq!(line, format!("audit chain verified: {after} records"));
+}
+
+#[tokio::test]
+async fn an_audit_record_edited_directly_in_the_database_is_found_by_audit_verify_at_its_seq() {
+    let app = spawn_app().await;
+    seeded(&app).await;
+    remove_append_only_triggers(&app).await;
+    app.db
+        .execute_unprepared("UPDATE audit_event SET outcome = 'deny' WHERE seq = 2")
+        .await
+        .expect("edit");
+    let link = broken(audit::verify(&app.db).await.expect("verify"));
+    assert_eq!((link.seq, link.problem), (2, Problem::Edited));
+    let (ok, line) = verify_cli(&app);
+    assert!(!ok, "{line}");
+    assert!(line.starts_with("audit chain broken at seq 2 "), "{line}");
+    assert!(line.contains("edited"), "{line}");
+}
+
+#[tokio::test]
+async fn an_audit_record_deleted_directly_in_the_database_is_found_by_audit_verify_as_a_gap() {
+    let app = spawn_app().await;
+    seeded(&app).await;
+    remove_append_only_triggers(&app).await;
+    app.db
+        .execute_unprepared("DELETE FROM audit_event WHERE seq = 2")
+        .await
+        .expect("delete");
+    let link = broken(audit::verify(&app.db).await.expect("verify"));
+    assert_eq!((link.seq, link.problem), (2, Problem::Missing { found: 3 }));
+    let (ok, line) = verify_cli(&app);
+    assert!(!ok, "{line}");
+    assert!(line.contains("seq 2: deleted or missing"), "{line}");
+}
+
+#[tokio::test]
+async fn the_last_audit_record_deleted_is_found_by_audit_verify_against_the_chain_head() {
+    let app = spawn_app().await;
+    let records = seeded(&app).await;
+    remove_append_only_triggers(&app).await;
+    let last = i64::try_from(records).expect("records");
+    app.db
+        .execute_unprepared(&format!("DELETE FROM audit_event WHERE seq = {last}"))
+        .await
+        .expect("delete");
+    let link = broken(audit::verify(&app.db).await.expect("verify"));
+    assert_eq!(
+        (link.seq, link.problem),
+        (last, Problem::HeadMismatch { head_seq: last })
+    );
+}
+
+#[tokio::test]
+async fn the_database_refuses_to_update_or_delete_an_audit_record() {
+    let app = spawn_app().await;
+    seeded(&app).await;
+    for sql in [
+        "UPDATE audit_event SET outcome = 'deny' WHERE seq = 1",
+        "DELETE FROM audit_event WHERE seq = 1",
+    ] {
+        let err = app
+            .db
+            .execute_unprepared(sql)
+            .await
+            .expect_err("audit_event is append-only");
+        assert!(err.to_string().contains("append-only"), "{sql}: {err}");
+    }
+    assert!(matches!(
+        audit::verify(&app.db).await.expect("verify"),
+        Verification::Verified { .. }
+    ));
+}
+
+#[tokio::test]
+async fn each_audit_record_names_the_lawful_basis_its_basis_rests_on() {
+    let app = spawn_app().await;
+    read(&app).await;
+    let rows = entity::audit_event::Entity::find()
+        .all(&app.db)
+        .await
+        .expect("audit rows");
+    let role_read = rows
+        .iter()
+        .find(|r| r.basis.as_deref() == Some("role:practitioner"))
+        .expect("the practitioner's read");
+    assert_eq!(
+        role_read.lawful_basis.as_deref(),
+        Some("UK GDPR Art. 6(1)(e) public task; Art. 9(2)(h) health or social care")
+    );
+    assert_eq!(
+        audit::lawful_basis(Some("consent:1,risk_exception:2")).as_deref(),
+        Some(
+            "UK GDPR Art. 6(1)(a) consent; Art. 9(2)(a) explicit consent + \
+             UK GDPR Art. 6(1)(d) vital interests; Art. 9(2)(c) vital interests"
+        )
+    );
+}
+
+#[tokio::test]
+async fn records_written_before_the_chain_are_chained_by_the_upgrade() {
+    use migration::MigratorTrait;
+    let app = spawn_app().await;
+    let records = seeded(&app).await;
+    // Back to a database from before the chain (its columns and head gone),
+    // then upgraded: the upgrade chains the records it finds, in time order.
+    migration::Migrator::down(&app.db, Some(2))
+        .await
+        .expect("roll back the chain");
+    migration::Migrator::up(&app.db, None)
+        .await
+        .expect("upgrade");
+    assert_eq!(
+        audit::verify(&app.db).await.expect("verify"),
+        Verification::Verified { records }
+    );
+    // And the application extends it.
+    read(&app).await;
+    assert!(matches!(
+        audit::verify(&app.db).await.expect("verify"),
+        Verification::Verified { records: n } if n > records
+    ));
+}
