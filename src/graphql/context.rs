@@ -1055,6 +1055,15 @@ impl RequestContext {
         self.about_student(me, rows).await
     }
 
+    /// The caller's own access log (a student), under their own mask.
+    pub async fn my_access_log(
+        &self,
+    ) -> AppResult<Vec<Guarded<service::risk_exceptions::AccessLogEntry>>> {
+        let rows = service::risk_exceptions::my_access_log(&self.conn(), &self.decisions).await?;
+        let me = self.caller().id;
+        self.about_student(me, rows).await
+    }
+
     /// The caller's own account.
     pub fn me(&self) -> Guarded<Caller> {
         Guarded::new(

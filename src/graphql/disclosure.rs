@@ -70,6 +70,73 @@ impl DisclosureNode {
     }
 }
 
+pub struct AccessLogNode {
+    record: Guarded<service::risk_exceptions::AccessLogEntry>,
+}
+
+/// A read of the student's data by staff, or a release to an outside audience:
+/// who (by role and service, or organisation; never by name), when, what.
+/// Every field is category DISCLOSURES.
+#[Object(name = "AccessLogEntry")]
+impl AccessLogNode {
+    /// Category DISCLOSURES.
+    async fn occurred_at(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<DateTime<Utc>>> {
+        reveal(ctx, &self.record, FieldClass::Disclosures, |m| {
+            Some(m.event.occurred_at)
+        })
+    }
+    /// Category DISCLOSURES. The role of who read or received it.
+    async fn role(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Role>> {
+        reveal(ctx, &self.record, FieldClass::Disclosures, |m| {
+            Role::parse(&m.event.actor_role)
+        })
+    }
+    /// Category DISCLOSURES. Their Student Support service (staff).
+    async fn service(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<&str>> {
+        reveal(ctx, &self.record, FieldClass::Disclosures, |m| {
+            m.service.as_deref()
+        })
+    }
+    /// Category DISCLOSURES. The partner organisation's id, or the department
+    /// or unit (outside audiences).
+    async fn organisation(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<&str>> {
+        reveal(ctx, &self.record, FieldClass::Disclosures, |m| {
+            m.organisation.as_deref()
+        })
+    }
+    /// Category DISCLOSURES. READ (staff) or DISCLOSURE (an outside audience).
+    async fn kind(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<&str>> {
+        reveal(ctx, &self.record, FieldClass::Disclosures, |m| {
+            Some(match m.event.action.as_str() {
+                "disclosure" => "DISCLOSURE",
+                _ => "READ",
+            })
+        })
+    }
+    /// Category DISCLOSURES. The data categories.
+    async fn categories(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Vec<String>>> {
+        reveal(ctx, &self.record, FieldClass::Disclosures, |m| {
+            Some(
+                m.event
+                    .fields
+                    .as_array()
+                    .map(|f| {
+                        f.iter()
+                            .filter_map(|v| v.as_str().map(str::to_owned))
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+            )
+        })
+    }
+    /// Category DISCLOSURES. What it rested on: role:<role>, consent:<id>, ...
+    async fn basis(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<&str>> {
+        reveal(ctx, &self.record, FieldClass::Disclosures, |m| {
+            m.event.basis.as_deref()
+        })
+    }
+}
+
 #[derive(InputObject)]
 pub struct RecordDisclosureInput {
     pub student_id: ID,
@@ -102,6 +169,29 @@ impl DisclosureQuery {
                 .await?
                 .into_iter()
                 .map(|record| DisclosureNode { record })
+                .collect(),
+        ))
+    }
+}
+
+#[derive(Default)]
+pub struct AccessLogQuery;
+
+#[Object]
+impl AccessLogQuery {
+    /// For a student: who accessed or received their data, and when (the
+    /// latest 1,000): staff by role and service, outside audiences by
+    /// organisation; releases under a basis they have not been told of are left out.
+    async fn my_access_log(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<Vec<AccessLogNode>>> {
+        let rc = request_context(ctx)?;
+        Ok(Some(
+            rc.my_access_log()
+                .await?
+                .into_iter()
+                .map(|record| AccessLogNode { record })
                 .collect(),
         ))
     }

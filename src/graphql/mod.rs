@@ -71,6 +71,7 @@ pub struct QueryRoot(
     statistics::StatisticsQuery,
     risk_exception::RiskExceptionQuery,
     disclosure::DisclosureQuery,
+    disclosure::AccessLogQuery,
     partner_feed::PartnerFeedQuery,
     emergency::EmergencyQuery,
     emergency::EmergencyAccessQuery,

@@ -238,6 +238,8 @@ text_enum!(
         ListRiskExceptions => "list_risk_exceptions",
         RecordDisclosure => "record_disclosure",
         ReadOwnDisclosures => "read_own_disclosures",
+        /// A student reads who accessed or received their data (`myAccessLog`).
+        ReadOwnAccessLog => "read_own_access_log",
         PartnerFeed => "partner_feed",
         ReadStatistics => "read_statistics",
         /// Look up and list students (rows are then scoped by the caller's relation).

@@ -15,7 +15,8 @@ use chrono::{DateTime, Duration, Utc};
 use entity::{audit_event, consent, risk_exception, risk_exception_recipient, student};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
 };
 use uuid::Uuid;
 
@@ -483,12 +484,10 @@ pub async fn record_disclosure(
     .await
 }
 
-/// Disclosures of the caller's own data (a student): who received what, when.
-pub async fn my_disclosures(
-    db: &impl ConnectionTrait,
-    decisions: &Decisions,
-) -> AppResult<Vec<audit_event::Model>> {
-    decisions.authorize(Action::ReadOwnDisclosures, Relation::SelfRecord)?;
+/// The bases a student may not yet see (exceptions and emergency disclosures
+/// they have not been informed of; legal authorities they have not been told
+/// of, or may never be): releases under them are left out of their logs.
+async fn hidden_bases(db: &impl ConnectionTrait, decisions: &Decisions) -> AppResult<Vec<String>> {
     let student = decisions.caller().id;
     // A student sees a risk exception only once informed of it: until then,
     // disclosures under it are left out (or, when a consent also covered them,
@@ -517,14 +516,101 @@ pub async fn my_disclosures(
             .filter(|l| !facts::legal_listed(caller, l))
             .map(|l| crate::policy::access::legal_basis(l.id)),
     );
+    Ok(hidden)
+}
+
+/// Disclosures of the caller's own data (a student): who received what, when.
+pub async fn my_disclosures(
+    db: &impl ConnectionTrait,
+    decisions: &Decisions,
+) -> AppResult<Vec<audit_event::Model>> {
+    decisions.authorize(Action::ReadOwnDisclosures, Relation::SelfRecord)?;
+    let student = decisions.caller().id;
+    let hidden = hidden_bases(db, decisions).await?;
     let rows = audit_event::Entity::find()
         .filter(audit_event::Column::StudentId.eq(student))
         .filter(audit_event::Column::Action.eq("disclosure"))
         .order_by_desc(audit_event::Column::OccurredAt)
         .all(db)
         .await?;
+    Ok(without_hidden(rows, &hidden))
+}
+
+/// The caller's own access log (a student): every read of their data by staff
+/// and every disclosure to an outside audience, newest first, releases under a
+/// basis they may not yet see left out (as in [`my_disclosures`]). Their own
+/// reads are not listed.
+pub async fn my_access_log(
+    db: &impl ConnectionTrait,
+    decisions: &Decisions,
+) -> AppResult<Vec<AccessLogEntry>> {
+    decisions.authorize(Action::ReadOwnAccessLog, Relation::SelfRecord)?;
+    let student = decisions.caller().id;
+    let hidden = hidden_bases(db, decisions).await?;
+    let rows = audit_event::Entity::find()
+        .filter(audit_event::Column::StudentId.eq(student))
+        .filter(audit_event::Column::Action.is_in(["read", "disclosure"]))
+        .filter(audit_event::Column::Outcome.eq("allow"))
+        .filter(audit_event::Column::ActorId.ne(student))
+        .order_by_desc(audit_event::Column::OccurredAt)
+        .limit(1000)
+        .all(db)
+        .await?;
+    let rows = without_hidden(rows, &hidden);
+    // Staff are shown by role and service, outside audiences by organisation,
+    // department or unit: never by name.
+    let actors: Vec<Uuid> = rows.iter().map(|r| r.actor_id).collect();
+    let staff: std::collections::HashMap<Uuid, entity::staff::Model> =
+        entity::staff::Entity::find()
+            .filter(entity::staff::Column::Id.is_in(actors))
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|s| (s.id, s))
+            .collect();
     Ok(rows
         .into_iter()
+        .map(|event| {
+            let member = staff.get(&event.actor_id);
+            let (service, organisation) = match crate::domain::Role::parse(&event.actor_role) {
+                Some(crate::domain::Role::Partner) => (None, Some(event.actor_id.to_string())),
+                Some(crate::domain::Role::Department) => {
+                    (None, member.and_then(|m| m.department.clone()))
+                }
+                Some(crate::domain::Role::UniversityService) => {
+                    (None, member.and_then(|m| m.university_unit.clone()))
+                }
+                _ => (member.and_then(|m| m.service.clone()), None),
+            };
+            AccessLogEntry {
+                event,
+                service,
+                organisation,
+            }
+        })
+        .collect())
+}
+
+/// One line of a student's access log.
+#[derive(Clone, Debug)]
+pub struct AccessLogEntry {
+    pub event: audit_event::Model,
+    /// The Student Support service of a member of staff.
+    pub service: Option<String>,
+    /// The partner organisation's id, or the department or unit code, of an
+    /// outside audience.
+    pub organisation: Option<String>,
+}
+
+impl crate::policy::Record for AccessLogEntry {
+    fn record_id(&self) -> Uuid {
+        self.event.id
+    }
+}
+
+/// Leaves out the bases in `hidden` (a record resting only on them, entirely).
+fn without_hidden(rows: Vec<audit_event::Model>, hidden: &[String]) -> Vec<audit_event::Model> {
+    rows.into_iter()
         .filter_map(|mut row| {
             let Some(basis) = &row.basis else {
                 return Some(row);
@@ -544,5 +630,5 @@ pub async fn my_disclosures(
             row.basis = Some(kept.join(","));
             Some(row)
         })
-        .collect())
+        .collect()
 }

@@ -293,3 +293,66 @@ async fn recorded_disclosures_must_stay_within_their_basis_and_survive_a_later_w
         .await;
     res.assert_no_errors();
 }
+
+/// Issue 10: a student sees who accessed or received their data, and when:
+/// staff by role and service, outside audiences by organisation, never by name.
+#[tokio::test]
+async fn a_students_access_log_lists_a_departments_read_made_under_their_consent() {
+    let app = spawn_app().await;
+    let consent = crate::fixtures::consent_id(
+        &record_consent(
+            &app,
+            (app.demo.alice, Role::Student),
+            history_department_consent(&app),
+        )
+        .await,
+    );
+    // The history department reads her support summary under the consent; her
+    // counsellor reads her record.
+    // (Denials of what the consent does not cover come as FORBIDDEN errors.)
+    let read = view(&app, (app.demo.history_department, Role::Department)).await;
+    assert!(read.data()["student"].is_object(), "{:#}", read.body);
+    view(&app, (app.demo.counsellor, Role::Practitioner)).await;
+    let log = app
+        .as_caller(
+            app.demo.alice,
+            Role::Student,
+            "{ myAccessLog { occurredAt role service organisation kind categories basis } }",
+            json!({}),
+        )
+        .await;
+    log.assert_no_errors();
+    let entries = log.data()["myAccessLog"].as_array().unwrap().clone();
+    let department = entries
+        .iter()
+        .find(|e| e["role"] == "DEPARTMENT")
+        .unwrap_or_else(|| panic!("{:#}", log.body));
+    assert_eq!(department["kind"], "DISCLOSURE");
+    assert_eq!(department["organisation"], "history");
+    assert_eq!(department["basis"], format!("consent:{consent}"));
+    assert!(department["categories"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("SUPPORT_SUMMARY")));
+    let staff = entries
+        .iter()
+        .find(|e| e["role"] == "PRACTITIONER")
+        .unwrap_or_else(|| panic!("{:#}", log.body));
+    assert_eq!(staff["kind"], "READ");
+    assert_eq!(staff["service"], "counselling");
+    assert!(staff["organisation"].is_null());
+    // Never a name or an id of the member of staff.
+    let text = log.body.to_string();
+    assert!(!text.contains(&id(app.demo.counsellor)), "{text}");
+    assert!(!text.contains(&id(app.demo.history_department)), "{text}");
+    // Only the student themself.
+    let other = app
+        .as_caller(
+            app.demo.counsellor,
+            Role::Practitioner,
+            "{ myAccessLog { occurredAt } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(other.codes(), vec!["FORBIDDEN"]);
+}

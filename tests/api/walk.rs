@@ -482,6 +482,7 @@ fn arguments(app: &TestApp, f: &Fixture, role: Role, n: usize) -> BTreeMap<&'sta
     );
     a.insert("caseStatistics", String::new());
     a.insert("myDisclosures", String::new());
+    a.insert("myAccessLog", String::new());
     a.insert("riskExceptions", String::new());
     a.insert("students", "(first: 5)".into());
     a.insert("supportCases", "(first: 5)".into());
@@ -895,6 +896,7 @@ async fn walk(fields: &str) {
                 "supportCase",
                 "riskExceptions",
                 "myDisclosures",
+                "myAccessLog",
                 "partnerFeed",
                 "caseStatistics",
                 "me",
