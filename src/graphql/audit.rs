@@ -98,3 +98,169 @@ pub async fn record_request(
         .collect();
     audit::write(db, caller, Some(request_id), events).await
 }
+
+/// One record of the audit trail. Every field but the id is category AUDIT_TRAIL.
+pub struct AuditEventNode {
+    record: crate::policy::Guarded<entity::audit_event::Model>,
+}
+
+#[async_graphql::Object(name = "AuditEvent")]
+impl AuditEventNode {
+    async fn id(&self) -> async_graphql::ID {
+        super::pagination::id(self.record.id())
+    }
+    /// Category AUDIT_TRAIL. Its position in the hash chain.
+    async fn seq(&self, ctx: &async_graphql::Context<'_>) -> async_graphql::Result<Option<i64>> {
+        super::reveal(ctx, &self.record, FieldClass::AuditTrail, |m| m.seq)
+    }
+    /// Category AUDIT_TRAIL.
+    async fn occurred_at(
+        &self,
+        ctx: &async_graphql::Context<'_>,
+    ) -> async_graphql::Result<Option<chrono::DateTime<chrono::Utc>>> {
+        super::reveal(ctx, &self.record, FieldClass::AuditTrail, |m| {
+            Some(m.occurred_at)
+        })
+    }
+    /// Category AUDIT_TRAIL. Who acted.
+    async fn actor_id(
+        &self,
+        ctx: &async_graphql::Context<'_>,
+    ) -> async_graphql::Result<Option<async_graphql::ID>> {
+        super::reveal(ctx, &self.record, FieldClass::AuditTrail, |m| {
+            Some(super::pagination::id(m.actor_id))
+        })
+    }
+    /// Category AUDIT_TRAIL. In which role.
+    async fn actor_role(
+        &self,
+        ctx: &async_graphql::Context<'_>,
+    ) -> async_graphql::Result<Option<crate::domain::Role>> {
+        super::reveal(ctx, &self.record, FieldClass::AuditTrail, |m| {
+            crate::domain::Role::parse(&m.actor_role)
+        })
+    }
+    /// Category AUDIT_TRAIL. About which student.
+    async fn student_id(
+        &self,
+        ctx: &async_graphql::Context<'_>,
+    ) -> async_graphql::Result<Option<async_graphql::ID>> {
+        super::reveal(ctx, &self.record, FieldClass::AuditTrail, |m| {
+            m.student_id.map(super::pagination::id)
+        })
+    }
+    /// Category AUDIT_TRAIL. read, disclosure, or the write or workflow step.
+    async fn action(
+        &self,
+        ctx: &async_graphql::Context<'_>,
+    ) -> async_graphql::Result<Option<&str>> {
+        super::reveal(ctx, &self.record, FieldClass::AuditTrail, |m| {
+            Some(m.action.as_str())
+        })
+    }
+    /// Category AUDIT_TRAIL. The field classes concerned.
+    async fn categories(
+        &self,
+        ctx: &async_graphql::Context<'_>,
+    ) -> async_graphql::Result<Option<Vec<String>>> {
+        super::reveal(ctx, &self.record, FieldClass::AuditTrail, |m| {
+            Some(
+                m.fields
+                    .as_array()
+                    .map(|f| {
+                        f.iter()
+                            .filter_map(|v| v.as_str().map(str::to_owned))
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+            )
+        })
+    }
+    /// Category AUDIT_TRAIL. allow, redact or deny.
+    async fn outcome(
+        &self,
+        ctx: &async_graphql::Context<'_>,
+    ) -> async_graphql::Result<Option<&str>> {
+        super::reveal(ctx, &self.record, FieldClass::AuditTrail, |m| {
+            Some(m.outcome.as_str())
+        })
+    }
+    /// Category AUDIT_TRAIL. role:<role>, consent:<id>, risk_exception:<id>, ...
+    async fn basis(&self, ctx: &async_graphql::Context<'_>) -> async_graphql::Result<Option<&str>> {
+        super::reveal(ctx, &self.record, FieldClass::AuditTrail, |m| {
+            m.basis.as_deref()
+        })
+    }
+    /// Category AUDIT_TRAIL. The UK GDPR Art. 6 and Art. 9 conditions.
+    async fn lawful_basis(
+        &self,
+        ctx: &async_graphql::Context<'_>,
+    ) -> async_graphql::Result<Option<&str>> {
+        super::reveal(ctx, &self.record, FieldClass::AuditTrail, |m| {
+            m.lawful_basis.as_deref()
+        })
+    }
+    /// Category AUDIT_TRAIL.
+    async fn request_id(
+        &self,
+        ctx: &async_graphql::Context<'_>,
+    ) -> async_graphql::Result<Option<async_graphql::ID>> {
+        super::reveal(ctx, &self.record, FieldClass::AuditTrail, |m| {
+            m.request_id.map(super::pagination::id)
+        })
+    }
+}
+
+#[derive(Default)]
+pub struct AuditQuery;
+
+#[async_graphql::Object]
+impl AuditQuery {
+    /// The audit trail, newest first: the DPO all of it, a service lead what
+    /// the staff of their service did. Page backwards with `beforeSeq` (the
+    /// last `seq` you received). `limit`: at most 500 (default 100).
+    #[allow(clippy::too_many_arguments)]
+    async fn audit_events(
+        &self,
+        ctx: &async_graphql::Context<'_>,
+        student_id: Option<async_graphql::ID>,
+        actor_id: Option<async_graphql::ID>,
+        from: Option<chrono::DateTime<chrono::Utc>>,
+        to: Option<chrono::DateTime<chrono::Utc>>,
+        outcome: Option<String>,
+        basis: Option<String>,
+        before_seq: Option<i64>,
+        limit: Option<i32>,
+    ) -> async_graphql::Result<Option<Vec<AuditEventNode>>> {
+        use crate::domain;
+        use crate::error::AppError;
+        let rc = super::request_context(ctx)?;
+        let limit = match limit {
+            None => 100,
+            Some(n) if (1..=500).contains(&n) => n as u64,
+            Some(_) => return Err(AppError::bad_input("limit", "must be 1 to 500").into()),
+        };
+        let filter = crate::service::audit::AuditFilter {
+            student_id: student_id
+                .as_ref()
+                .map(|s| domain::uuid("studentId", s))
+                .transpose()?,
+            actor_id: actor_id
+                .as_ref()
+                .map(|s| domain::uuid("actorId", s))
+                .transpose()?,
+            from,
+            to,
+            outcome: domain::optional_text("outcome", outcome.as_deref(), 20)?,
+            basis: domain::optional_text("basis", basis.as_deref(), 200)?,
+            before_seq,
+        };
+        Ok(Some(
+            rc.audit_events(filter, limit)
+                .await?
+                .into_iter()
+                .map(|record| AuditEventNode { record })
+                .collect(),
+        ))
+    }
+}

@@ -1064,6 +1064,24 @@ impl RequestContext {
         self.about_student(me, rows).await
     }
 
+    /// The audit trail (the DPO; a service lead for their service's staff),
+    /// decided as the caller's AUDIT_TRAIL.
+    pub async fn audit_events(
+        &self,
+        filter: service::audit::AuditFilter,
+        limit: u64,
+    ) -> AppResult<Vec<Guarded<audit_event::Model>>> {
+        let rows = service::audit::query(&self.conn(), &self.decisions, filter, limit).await?;
+        let mask = self.decisions.mask(Facts::base(Relation::Any));
+        Ok(rows
+            .into_iter()
+            .map(|r| {
+                let subject = r.student_id.map(|s| (s, None));
+                Guarded::new(Arc::new(r), mask.clone(), subject)
+            })
+            .collect())
+    }
+
     /// The caller's own account.
     pub fn me(&self) -> Guarded<Caller> {
         Guarded::new(

@@ -72,6 +72,7 @@ const LISTS: &[&str] = &[
     "thirdPartyEntries",
     "myDisclosures",
     "myAccessLog",
+    "auditEvents",
     "legalAuthorities",
     "restrictions",
     "changeHistory",

@@ -72,6 +72,7 @@ pub struct QueryRoot(
     risk_exception::RiskExceptionQuery,
     disclosure::DisclosureQuery,
     disclosure::AccessLogQuery,
+    audit::AuditQuery,
     partner_feed::PartnerFeedQuery,
     emergency::EmergencyQuery,
     emergency::EmergencyAccessQuery,

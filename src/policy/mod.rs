@@ -62,6 +62,8 @@ text_enum!(
         FeedEntries => "FEED_ENTRIES",
         /// Legal authorities for a disclosure (court orders, statutory duties).
         LegalAuthorities => "LEGAL_AUTHORITIES",
+        /// The audit trail's records, as the audit query shows them.
+        AuditTrail => "AUDIT_TRAIL",
         /// The directory's own records: staff accounts, departments, university
         /// services and partner organisations (no student data).
         Directory => "DIRECTORY",
@@ -125,6 +127,7 @@ impl FieldClass {
             | FieldClass::EmergencyDisclosures
             | FieldClass::FeedEntries
             | FieldClass::LegalAuthorities
+            | FieldClass::AuditTrail
             | FieldClass::Directory
             | FieldClass::Restrictions
             | FieldClass::ChangeHistory => None,
@@ -156,6 +159,7 @@ impl FieldClass {
             | FieldClass::EmergencyDisclosures
             | FieldClass::FeedEntries
             | FieldClass::LegalAuthorities
+            | FieldClass::AuditTrail
             | FieldClass::Directory
             | FieldClass::Restrictions
             | FieldClass::ChangeHistory => false,
@@ -240,6 +244,9 @@ text_enum!(
         ReadOwnDisclosures => "read_own_disclosures",
         /// A student reads who accessed or received their data (`myAccessLog`).
         ReadOwnAccessLog => "read_own_access_log",
+        /// Query the audit trail (the DPO: all of it; a service lead: what the
+        /// staff of their service did).
+        QueryAuditTrail => "query_audit_trail",
         PartnerFeed => "partner_feed",
         ReadStatistics => "read_statistics",
         /// Look up and list students (rows are then scoped by the caller's relation).

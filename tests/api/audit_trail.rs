@@ -223,3 +223,95 @@ async fn records_written_before_the_chain_are_chained_by_the_upgrade() {
         Verification::Verified { records: n } if n > records
     ));
 }
+
+const QUERY: &str = r#"query($student: ID, $basis: String, $before: Int) {
+    auditEvents(studentId: $student, basis: $basis, beforeSeq: $before, limit: 50) {
+        seq actorId actorRole studentId action categories outcome basis lawfulBasis
+    }
+}"#;
+
+/// Issue 10: the DPO queries the trail by student and basis; a service lead
+/// sees what the staff of their service did, and nothing else; nobody else
+/// queries it.
+#[tokio::test]
+async fn the_dpo_queries_the_trail_and_a_service_lead_sees_only_their_services_staff() {
+    let app = spawn_app().await;
+    read(&app).await;
+    // A read by a disability adviser (another service).
+    app.as_caller(
+        app.demo.disability_adviser,
+        Role::Practitioner,
+        READ,
+        json!({ "id": id(app.demo.alice) }),
+    )
+    .await
+    .assert_no_errors();
+    let dpo = app
+        .as_caller(
+            app.demo.dpo,
+            Role::Dpo,
+            QUERY,
+            json!({ "student": id(app.demo.alice), "basis": "role:practitioner" }),
+        )
+        .await;
+    dpo.assert_no_errors();
+    let rows = dpo.data()["auditEvents"].as_array().unwrap().clone();
+    let actors: Vec<&str> = rows
+        .iter()
+        .map(|r| r["actorId"].as_str().unwrap())
+        .collect();
+    assert!(
+        actors.contains(&id(app.demo.counsellor).as_str()),
+        "{rows:#?}"
+    );
+    assert!(actors.contains(&id(app.demo.disability_adviser).as_str()));
+    assert!(rows
+        .iter()
+        .all(|r| r["studentId"] == id(app.demo.alice).as_str()
+            && r["basis"] == "role:practitioner"
+            && r["lawfulBasis"].is_string()));
+    // Newest first, by chain position; paging backwards.
+    let seqs: Vec<i64> = rows.iter().map(|r| r["seq"].as_i64().unwrap()).collect();
+    assert!(seqs.windows(2).all(|w| w[0] > w[1]), "{seqs:?}");
+    let older = app
+        .as_caller(
+            app.demo.dpo,
+            Role::Dpo,
+            QUERY,
+            json!({ "student": id(app.demo.alice), "basis": "role:practitioner", "before": seqs[0] }),
+        )
+        .await;
+    assert_eq!(
+        older.data()["auditEvents"].as_array().unwrap().len(),
+        rows.len() - 1
+    );
+
+    let lead = app
+        .as_caller(
+            app.demo.counselling_lead,
+            Role::ServiceLead,
+            QUERY,
+            json!({}),
+        )
+        .await;
+    lead.assert_no_errors();
+    let rows = lead.data()["auditEvents"].as_array().unwrap().clone();
+    assert!(rows
+        .iter()
+        .any(|r| r["actorId"] == id(app.demo.counsellor).as_str()));
+    assert!(
+        !rows
+            .iter()
+            .any(|r| r["actorId"] == id(app.demo.disability_adviser).as_str()),
+        "another service's staff: {rows:#?}"
+    );
+
+    for (who, role) in [
+        (app.demo.counsellor, Role::Practitioner),
+        (app.demo.alice, Role::Student),
+        (app.demo.nhs_trust, Role::Partner),
+    ] {
+        let res = app.as_caller(who, role, QUERY, json!({})).await;
+        assert_eq!(res.codes(), vec!["FORBIDDEN"], "{role:?}: {:#}", res.body);
+    }
+}

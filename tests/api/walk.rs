@@ -483,6 +483,7 @@ fn arguments(app: &TestApp, f: &Fixture, role: Role, n: usize) -> BTreeMap<&'sta
     a.insert("caseStatistics", String::new());
     a.insert("myDisclosures", String::new());
     a.insert("myAccessLog", String::new());
+    a.insert("auditEvents", "(limit: 5)".to_owned());
     a.insert("riskExceptions", String::new());
     a.insert("students", "(first: 5)".into());
     a.insert("supportCases", "(first: 5)".into());
@@ -897,6 +898,7 @@ async fn walk(fields: &str) {
                 "riskExceptions",
                 "myDisclosures",
                 "myAccessLog",
+                "auditEvents",
                 "partnerFeed",
                 "caseStatistics",
                 "me",
