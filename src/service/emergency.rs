@@ -122,21 +122,6 @@ pub async fn record(
     Ok(model)
 }
 
-async fn visible(
-    db: &impl ConnectionTrait,
-    decisions: &Decisions,
-    id: Uuid,
-) -> AppResult<emergency_disclosure::Model> {
-    let e = emergency_disclosure::Entity::find_by_id(id)
-        .one(db)
-        .await?
-        .ok_or(AppError::NotFound("emergency disclosure"))?;
-    super::students::find(db, decisions, e.student_id)
-        .await?
-        .ok_or(AppError::NotFound("emergency disclosure"))?;
-    Ok(e)
-}
-
 /// Completes the review: a registered professional other than the discloser.
 pub async fn review(
     db: &impl ConnectionTrait,
@@ -145,7 +130,14 @@ pub async fn review(
     outcome: String,
 ) -> AppResult<emergency_disclosure::Model> {
     let caller = decisions.caller();
-    let current = visible(db, decisions, id).await?;
+    let current = super::students::about_visible::<emergency_disclosure::Entity>(
+        db,
+        decisions,
+        id,
+        "emergency disclosure",
+        |m| m.student_id,
+    )
+    .await?;
     decisions.authorize(
         Action::ReviewEmergencyDisclosure,
         professional(caller, Some(current.disclosed_by)),
@@ -187,7 +179,14 @@ pub async fn record_student_informed(
     not_informed_reason: Option<String>,
 ) -> AppResult<emergency_disclosure::Model> {
     let caller = decisions.caller();
-    let current = visible(db, decisions, id).await?;
+    let current = super::students::about_visible::<emergency_disclosure::Entity>(
+        db,
+        decisions,
+        id,
+        "emergency disclosure",
+        |m| m.student_id,
+    )
+    .await?;
     decisions.authorize(Action::RecordStudentInformed, professional(caller, None))?;
     informed_input(decisions, informed_at, not_informed_reason.as_deref())?;
     let updated = emergency_disclosure::Entity::update_many()

@@ -185,28 +185,20 @@ async fn write_event(
     .await
 }
 
-async fn visible(
-    db: &impl ConnectionTrait,
-    decisions: &Decisions,
-    id: Uuid,
-) -> AppResult<legal_authority::Model> {
-    let found = legal_authority::Entity::find_by_id(id)
-        .one(db)
-        .await?
-        .ok_or(AppError::NotFound("legal authority"))?;
-    super::students::find(db, decisions, found.student_id)
-        .await?
-        .ok_or(AppError::NotFound("legal authority"))?;
-    Ok(found)
-}
-
 /// Revokes an authority from now on (the DPO): releases under it stop at once.
 pub async fn revoke(
     db: &impl ConnectionTrait,
     decisions: &Decisions,
     id: Uuid,
 ) -> AppResult<legal_authority::Model> {
-    let current = visible(db, decisions, id).await?;
+    let current = super::students::about_visible::<legal_authority::Entity>(
+        db,
+        decisions,
+        id,
+        "legal authority",
+        |m| m.student_id,
+    )
+    .await?;
     decisions.authorize(Action::RecordLegalAuthority, Relation::Any)?;
     let now = decisions.now();
     let updated = legal_authority::Entity::update_many()
@@ -250,7 +242,14 @@ pub async fn record_student_informed(
     informed_at: Option<DateTime<Utc>>,
     not_informed_reason: Option<String>,
 ) -> AppResult<legal_authority::Model> {
-    let current = visible(db, decisions, id).await?;
+    let current = super::students::about_visible::<legal_authority::Entity>(
+        db,
+        decisions,
+        id,
+        "legal authority",
+        |m| m.student_id,
+    )
+    .await?;
     decisions.authorize(Action::RecordLegalAuthority, Relation::Any)?;
     informed_input(decisions, informed_at, not_informed_reason.as_deref())?;
     let updated = legal_authority::Entity::update_many()

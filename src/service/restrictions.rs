@@ -98,21 +98,6 @@ pub async fn restrict(
     Ok(model)
 }
 
-async fn visible(
-    db: &impl ConnectionTrait,
-    decisions: &Decisions,
-    id: Uuid,
-) -> AppResult<restriction::Model> {
-    let found = restriction::Entity::find_by_id(id)
-        .one(db)
-        .await?
-        .ok_or(AppError::NotFound("restriction"))?;
-    super::students::find(db, decisions, found.student_id)
-        .await?
-        .ok_or(AppError::NotFound("restriction"))?;
-    Ok(found)
-}
-
 /// Records when the student was notified of the restriction (once; not in the
 /// future, not before the restriction).
 pub async fn record_notified(
@@ -121,7 +106,14 @@ pub async fn record_notified(
     id: Uuid,
     notified_at: DateTime<Utc>,
 ) -> AppResult<restriction::Model> {
-    let current = visible(db, decisions, id).await?;
+    let current = super::students::about_visible::<restriction::Entity>(
+        db,
+        decisions,
+        id,
+        "restriction",
+        |m| m.student_id,
+    )
+    .await?;
     decisions.authorize(Action::RestrictProcessing, Relation::Any)?;
     if notified_at > decisions.now() || notified_at < current.restricted_at {
         return Err(AppError::bad_input(
@@ -168,7 +160,14 @@ pub async fn lift(
     id: Uuid,
     reason: String,
 ) -> AppResult<restriction::Model> {
-    let current = visible(db, decisions, id).await?;
+    let current = super::students::about_visible::<restriction::Entity>(
+        db,
+        decisions,
+        id,
+        "restriction",
+        |m| m.student_id,
+    )
+    .await?;
     decisions.authorize(Action::RestrictProcessing, Relation::Any)?;
     if current.lifted_at.is_some() {
         return Err(AppError::Conflict(

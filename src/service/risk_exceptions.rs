@@ -2,7 +2,7 @@
 //! health professional and active only once a different one confirms it.
 
 use super::consents::Recipient;
-use super::students::{find, find_required, write_relation};
+use super::students::{find_required, write_relation};
 use crate::auth::Caller;
 use crate::domain::{
     enum_list_from_json, enum_list_to_json, DataCategory, RiskGround, StudentPosition,
@@ -174,29 +174,20 @@ pub async fn propose(
     Ok(model)
 }
 
-/// An exception whose student the caller can see.
-async fn visible(
-    db: &impl ConnectionTrait,
-    decisions: &Decisions,
-    id: Uuid,
-) -> AppResult<risk_exception::Model> {
-    let e = risk_exception::Entity::find_by_id(id)
-        .one(db)
-        .await?
-        .ok_or(AppError::NotFound("risk exception"))?;
-    find(db, decisions, e.student_id)
-        .await?
-        .ok_or(AppError::NotFound("risk exception"))?;
-    Ok(e)
-}
-
 pub async fn confirm(
     db: &impl ConnectionTrait,
     decisions: &Decisions,
     id: Uuid,
 ) -> AppResult<risk_exception::Model> {
     let caller = decisions.caller();
-    let current = visible(db, decisions, id).await?;
+    let current = super::students::about_visible::<risk_exception::Entity>(
+        db,
+        decisions,
+        id,
+        "risk exception",
+        |m| m.student_id,
+    )
+    .await?;
     decisions.authorize(
         Action::ConfirmRiskException,
         professional(caller, Some(current.proposed_by)),
@@ -239,7 +230,14 @@ pub async fn revoke(
     id: Uuid,
 ) -> AppResult<risk_exception::Model> {
     let caller = decisions.caller();
-    let current = visible(db, decisions, id).await?;
+    let current = super::students::about_visible::<risk_exception::Entity>(
+        db,
+        decisions,
+        id,
+        "risk exception",
+        |m| m.student_id,
+    )
+    .await?;
     decisions.authorize(Action::RevokeRiskException, professional(caller, None))?;
     if current.revoked_at.is_some() {
         return Err(AppError::Conflict(
@@ -296,7 +294,14 @@ pub async fn record_student_informed(
     not_informed_reason: Option<String>,
 ) -> AppResult<risk_exception::Model> {
     let caller = decisions.caller();
-    let current = visible(db, decisions, id).await?;
+    let current = super::students::about_visible::<risk_exception::Entity>(
+        db,
+        decisions,
+        id,
+        "risk exception",
+        |m| m.student_id,
+    )
+    .await?;
     decisions.authorize(Action::RecordStudentInformed, professional(caller, None))?;
     informed_input(decisions, informed_at, not_informed_reason.as_deref())?;
     // Recorded once: a second record (or a race) is a conflict, not an overwrite.

@@ -152,6 +152,30 @@ pub async fn find_many(
     }
 }
 
+/// A record about one student (an exception, an emergency disclosure, a legal
+/// authority, a restriction), by id, when the caller can see that student;
+/// otherwise `NOT_FOUND` naming `what`, the same as for no record at all.
+pub async fn about_visible<E>(
+    db: &impl ConnectionTrait,
+    decisions: &Decisions,
+    id: Uuid,
+    what: &'static str,
+    student_of: fn(&E::Model) -> Uuid,
+) -> AppResult<E::Model>
+where
+    E: EntityTrait,
+    <E::PrimaryKey as sea_orm::PrimaryKeyTrait>::ValueType: From<Uuid>,
+{
+    let found = E::find_by_id(id)
+        .one(db)
+        .await?
+        .ok_or(AppError::NotFound(what))?;
+    find(db, decisions, student_of(&found))
+        .await?
+        .ok_or(AppError::NotFound(what))?;
+    Ok(found)
+}
+
 pub async fn find_required(
     db: &impl ConnectionTrait,
     decisions: &Decisions,
