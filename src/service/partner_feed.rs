@@ -398,11 +398,13 @@ pub async fn page(
     };
     let naming = loader::naming(db, &recipient, &ids, true).await?;
     let access = access::build(&naming, decisions.now());
+    let nothing = StudentAccess::default();
     let entries = keys
         .into_iter()
         .map(|k| {
+            let current = access.get(&k.sid).unwrap_or(&nothing);
             let (access_began, ended) =
-                changes_of_access(&naming.of(k.sid), k.sid, &window, decisions.now());
+                changes_of_access(&naming.of(k.sid), current, &window, decisions.now());
             Entry {
                 key: Position {
                     at: k.key_at,
@@ -483,17 +485,15 @@ fn categories(classes: ClassSet) -> Vec<DataCategory> {
 }
 
 /// Whether access began in the window, and what ended in it, for one student
-/// (from everything naming the recipient for them, in force or not).
+/// (from everything naming the recipient for them, in force or not, and the
+/// access those in force give now, read once for the page).
 fn changes_of_access(
     naming: &Naming,
-    student_id: Uuid,
+    current: &StudentAccess,
     window: &Window,
     now: DateTime<Utc>,
 ) -> (bool, Vec<AccessEnded>) {
     let in_window = |t: DateTime<Utc>| window.since.is_none_or(|s| s < t) && t <= window.until;
-    let current = access::build(naming, now)
-        .remove(&student_id)
-        .unwrap_or_default();
     // What is still readable where an ended basis applied: a general basis is
     // compared with what every case still has (what only one case keeps counts
     // as lost: the recipient re-reads the student), a case-scoped one with what
