@@ -42,6 +42,37 @@ fn one_wins(answers: &[Gql; 2]) {
     );
 }
 
+/// Runs `requests` while a connection of the test's own holds the database's
+/// write lock (SQLite: `BEGIN IMMEDIATE`; PostgreSQL: the audit table, which
+/// every write's transaction must append to before it commits) for long enough
+/// that each request has begun and read what it will change before any can
+/// commit. Then it lets go, and the server's own concurrency control decides.
+async fn while_writes_are_held<F: std::future::Future>(app: &TestApp, requests: F) -> F::Output {
+    let holder = sea_orm::Database::connect(
+        sea_orm::ConnectOptions::new(app.db_url.clone())
+            .max_connections(1)
+            .to_owned(),
+    )
+    .await
+    .unwrap();
+    if app.db_url.starts_with("sqlite") {
+        holder.execute_unprepared("BEGIN IMMEDIATE").await.unwrap();
+    } else {
+        holder.execute_unprepared("BEGIN").await.unwrap();
+        holder
+            .execute_unprepared("LOCK TABLE audit_event IN EXCLUSIVE MODE")
+            .await
+            .unwrap();
+    }
+    let release = async {
+        tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+        holder.execute_unprepared("ROLLBACK").await.unwrap();
+    };
+    let (answers, ()) = tokio::join!(requests, release);
+    holder.close().await.unwrap();
+    answers
+}
+
 async fn proposed(app: &TestApp) -> String {
     let res = app
         .as_caller(
@@ -149,20 +180,26 @@ async fn two_assignments_of_one_case_at_once_one_succeeds_one_conflicts() {
     let app = spawn_app().await;
     let lead = (app.demo.counselling_lead, Role::ServiceLead);
     let assign = r#"mutation($c: ID!, $s: ID!) { assignCase(caseId: $c, staffId: $s) { id } }"#;
-    let (x, y) = tokio::join!(
-        app.as_caller(
-            lead.0,
-            lead.1,
-            assign,
-            json!({ "c": id(app.demo.alice_counselling_case), "s": id(app.demo.counsellor) })
-        ),
-        app.as_caller(
-            lead.0,
-            lead.1,
-            assign,
-            json!({ "c": id(app.demo.alice_counselling_case), "s": id(app.demo.counselling_lead) })
+    // Unlike a second close or withdrawal, a second assignment that begins
+    // after the first has finished is an ordinary reassignment, so the two
+    // must truly overlap: on a busy machine `join!` alone does not promise it.
+    let (x, y) = while_writes_are_held(&app, async {
+        tokio::join!(
+            app.as_caller(
+                lead.0,
+                lead.1,
+                assign,
+                json!({ "c": id(app.demo.alice_counselling_case), "s": id(app.demo.counsellor) })
+            ),
+            app.as_caller(
+                lead.0,
+                lead.1,
+                assign,
+                json!({ "c": id(app.demo.alice_counselling_case), "s": id(app.demo.counselling_lead) })
+            )
         )
-    );
+    })
+    .await;
     one_wins(&[x, y]);
 }
 
