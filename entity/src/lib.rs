@@ -8,6 +8,7 @@ pub mod department;
 pub mod emergency_access;
 pub mod emergency_disclosure;
 pub mod enrolment;
+pub mod lawful_basis;
 pub mod legal_authority;
 pub mod note;
 pub mod partner_organisation;

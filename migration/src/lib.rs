@@ -32,6 +32,7 @@ mod m20261126_000040_add_audit_event_chain;
 mod m20261126_000041_make_audit_event_append_only;
 mod m20261126_000050_create_restriction;
 mod m20261126_000051_create_student_change;
+mod m20261126_000052_create_lawful_basis;
 
 pub struct Migrator;
 
@@ -69,6 +70,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000041_make_audit_event_append_only::Migration),
             Box::new(m20261126_000050_create_restriction::Migration),
             Box::new(m20261126_000051_create_student_change::Migration),
+            Box::new(m20261126_000052_create_lawful_basis::Migration),
         ]
     }
 }

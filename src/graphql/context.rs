@@ -1082,6 +1082,13 @@ impl RequestContext {
             .collect())
     }
 
+    /// The lawful basis configuration: about no student, its fields are
+    /// AUDIT_TRAIL, decided under `any`.
+    pub async fn lawful_bases(&self) -> AppResult<Vec<Guarded<entity::lawful_basis::Model>>> {
+        let rows = service::lawful_bases::list(&self.conn(), &self.decisions).await?;
+        Ok(rows.into_iter().map(|m| self.directory_record(m)).collect())
+    }
+
     /// The caller's own account.
     pub fn me(&self) -> Guarded<Caller> {
         Guarded::new(
@@ -1091,9 +1098,9 @@ impl RequestContext {
         )
     }
 
-    /// A record of the directory (a member of staff, a department, a
-    /// university service, a partner organisation), as a mutation's result:
-    /// about no student, its fields are DIRECTORY, decided under `any`.
+    /// A record about no student (a member of staff, a department, a
+    /// university service, a partner organisation, a lawful basis), as a
+    /// mutation's result: its fields (DIRECTORY, AUDIT_TRAIL) are decided under `any`.
     pub fn directory_record<M: crate::policy::Record>(&self, model: M) -> Guarded<M> {
         Guarded::new(
             Arc::new(model),

@@ -73,6 +73,7 @@ const LISTS: &[&str] = &[
     "myDisclosures",
     "myAccessLog",
     "auditEvents",
+    "lawfulBases",
     "legalAuthorities",
     "restrictions",
     "changeHistory",

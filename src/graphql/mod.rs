@@ -34,6 +34,7 @@ pub mod cost;
 mod directory;
 mod disclosure;
 mod emergency;
+mod lawful_basis;
 mod legal;
 mod me;
 mod mutation;
@@ -73,6 +74,7 @@ pub struct QueryRoot(
     disclosure::DisclosureQuery,
     disclosure::AccessLogQuery,
     audit::AuditQuery,
+    lawful_basis::LawfulBasisQuery,
     partner_feed::PartnerFeedQuery,
     emergency::EmergencyQuery,
     emergency::EmergencyAccessQuery,
@@ -91,6 +93,7 @@ pub struct MutationRoot(
     emergency::EmergencyAccessMutation,
     legal::LegalAuthorityMutation,
     rights::RightsMutation,
+    lawful_basis::LawfulBasisMutation,
 );
 
 pub type ConfideSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;

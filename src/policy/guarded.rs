@@ -49,6 +49,13 @@ record!(
     Caller,
 );
 
+/// Configuration, keyed by its kind: one record per kind, no id of its own.
+impl Record for entity::lawful_basis::Model {
+    fn record_id(&self) -> Uuid {
+        Uuid::nil()
+    }
+}
+
 impl Record for crate::service::partner_feed::Entry {
     fn record_id(&self) -> Uuid {
         self.key.student_id

@@ -247,6 +247,8 @@ text_enum!(
         /// Query the audit trail (the DPO: all of it; a service lead: what the
         /// staff of their service did).
         QueryAuditTrail => "query_audit_trail",
+        /// Set the UK GDPR conditions a kind of basis rests on (the DPO).
+        ConfigureLawfulBasis => "configure_lawful_basis",
         PartnerFeed => "partner_feed",
         ReadStatistics => "read_statistics",
         /// Look up and list students (rows are then scoped by the caller's relation).

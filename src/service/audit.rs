@@ -61,40 +61,66 @@ impl BasisKind {
         }
     }
 
-    /// The UK GDPR Art. 6 and Art. 9 conditions a basis of this kind rests on.
-    pub fn lawful_basis(self) -> &'static str {
+    /// The kind's key in the `lawful_basis` table and the API.
+    pub fn as_str(self) -> &'static str {
         match self {
-            BasisKind::Role => {
-                "UK GDPR Art. 6(1)(e) public task; Art. 9(2)(h) health or social care"
-            }
-            BasisKind::Consent => "UK GDPR Art. 6(1)(a) consent; Art. 9(2)(a) explicit consent",
-            BasisKind::RiskException | BasisKind::Emergency => {
-                "UK GDPR Art. 6(1)(d) vital interests; Art. 9(2)(c) vital interests"
-            }
-            BasisKind::LegalAuthority => crate::service::legal::LAWFUL_BASIS,
+            BasisKind::Role => "role",
+            BasisKind::Consent => "consent",
+            BasisKind::RiskException => "risk_exception",
+            BasisKind::Emergency => "emergency",
+            BasisKind::LegalAuthority => "legal_authority",
         }
     }
 }
 
-/// The lawful basis of a record's basis (several bases, comma-separated, give
-/// each distinct condition once, joined by " + ").
-pub fn lawful_basis(basis: Option<&str>) -> Option<String> {
-    let mut kinds: Vec<BasisKind> = Vec::new();
-    for part in basis?.split(',') {
-        if let Some(kind) = BasisKind::of(part.trim()) {
-            if !kinds.contains(&kind) {
-                kinds.push(kind);
+/// The UK GDPR conditions each kind of basis rests on, as the DPO configured
+/// them (table `lawful_basis`), read with the chain head by every audit write.
+#[derive(Clone, Debug, Default)]
+pub struct LawfulBases(Vec<(BasisKind, String)>);
+
+impl LawfulBases {
+    /// From `(kind, Art. 6 condition, Art. 9 condition)` rows; rows of a kind
+    /// this build does not know are ignored.
+    pub fn from_rows<'a>(rows: impl IntoIterator<Item = (&'a str, &'a str, &'a str)>) -> Self {
+        let mut bases = Vec::new();
+        for (kind, article6, article9) in rows {
+            if let Some(kind) = BasisKind::ALL.into_iter().find(|k| k.as_str() == kind) {
+                bases.push((kind, format!("UK GDPR {article6}; {article9}")));
             }
         }
+        LawfulBases(bases)
     }
-    let mut texts: Vec<&'static str> = Vec::new();
-    for kind in kinds {
-        let text = kind.lawful_basis();
-        if !texts.contains(&text) {
-            texts.push(text);
+
+    /// The lawful basis of a record's basis (several bases, comma-separated,
+    /// give each distinct condition once, joined by " + "). A basis of a known
+    /// kind with no configured condition fails closed: the record, and with it
+    /// the request, is refused rather than written without its lawful basis.
+    pub fn of(&self, basis: Option<&str>) -> AppResult<Option<String>> {
+        let Some(basis) = basis else {
+            return Ok(None);
+        };
+        let mut texts: Vec<&str> = Vec::new();
+        for part in basis.split(',') {
+            let Some(kind) = BasisKind::of(part.trim()) else {
+                continue;
+            };
+            let text = self
+                .0
+                .iter()
+                .find(|(k, _)| *k == kind)
+                .map(|(_, text)| text.as_str())
+                .ok_or_else(|| {
+                    AppError::internal(
+                        "audit lawful basis",
+                        format!("no lawful basis is configured for kind {}", kind.as_str()),
+                    )
+                })?;
+            if !texts.contains(&text) {
+                texts.push(text);
+            }
         }
+        Ok((!texts.is_empty()).then(|| texts.join(" + ")))
     }
-    (!texts.is_empty()).then(|| texts.join(" + "))
 }
 
 /// Rows per insert statement: well under SQLite's and PostgreSQL's limits on
@@ -103,18 +129,40 @@ const ROWS_PER_STATEMENT: usize = 500;
 
 /// Locks the chain head (PostgreSQL: the row, until the transaction ends;
 /// SQLite: writers are already serialised by the write transaction) and
-/// returns the last position and hash.
-async fn lock_head(db: &impl ConnectionTrait) -> AppResult<(i64, String)> {
+/// returns the last position and hash, with the configured lawful bases (one
+/// statement: the head joined with the configuration).
+async fn lock_head(db: &impl ConnectionTrait) -> AppResult<(i64, String, LawfulBases)> {
     let backend = db.get_database_backend();
+    let select = "SELECT h.seq, h.hash, l.kind, l.article6, l.article9 \
+                  FROM audit_chain_head h LEFT JOIN lawful_basis l ON 1 = 1 WHERE h.id = 1";
     let sql = match backend {
-        DbBackend::Postgres => "SELECT seq, hash FROM audit_chain_head WHERE id = 1 FOR UPDATE",
-        _ => "SELECT seq, hash FROM audit_chain_head WHERE id = 1",
+        DbBackend::Postgres => format!("{select} FOR UPDATE OF h"),
+        _ => select.to_owned(),
     };
-    let row = db
-        .query_one_raw(Statement::from_string(backend, sql))
-        .await?
+    let rows = db
+        .query_all_raw(Statement::from_string(backend, sql))
+        .await?;
+    let first = rows
+        .first()
         .ok_or_else(|| AppError::internal("audit chain", "the chain head is missing"))?;
-    Ok((row.try_get("", "seq")?, row.try_get("", "hash")?))
+    let (seq, hash) = (first.try_get("", "seq")?, first.try_get("", "hash")?);
+    let mut configured: Vec<(String, String, String)> = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let kind: Option<String> = row.try_get("", "kind")?;
+        if let Some(kind) = kind {
+            configured.push((
+                kind,
+                row.try_get("", "article6")?,
+                row.try_get("", "article9")?,
+            ));
+        }
+    }
+    let bases = LawfulBases::from_rows(
+        configured
+            .iter()
+            .map(|(k, a6, a9)| (k.as_str(), a6.as_str(), a9.as_str())),
+    );
+    Ok((seq, hash, bases))
 }
 
 /// Writes the events as the next links of the chain (one insert per 500
@@ -137,7 +185,7 @@ pub async fn write(
     // is the hash recomputed from what is read back.
     let now = chrono::Utc::now();
     let now = chrono::SubsecRound::trunc_subsecs(now, 6);
-    let (mut seq, mut prev) = lock_head(db).await?;
+    let (mut seq, mut prev, bases) = lock_head(db).await?;
     let actor_role = caller.role.as_str();
     let mut rows: Vec<audit_event::ActiveModel> = Vec::with_capacity(events.len());
     for e in events {
@@ -146,7 +194,7 @@ pub async fn write(
         // appending at its right edge; the time they encode is `occurred_at`.
         let id = Uuid::now_v7();
         let fields = serde_json::json!(e.fields);
-        let lawful = lawful_basis(e.basis.as_deref());
+        let lawful = bases.of(e.basis.as_deref())?;
         let hash = Chained {
             seq,
             id,
@@ -456,4 +504,67 @@ pub async fn query(
         .limit(limit)
         .all(db)
         .await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::LawfulBases;
+
+    fn defaults() -> LawfulBases {
+        LawfulBases::from_rows([
+            (
+                "role",
+                "Art. 6(1)(e) public task",
+                "Art. 9(2)(h) health or social care",
+            ),
+            (
+                "consent",
+                "Art. 6(1)(a) consent",
+                "Art. 9(2)(a) explicit consent",
+            ),
+            (
+                "risk_exception",
+                "Art. 6(1)(d) vital interests",
+                "Art. 9(2)(c) vital interests",
+            ),
+            (
+                "emergency",
+                "Art. 6(1)(d) vital interests",
+                "Art. 9(2)(c) vital interests",
+            ),
+            (
+                "legal_authority",
+                "Art. 6(1)(c) legal obligation",
+                "Art. 9(2)(f) legal claims",
+            ),
+        ])
+    }
+
+    #[test]
+    fn several_bases_name_each_distinct_condition_once() {
+        assert_eq!(
+            defaults()
+                .of(Some("consent:1,risk_exception:2,emergency:3"))
+                .unwrap()
+                .as_deref(),
+            Some(
+                "UK GDPR Art. 6(1)(a) consent; Art. 9(2)(a) explicit consent + \
+                 UK GDPR Art. 6(1)(d) vital interests; Art. 9(2)(c) vital interests"
+            )
+        );
+        assert_eq!(
+            defaults().of(Some("cli")).unwrap().as_deref(),
+            defaults().of(Some("role:dpo")).unwrap().as_deref()
+        );
+        assert_eq!(defaults().of(None).unwrap(), None);
+        assert_eq!(defaults().of(Some("restriction:1")).unwrap(), None);
+    }
+
+    #[test]
+    fn a_known_kind_without_a_configured_condition_fails_closed() {
+        let partial =
+            LawfulBases::from_rows([("role", "Art. 6(1)(e) public task", "Art. 9(2)(h) care")]);
+        assert!(partial.of(Some("role:practitioner")).is_ok());
+        assert!(partial.of(Some("role:practitioner,consent:1")).is_err());
+    }
 }

@@ -112,7 +112,6 @@ pub async fn record(
                     "recipient": new.recipient,
                     "method": new.method,
                     "occurredAt": new.occurred_at,
-                    "lawfulBasis": "vital interests",
                 })
                 .to_string(),
             ),

@@ -33,10 +33,6 @@ text_enum!(
 /// recorded again when renewed.
 pub const MAX_DURATION: Duration = Duration::days(366);
 
-/// The lawful basis recorded with every release under a legal authority.
-pub const LAWFUL_BASIS: &str = "UK GDPR Art. 6(1)(c) legal obligation; \
-    Art. 9(2)(f) legal claims or judicial acts";
-
 #[derive(Clone, Debug)]
 pub struct NewLegalAuthority {
     pub student_id: Uuid,
@@ -151,7 +147,6 @@ pub async fn record(
             "caseId": new.case_id,
             "expiresAt": new.expires_at,
             "informForbidden": new.inform_forbidden,
-            "lawfulBasis": LAWFUL_BASIS,
         }),
     )
     .await?;

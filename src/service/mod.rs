@@ -10,6 +10,7 @@ pub mod consents;
 pub mod directory;
 pub mod emergency;
 pub mod emergency_access;
+pub mod lawful_bases;
 pub mod legal;
 pub mod notes;
 pub mod partner_feed;

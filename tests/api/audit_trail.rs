@@ -190,13 +190,162 @@ async fn each_audit_record_names_the_lawful_basis_its_basis_rests_on() {
         role_read.lawful_basis.as_deref(),
         Some("UK GDPR Art. 6(1)(e) public task; Art. 9(2)(h) health or social care")
     );
-    assert_eq!(
-        audit::lawful_basis(Some("consent:1,risk_exception:2")).as_deref(),
-        Some(
-            "UK GDPR Art. 6(1)(a) consent; Art. 9(2)(a) explicit consent + \
-             UK GDPR Art. 6(1)(d) vital interests; Art. 9(2)(c) vital interests"
+}
+
+const SET_BASIS: &str = r#"mutation($kind: BasisKind!, $a6: String!, $a9: String!) {
+    setLawfulBasis(kind: $kind, article6: $a6, article9: $a9) { kind article6 article9 updatedBy } }"#;
+
+/// The lawful basis recorded with the newest practitioner's read.
+async fn newest_role_read_basis(app: &TestApp) -> Option<String> {
+    entity::audit_event::Entity::find()
+        .order_by_desc(entity::audit_event::Column::Seq)
+        .all(&app.db)
+        .await
+        .expect("audit rows")
+        .into_iter()
+        .find(|r| r.basis.as_deref() == Some("role:practitioner"))
+        .expect("the practitioner's read")
+        .lawful_basis
+}
+
+#[tokio::test]
+async fn the_dpo_sets_the_lawful_basis_of_a_kind_and_later_records_carry_it_earlier_ones_keep_theirs(
+) {
+    let app = spawn_app().await;
+    read(&app).await;
+    let before = newest_role_read_basis(&app).await;
+    let set = app
+        .as_caller(
+            app.demo.dpo,
+            Role::Dpo,
+            SET_BASIS,
+            json!({ "kind": "ROLE", "a6": "Art. 6(1)(e) public task", "a9": "Art. 9(2)(g) substantial public interest" }),
         )
+        .await;
+    set.assert_no_errors();
+    assert_eq!(
+        set.data()["setLawfulBasis"]["updatedBy"],
+        json!(id(app.demo.dpo))
     );
+    read(&app).await;
+    assert_eq!(
+        newest_role_read_basis(&app).await.as_deref(),
+        Some("UK GDPR Art. 6(1)(e) public task; Art. 9(2)(g) substantial public interest")
+    );
+    let rows = entity::audit_event::Entity::find()
+        .order_by_asc(entity::audit_event::Column::Seq)
+        .all(&app.db)
+        .await
+        .expect("audit rows");
+    let first = rows
+        .iter()
+        .find(|r| r.basis.as_deref() == Some("role:practitioner"))
+        .expect("the first read");
+    assert_eq!(
+        first.lawful_basis, before,
+        "an earlier record keeps its basis"
+    );
+    assert!(
+        rows.iter().any(|r| r.action == "lawful_basis_configured"
+            && r.actor_id == app.demo.dpo
+            && r.detail
+                .as_deref()
+                .is_some_and(|d| d.contains("9(2)(h)") && d.contains("9(2)(g)"))),
+        "the change is audited with the previous and new conditions"
+    );
+    assert!(matches!(
+        audit::verify(&app.db).await.expect("verify"),
+        Verification::Verified { .. }
+    ));
+    let listed = app
+        .as_caller(
+            app.demo.dpo,
+            Role::Dpo,
+            "{ lawfulBases { kind article6 article9 } }",
+            json!({}),
+        )
+        .await;
+    listed.assert_no_errors();
+    let kinds: Vec<&str> = listed.data()["lawfulBases"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter_map(|b| b["kind"].as_str())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "consent",
+            "emergency",
+            "legal_authority",
+            "risk_exception",
+            "role"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn only_the_dpo_sets_a_lawful_basis_and_a_malformed_condition_is_bad_user_input() {
+    let app = spawn_app().await;
+    let vars = json!({ "kind": "CONSENT", "a6": "Art. 6(1)(f) legitimate interests", "a9": "Art. 9(2)(a) explicit consent" });
+    for (who, role) in [
+        (app.demo.counselling_lead, Role::ServiceLead),
+        (app.demo.counsellor, Role::Practitioner),
+        (app.demo.alice, Role::Student),
+    ] {
+        let res = app.as_caller(who, role, SET_BASIS, vars.clone()).await;
+        assert_eq!(res.codes(), ["FORBIDDEN"], "{role:?}");
+    }
+    for (a6, a9) in [
+        ("legitimate interests", "Art. 9(2)(a) explicit consent"),
+        ("Art. 6(1)(g) invented", "Art. 9(2)(a) explicit consent"),
+        ("Art. 6(1)(a) consent", "Art. 6(1)(a) consent"),
+    ] {
+        let res = app
+            .as_caller(
+                app.demo.dpo,
+                Role::Dpo,
+                SET_BASIS,
+                json!({ "kind": "CONSENT", "a6": a6, "a9": a9 }),
+            )
+            .await;
+        assert_eq!(res.codes(), ["BAD_USER_INPUT"], "{a6} / {a9}");
+    }
+    let stored = entity::lawful_basis::Entity::find_by_id("consent".to_owned())
+        .one(&app.db)
+        .await
+        .expect("query")
+        .expect("seeded");
+    assert_eq!(
+        (stored.article6.as_str(), stored.updated_by),
+        ("Art. 6(1)(a) consent", None),
+        "nothing refused was stored"
+    );
+}
+
+#[tokio::test]
+async fn a_read_whose_lawful_basis_is_not_configured_is_refused_and_nothing_is_written() {
+    let app = spawn_app().await;
+    app.db
+        .execute_unprepared("DELETE FROM lawful_basis WHERE kind = 'role'")
+        .await
+        .expect("remove the configuration");
+    let audited = app.count("audit_event").await;
+    let res = app
+        .as_caller(
+            app.demo.counsellor,
+            Role::Practitioner,
+            READ,
+            json!({ "id": id(app.demo.alice) }),
+        )
+        .await;
+    assert_eq!(res.codes(), ["INTERNAL"], "{:#}", res.body);
+    assert!(
+        res.body["data"].is_null() || res.data()["student"].is_null(),
+        "no data without its audit record: {:#}",
+        res.body
+    );
+    assert_eq!(app.count("audit_event").await, audited);
 }
 
 #[tokio::test]

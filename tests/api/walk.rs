@@ -484,6 +484,11 @@ fn arguments(app: &TestApp, f: &Fixture, role: Role, n: usize) -> BTreeMap<&'sta
     a.insert("myDisclosures", String::new());
     a.insert("myAccessLog", String::new());
     a.insert("auditEvents", "(limit: 5)".to_owned());
+    a.insert("lawfulBases", String::new());
+    a.insert(
+        "setLawfulBasis",
+        "(kind: EMERGENCY, article6: \"Art. 6(1)(d) vital interests\", article9: \"Art. 9(2)(c) vital interests\")".to_owned(),
+    );
     a.insert("riskExceptions", String::new());
     a.insert("students", "(first: 5)".into());
     a.insert("supportCases", "(first: 5)".into());
@@ -676,6 +681,7 @@ const MUTATION_ORDER: &[&str] = &[
     "restrictProcessing",
     "recordRestrictionNotified",
     "liftRestriction",
+    "setLawfulBasis",
 ];
 
 fn policy(fields: &str, actions: &str) -> String {
@@ -899,6 +905,7 @@ async fn walk(fields: &str) {
                 "myDisclosures",
                 "myAccessLog",
                 "auditEvents",
+                "lawfulBases",
                 "partnerFeed",
                 "caseStatistics",
                 "me",
