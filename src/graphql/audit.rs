@@ -4,7 +4,7 @@ use crate::auth::Caller;
 use crate::error::AppResult;
 use crate::policy::access::StudentAccess;
 use crate::policy::guarded::Releases;
-use crate::policy::{ClassSet, FieldClass};
+use crate::policy::{ClassSet, FieldClass, Write};
 use crate::service::audit::{self, class_names, Event};
 use sea_orm::ConnectionTrait;
 use std::collections::{BTreeMap, HashMap};
@@ -23,8 +23,9 @@ pub async fn record_request(
     access: &HashMap<Uuid, Arc<StudentAccess>>,
     grants: &HashMap<Uuid, Uuid>,
     releases: Releases,
+    writes: Vec<Write>,
 ) -> AppResult<()> {
-    if releases.is_empty() {
+    if releases.is_empty() && writes.is_empty() {
         return Ok(());
     }
     let outside = caller.role.is_outside();
@@ -77,25 +78,34 @@ pub async fn record_request(
             }
         }
     }
-    let events = merged
-        .into_iter()
-        .map(
-            |((student, action, outcome, basis), (bits, records))| Event {
-                student_id: Some(student),
-                action,
-                fields: class_names(bits),
-                outcome,
-                basis: Some(basis),
-                detail: (!records.is_empty()).then(|| {
-                    let records: serde_json::Map<String, serde_json::Value> = records
-                        .into_iter()
-                        .map(|(record, bits)| (record, serde_json::json!(class_names(bits))))
-                        .collect();
-                    serde_json::json!({ "records": records }).to_string()
-                }),
-            },
-        )
-        .collect();
+    // Each write that took effect: its action, the student and the record.
+    let written = writes.into_iter().map(|w| Event {
+        student_id: w.student_id,
+        action: w.action.as_str(),
+        fields: Vec::new(),
+        outcome: "allow",
+        basis: Some(role_basis.clone()),
+        detail: Some(serde_json::json!({ "record": w.record }).to_string()),
+    });
+    let events =
+        written
+            .chain(merged.into_iter().map(
+                |((student, action, outcome, basis), (bits, records))| Event {
+                    student_id: Some(student),
+                    action,
+                    fields: class_names(bits),
+                    outcome,
+                    basis: Some(basis),
+                    detail: (!records.is_empty()).then(|| {
+                        let records: serde_json::Map<String, serde_json::Value> = records
+                            .into_iter()
+                            .map(|(record, bits)| (record, serde_json::json!(class_names(bits))))
+                            .collect();
+                        serde_json::json!({ "records": records }).to_string()
+                    }),
+                },
+            ))
+            .collect();
     audit::write(db, caller, Some(request_id), events).await
 }
 

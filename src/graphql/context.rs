@@ -188,6 +188,14 @@ impl Writer<'_> {
     pub async fn begin(&self) -> AppResult<DatabaseTransaction> {
         Ok(self.rc.write_txn().await?.begin().await?)
     }
+
+    pub fn writes_mark(&self) -> usize {
+        self.rc.decisions.writes_mark()
+    }
+
+    pub fn forget_writes_since(&self, mark: usize) {
+        self.rc.decisions.forget_writes_since(mark)
+    }
 }
 
 impl RequestContext {
@@ -280,6 +288,7 @@ impl RequestContext {
     /// and the writes are stored together or not at all.
     pub async fn finish(self) -> AppResult<Finished> {
         let releases = self.ledger.take();
+        let writes = self.decisions.take_writes();
         let access = self.access.lock().await.clone();
         let used = match self.used_grants.lock() {
             Ok(mut u) => std::mem::take(&mut *u),
@@ -289,7 +298,7 @@ impl RequestContext {
         // The audit records extend the hash chain, whose head must stay locked
         // until they commit: a request that only read writes them in a write
         // transaction of its own.
-        let db = if releases.is_empty() {
+        let db = if releases.is_empty() && writes.is_empty() {
             self.conn()
         } else {
             DatabaseExecutor::Transaction(self.write_txn().await?)
@@ -301,6 +310,7 @@ impl RequestContext {
             &access,
             &grants,
             releases,
+            writes,
         )
         .await?;
         let finished = Finished {

@@ -10,6 +10,7 @@
 macro_rules! in_transaction {
     ($writer:expr, |$txn:ident| $body:expr) => {{
         let $txn = $writer.begin().await?;
+        let mark = $writer.writes_mark();
         // An async block, so that `?` in the body lands here (and rolls back).
         let result: AppResult<_> = async { $body }.await;
         match result {
@@ -18,6 +19,8 @@ macro_rules! in_transaction {
                 Ok::<_, AppError>(value)
             }
             Err(e) => {
+                // Writes rolled back are not audited as taken.
+                $writer.forget_writes_since(mark);
                 if let Err(rollback) = $txn.rollback().await {
                     tracing::error!(error = %rollback, "rollback failed");
                 }

@@ -321,6 +321,18 @@ pub struct Decisions {
     masks: Mutex<HashMap<Facts, Arc<Mask>>>,
     evaluations: Arc<AtomicU64>,
     request_id: Option<uuid::Uuid>,
+    /// The writes that took effect in this request, audited with its records.
+    writes: Mutex<Vec<Write>>,
+}
+
+/// A write that took effect: the action, the student whose record it was
+/// (if any) and the record written. Audited with the request's other records,
+/// in its transaction (so with the write, or not at all).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Write {
+    pub action: Action,
+    pub student_id: Option<uuid::Uuid>,
+    pub record: uuid::Uuid,
 }
 
 impl Decisions {
@@ -334,7 +346,42 @@ impl Decisions {
             masks: Mutex::new(HashMap::new()),
             evaluations: Arc::new(AtomicU64::new(0)),
             request_id: None,
+            writes: Mutex::new(Vec::new()),
         }
+    }
+
+    fn written(&self) -> std::sync::MutexGuard<'_, Vec<Write>> {
+        match self.writes.lock() {
+            Ok(w) => w,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+
+    /// Notes a write that took effect, for the request's audit records. Every
+    /// write a service makes for a caller notes itself here (the deny-all walk
+    /// fails on a mutation that succeeds without its audit record).
+    pub fn wrote(&self, action: Action, student_id: Option<uuid::Uuid>, record: uuid::Uuid) {
+        self.written().push(Write {
+            action,
+            student_id,
+            record,
+        });
+    }
+
+    /// How many writes are noted: a mark to forget back to when a write's
+    /// transaction rolls back.
+    pub fn writes_mark(&self) -> usize {
+        self.written().len()
+    }
+
+    /// Forgets the writes noted since `mark` (their transaction rolled back).
+    pub fn forget_writes_since(&self, mark: usize) {
+        self.written().truncate(mark);
+    }
+
+    /// The writes noted, taken for the audit records.
+    pub fn take_writes(&self) -> Vec<Write> {
+        std::mem::take(&mut *self.written())
     }
 
     /// The decisions of one request, named by its id (written to its audit records).

@@ -357,6 +357,7 @@ pub async fn open(
         classes |= FieldClass::Adjustments;
     }
     super::changes::record(db, student.id, Some(case.id), classes, &[]).await?;
+    decisions.wrote(Action::OpenCase, Some(student.id), case.id);
     Ok((case, student))
 }
 
@@ -407,6 +408,7 @@ pub async fn assign(
     };
     let summary = FieldClass::SupportSummary.into();
     super::changes::record(db, student.id, Some(case.id), summary, &[]).await?;
+    decisions.wrote(Action::AssignCase, Some(student.id), case.id);
     Ok((case, student))
 }
 
@@ -445,6 +447,7 @@ pub async fn close(
     };
     let summary = FieldClass::SupportSummary.into();
     super::changes::record(db, student.id, Some(case.id), summary, &[]).await?;
+    decisions.wrote(Action::CloseCase, Some(student.id), case.id);
     Ok((case, student))
 }
 

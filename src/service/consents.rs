@@ -147,7 +147,7 @@ pub async fn record(
             "excluded labels apply to CASE_NOTES only: name CASE_NOTES or exclude nothing",
         ));
     }
-    Ok(consent::ActiveModel {
+    let model = consent::ActiveModel {
         id: Set(Uuid::new_v4()),
         student_id: Set(student.id),
         recipient_kind: Set(new.recipient.kind.as_str().to_owned()),
@@ -167,7 +167,9 @@ pub async fn record(
         created_at: Set(now),
     }
     .insert(db)
-    .await?)
+    .await?;
+    decisions.wrote(Action::RecordConsent, Some(model.student_id), model.id);
+    Ok(model)
 }
 
 /// A consent is honoured as given, or refused: every category it names must be
@@ -264,6 +266,11 @@ pub async fn withdraw(
             "the consent is already withdrawn".to_owned(),
         ));
     }
+    decisions.wrote(
+        Action::WithdrawConsent,
+        Some(current.student_id),
+        current.id,
+    );
     Ok(consent::Model {
         withdrawn_at: Some(now),
         withdrawn_by: Some(caller.id),

@@ -161,6 +161,11 @@ pub async fn review(
             "the review is already complete".to_owned(),
         ));
     }
+    decisions.wrote(
+        Action::ReviewEmergencyDisclosure,
+        Some(current.student_id),
+        current.id,
+    );
     Ok(emergency_disclosure::Model {
         reviewed_by: Some(caller.id),
         reviewed_at: Some(now),
@@ -207,6 +212,11 @@ pub async fn record_student_informed(
             "whether the student was informed is already recorded".to_owned(),
         ));
     }
+    decisions.wrote(
+        Action::RecordStudentInformed,
+        Some(current.student_id),
+        current.id,
+    );
     Ok(emergency_disclosure::Model {
         student_informed_at: informed_at,
         not_informed_reason,

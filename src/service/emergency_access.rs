@@ -125,6 +125,11 @@ pub async fn review(
             "the review is already complete".to_owned(),
         ));
     }
+    decisions.wrote(
+        Action::ReviewEmergencyAccess,
+        Some(current.student_id),
+        current.id,
+    );
     Ok(emergency_access::Model {
         reviewed_by: Some(caller.id),
         reviewed_at: Some(now),

@@ -64,6 +64,7 @@ pub async fn add(
     touch(db, &row.0).await?;
     let notes = FieldClass::CaseNotes.into();
     super::changes::record(db, row.1.id, Some(row.0.id), notes, &labels).await?;
+    decisions.wrote(Action::AddNote, Some(row.1.id), note.id);
     Ok((note, row))
 }
 
@@ -99,6 +100,7 @@ pub async fn add_third_party(
     touch(db, &row.0).await?;
     let entries = FieldClass::ThirdParty.into();
     super::changes::record(db, row.1.id, Some(row.0.id), entries, &[]).await?;
+    decisions.wrote(Action::RecordThirdPartyEntry, Some(row.1.id), entry.id);
     Ok((entry, row))
 }
 

@@ -171,6 +171,11 @@ pub async fn propose(
     risk_exception_recipient::Entity::insert_many(rows)
         .exec(db)
         .await?;
+    decisions.wrote(
+        Action::ProposeRiskException,
+        Some(model.student_id),
+        model.id,
+    );
     Ok(model)
 }
 
@@ -217,6 +222,11 @@ pub async fn confirm(
             "the risk exception is already confirmed".to_owned(),
         ));
     }
+    decisions.wrote(
+        Action::ConfirmRiskException,
+        Some(current.student_id),
+        current.id,
+    );
     Ok(risk_exception::Model {
         confirmed_by: Some(caller.id),
         confirmed_at: Some(now),
@@ -257,6 +267,11 @@ pub async fn revoke(
             "the risk exception is already revoked".to_owned(),
         ));
     }
+    decisions.wrote(
+        Action::RevokeRiskException,
+        Some(current.student_id),
+        current.id,
+    );
     Ok(risk_exception::Model {
         revoked_at: Some(now),
         revoked_by: Some(caller.id),
@@ -324,6 +339,11 @@ pub async fn record_student_informed(
             "whether the student was informed is already recorded".to_owned(),
         ));
     }
+    decisions.wrote(
+        Action::RecordStudentInformed,
+        Some(current.student_id),
+        current.id,
+    );
     Ok(risk_exception::Model {
         student_informed_at: informed_at,
         not_informed_reason,

@@ -260,6 +260,7 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(
         | FieldClass::Academic
         | FieldClass::TrustedContacts;
     super::changes::record(db, model.id, None, classes, &[]).await?;
+    decisions.wrote(Action::CreateStudent, Some(model.id), model.id);
     Ok(model)
 }
 
@@ -597,6 +598,7 @@ pub async fn update<C: ConnectionTrait + TransactionTrait>(
             .exec(db)
             .await?;
     }
+    decisions.wrote(Action::UpdateStudent, Some(model.id), model.id);
     Ok(model)
 }
 
@@ -637,5 +639,6 @@ pub async fn record_enrolment<C: ConnectionTrait + TransactionTrait>(
     .insert(db)
     .await?;
     super::changes::record(db, student_id, None, FieldClass::Academic.into(), &[]).await?;
+    decisions.wrote(Action::RecordEnrolment, Some(student_id), row.id);
     Ok((current, row))
 }

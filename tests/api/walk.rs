@@ -812,6 +812,7 @@ async fn walk(fields: &str) {
         checked: 0,
     };
     let mut exercised: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut unaudited: BTreeSet<String> = BTreeSet::new();
     // Every mutation of the schema is in the walk's order (so none is skipped).
     let mutations: BTreeSet<&str> = schema.types[&schema.mutation]
         .keys()
@@ -842,8 +843,20 @@ async fn walk(fields: &str) {
                 String::new()
             };
             let query = format!("{op} {{ {field}{arg} {sub} }}");
+            // Under this policy every field read is denied or redacted, so a
+            // record with outcome `allow` can only be the write's own.
+            let writes = "audit_event WHERE outcome = 'allow'";
+            let audited = if op == "mutation" {
+                app.count(writes).await
+            } else {
+                0
+            };
             let res = app.as_caller(who, role, &query, json!({})).await;
             let value = &res.data()[field.as_str()];
+            // Every write that took effect left its audit record.
+            if op == "mutation" && !value.is_null() && app.count(writes).await <= audited {
+                unaudited.insert(field.clone());
+            }
             assert!(
                 res.data()
                     .as_object()
@@ -883,6 +896,10 @@ async fn walk(fields: &str) {
             }
         }
     }
+    assert!(
+        unaudited.is_empty(),
+        "writes that took effect without an audit record: {unaudited:?}"
+    );
     assert!(
         findings.leaks.is_empty(),
         "fields not decided:\n{}",
