@@ -32,6 +32,9 @@ mod m20261126_000040_add_audit_event_chain;
 mod m20261126_000041_make_audit_event_append_only;
 mod m20261126_000050_create_restriction;
 mod m20261126_000051_create_student_change;
+mod m20261126_000060_create_retention_rule;
+mod m20261126_000061_create_legal_hold;
+mod m20261126_000062_create_erasure_request;
 
 pub struct Migrator;
 
@@ -69,6 +72,9 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000041_make_audit_event_append_only::Migration),
             Box::new(m20261126_000050_create_restriction::Migration),
             Box::new(m20261126_000051_create_student_change::Migration),
+            Box::new(m20261126_000060_create_retention_rule::Migration),
+            Box::new(m20261126_000061_create_legal_hold::Migration),
+            Box::new(m20261126_000062_create_erasure_request::Migration),
         ]
     }
 }

@@ -82,6 +82,9 @@ const LISTS: &[&str] = &[
     "emergencyAccessReviews",
     "caseStatistics",
     "recipients",
+    "retentionDue",
+    "myErasureRequests",
+    "erasureRequests",
     "edges",
 ];
 

@@ -34,6 +34,7 @@ pub mod cost;
 mod directory;
 mod disclosure;
 mod emergency;
+mod erasure;
 mod legal;
 mod me;
 mod mutation;
@@ -41,6 +42,7 @@ mod note;
 mod pagination;
 mod partner_feed;
 mod query;
+mod retention;
 mod rights;
 mod risk_exception;
 mod staff;
@@ -76,6 +78,8 @@ pub struct QueryRoot(
     partner_feed::PartnerFeedQuery,
     emergency::EmergencyQuery,
     emergency::EmergencyAccessQuery,
+    retention::RetentionQuery,
+    erasure::ErasureQuery,
 );
 
 /// The mutation root.
@@ -91,6 +95,8 @@ pub struct MutationRoot(
     emergency::EmergencyAccessMutation,
     legal::LegalAuthorityMutation,
     rights::RightsMutation,
+    retention::RetentionMutation,
+    erasure::ErasureMutation,
 );
 
 pub type ConfideSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;

@@ -46,8 +46,16 @@ record!(
     entity::partner_organisation::Model,
     entity::restriction::Model,
     entity::student_change::Model,
+    entity::legal_hold::Model,
+    entity::erasure_request::Model,
     Caller,
 );
+
+impl Record for crate::service::retention::DueEntry {
+    fn record_id(&self) -> Uuid {
+        self.student_id
+    }
+}
 
 impl Record for crate::service::partner_feed::Entry {
     fn record_id(&self) -> Uuid {
