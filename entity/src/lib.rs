@@ -5,6 +5,7 @@ pub mod audit_event;
 pub mod change_event;
 pub mod consent;
 pub mod department;
+pub mod disclosure_record;
 pub mod emergency_access;
 pub mod emergency_disclosure;
 pub mod enrolment;

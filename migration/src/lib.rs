@@ -35,6 +35,7 @@ mod m20261126_000051_create_student_change;
 mod m20261126_000060_create_retention_rule;
 mod m20261126_000061_create_legal_hold;
 mod m20261126_000062_create_erasure_request;
+mod m20261126_000063_create_disclosure_record;
 
 pub struct Migrator;
 
@@ -75,6 +76,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000060_create_retention_rule::Migration),
             Box::new(m20261126_000061_create_legal_hold::Migration),
             Box::new(m20261126_000062_create_erasure_request::Migration),
+            Box::new(m20261126_000063_create_disclosure_record::Migration),
         ]
     }
 }

@@ -12,7 +12,7 @@ use crate::error::{AppError, AppResult};
 use crate::service::audit::{self, Event};
 use chrono::NaiveDate;
 use entity::{
-    change_event, consent, emergency_access, emergency_disclosure, enrolment, erasure_request,
+    change_event, consent, disclosure_record, emergency_access, emergency_disclosure, enrolment, erasure_request,
     legal_authority, legal_hold, note, restriction, risk_exception, risk_exception_recipient,
     student, student_change, support_case, third_party_entry,
 };
@@ -133,6 +133,11 @@ pub async fn destroy(
         "risk_exception",
         risk_exception,
         risk_exception::Column::StudentId.eq(student_id)
+    );
+    delete!(
+        "disclosure_record",
+        disclosure_record,
+        disclosure_record::Column::StudentId.eq(student_id)
     );
     delete!(
         "emergency_disclosure",

@@ -816,3 +816,106 @@ async fn nobody_but_the_dpo_decides_an_erasure_request_or_reads_the_retention_re
         .await;
     assert_eq!(open.data()["erasureRequests"][0]["status"], "OPEN");
 }
+
+/// The purge rate (BENCHMARKS.md, "Retention purge"): 1,000 due students, each
+/// with an enrolment that ended long ago, a closed case and two notes, purged
+/// by the same function as `confide retention purge` (one transaction per
+/// student, tombstone included). Prints students per second.
+///
+/// `cargo test --release --test api purge_rate -- --ignored --nocapture`
+/// (PostgreSQL: with `CONFIDE_TEST_DATABASE_URL`; `PURGE_STUDENTS` to change 1,000).
+#[tokio::test]
+#[ignore]
+async fn purge_rate_for_1000_due_students() {
+    let app = spawn_app().await;
+    let n: usize = std::env::var("PURGE_STUDENTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000);
+    let long_ago = at("2012-06-01");
+    let mut ids = Vec::with_capacity(n);
+    for chunk in 0..n.div_ceil(200) {
+        let mut students = Vec::new();
+        let mut enrolments = Vec::new();
+        let mut cases = Vec::new();
+        let mut notes = Vec::new();
+        for i in chunk * 200..((chunk + 1) * 200).min(n) {
+            let s = Uuid::new_v4();
+            let c = Uuid::new_v4();
+            ids.push(s);
+            students.push(student::ActiveModel {
+                id: Set(s),
+                student_number: Set(format!("PURGE{i:06}")),
+                name: Set(format!("Purge Student {i}")),
+                preferred_name: Set(None),
+                email: Set(format!("purge{i}@uni.example")),
+                phone: Set(Some("07700 900000".into())),
+                term_address: Set(None),
+                home_address: Set(None),
+                date_of_birth: Set(None),
+                department: Set("history".into()),
+                course: Set("BA History".into()),
+                emergency_contact: Set(None),
+                gp_practice: Set(None),
+                processing_restricted: Set(false),
+                created_at: Set(long_ago),
+                updated_at: Set(long_ago),
+            });
+            enrolments.push(enrolment::ActiveModel {
+                id: Set(Uuid::new_v4()),
+                student_id: Set(s),
+                starts_on: Set(date("2009-09-28")),
+                ends_on: Set(Some(date("2012-07-31"))),
+                created_at: Set(long_ago),
+            });
+            cases.push(support_case::ActiveModel {
+                id: Set(c),
+                student_id: Set(s),
+                service: Set("counselling".into()),
+                status: Set("closed".into()),
+                opened_at: Set(long_ago),
+                closed_at: Set(Some(long_ago)),
+                assigned_to: Set(None),
+                summary: Set(Some("Purge summary".into())),
+                adjustments: Set(None),
+                risk_level: Set("none".into()),
+                created_at: Set(long_ago),
+                updated_at: Set(long_ago),
+            });
+            for k in 0..2 {
+                notes.push(note::ActiveModel {
+                    id: Set(Uuid::new_v4()),
+                    case_id: Set(c),
+                    kind: Set("meeting".into()),
+                    occurred_at: Set(long_ago),
+                    author_id: Set(app.demo.counsellor),
+                    body: Set(format!("Purge note {k} of student {i}")),
+                    labels: Set(json!([])),
+                    created_at: Set(long_ago),
+                });
+            }
+        }
+        student::Entity::insert_many(students).exec(&app.db).await.unwrap();
+        enrolment::Entity::insert_many(enrolments).exec(&app.db).await.unwrap();
+        support_case::Entity::insert_many(cases).exec(&app.db).await.unwrap();
+        note::Entity::insert_many(notes).exec(&app.db).await.unwrap();
+    }
+    let as_of = date("2026-11-26");
+    let started = std::time::Instant::now();
+    let summary = confide::cli::retention::purge(&app.db, as_of, false, false)
+        .await
+        .unwrap();
+    let secs = started.elapsed().as_secs_f64();
+    assert_eq!(summary.destroyed, n as u64);
+    assert_eq!(summary.records, (n * 5) as u64);
+    for s in ids.iter().take(5) {
+        assert!(!exists(&app, *s).await);
+    }
+    chain_verifies(&app).await;
+    eprintln!(
+        "purge ({}): {n} students ({} records) in {secs:.2}s = {:.0} students/s",
+        app.db_url.split(':').next().unwrap_or("?"),
+        summary.records,
+        n as f64 / secs
+    );
+}
