@@ -208,10 +208,7 @@ pub async fn run(command: RetentionCommand) -> anyhow::Result<()> {
             let s = purge(&db, as_of, dry_run, !quiet).await?;
             let secs = started.elapsed().as_secs_f64();
             if dry_run {
-                println!(
-                    "dry run: {} would be destroyed, {} held",
-                    s.skipped, s.held
-                );
+                println!("dry run: {} would be destroyed, {} held", s.skipped, s.held);
             } else {
                 println!(
                     "destroyed {} students ({} records) in {secs:.1}s; {} held; {} skipped (no longer due or already gone)",
@@ -225,8 +222,8 @@ pub async fn run(command: RetentionCommand) -> anyhow::Result<()> {
             service,
             rule,
         } => {
-            let service = crate::domain::slug("--service", &service)
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let service =
+                crate::domain::slug("--service", &service).map_err(|e| anyhow::anyhow!("{e}"))?;
             let parsed = Rule::parse(&rule).ok_or_else(|| {
                 anyhow::anyhow!(
                     "unknown --rule {rule}: last_contact_seven_years or last_enrolment_six_years"

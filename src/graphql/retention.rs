@@ -71,7 +71,9 @@ impl LegalHoldNode {
     }
     /// Category RETENTION.
     async fn placed_at(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<DateTime<Utc>>> {
-        reveal(ctx, &self.record, FieldClass::Retention, |m| Some(m.placed_at))
+        reveal(ctx, &self.record, FieldClass::Retention, |m| {
+            Some(m.placed_at)
+        })
     }
     /// Category RETENTION. Whether it is in force (not lifted).
     async fn active(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<bool>> {

@@ -12,9 +12,9 @@ use crate::error::{AppError, AppResult};
 use crate::service::audit::{self, Event};
 use chrono::NaiveDate;
 use entity::{
-    change_event, consent, disclosure_record, emergency_access, emergency_disclosure, enrolment, erasure_request,
-    legal_authority, legal_hold, note, restriction, risk_exception, risk_exception_recipient,
-    student, student_change, support_case, third_party_entry,
+    change_event, consent, disclosure_record, emergency_access, emergency_disclosure, enrolment,
+    erasure_request, legal_authority, legal_hold, note, restriction, risk_exception,
+    risk_exception_recipient, student, student_change, support_case, third_party_entry,
 };
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};

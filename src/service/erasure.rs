@@ -120,8 +120,7 @@ pub async fn list(
     if open_only {
         q = q.filter(erasure_request::Column::Status.eq(OPEN));
     }
-    Ok(q
-        .order_by_asc(erasure_request::Column::RequestedAt)
+    Ok(q.order_by_asc(erasure_request::Column::RequestedAt)
         .all(db)
         .await?
         .into_iter()

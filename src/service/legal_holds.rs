@@ -94,7 +94,9 @@ pub async fn lift(
         .exec(db)
         .await?;
     if updated.rows_affected != 1 {
-        return Err(AppError::Conflict("the legal hold is already lifted".to_owned()));
+        return Err(AppError::Conflict(
+            "the legal hold is already lifted".to_owned(),
+        ));
     }
     let model = legal_hold::Model {
         lifted_at: Some(now),

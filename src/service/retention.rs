@@ -387,8 +387,7 @@ async fn facts_of(
         .column(third_party_entry::Column::CreatedAt);
     if filter_students {
         note_q = note_q.filter(note::Column::CaseId.is_in(case_ids.iter().copied()));
-        entry_q =
-            entry_q.filter(third_party_entry::Column::CaseId.is_in(case_ids.iter().copied()));
+        entry_q = entry_q.filter(third_party_entry::Column::CaseId.is_in(case_ids.iter().copied()));
     }
     let notes: Vec<(Uuid, DateTime<Utc>, DateTime<Utc>)> = note_q.into_tuple().all(db).await?;
     // A note records a contact when it occurred; a note written later about
@@ -409,7 +408,10 @@ async fn facts_of(
             f.cases.push(CaseFacts {
                 case_id: c.id,
                 open: c.status != "closed",
-                last_contact_on: contact.get(&c.id).map(|d| day(*d)).unwrap_or(day(c.opened_at)),
+                last_contact_on: contact
+                    .get(&c.id)
+                    .map(|d| day(*d))
+                    .unwrap_or(day(c.opened_at)),
                 service: c.service,
             });
         }
@@ -543,7 +545,10 @@ mod tests {
         assert_eq!(end_of_academic_year(d(2018, 8, 1)), d(2019, 7, 31));
         assert_eq!(end_of_academic_year(d(2019, 7, 31)), d(2019, 7, 31));
         assert_eq!(end_of_academic_year(d(2019, 1, 15)), d(2019, 7, 31));
-        assert_eq!(seven_years_after_academic_year(d(2018, 10, 1)), d(2026, 7, 31));
+        assert_eq!(
+            seven_years_after_academic_year(d(2018, 10, 1)),
+            d(2026, 7, 31)
+        );
     }
 
     #[test]

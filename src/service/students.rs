@@ -417,7 +417,8 @@ async fn record_history(
             outcome: "allow",
             basis: None,
             detail: Some(
-                serde_json::json!({ "fields": fields, "reasonGiven": reason.is_some() }).to_string(),
+                serde_json::json!({ "fields": fields, "reasonGiven": reason.is_some() })
+                    .to_string(),
             ),
         }],
     )

@@ -146,7 +146,8 @@ async fn seed_leaver(app: &TestApp, l: Leaver<'_>) -> Seeded {
     }
 }
 
-const DUE: &str = r#"query($asOf: NaiveDate) { retentionDue(asOf: $asOf) { id dueOn rule reason held } }"#;
+const DUE: &str =
+    r#"query($asOf: NaiveDate) { retentionDue(asOf: $asOf) { id dueOn rule reason held } }"#;
 
 async fn due_as_of(app: &TestApp, as_of: &str) -> Vec<Value> {
     let res = app
@@ -239,13 +240,18 @@ async fn a_student_who_left_on_2019_07_31_is_due_on_2025_07_31_and_not_before() 
     assert_eq!(e["held"], false);
     assert!(e["reason"].as_str().unwrap().contains("2019-07-31"));
     // The demo students are enrolled: never due.
-    assert!(entry_for(&app, "2100-01-01", app.demo.alice).await.is_none());
+    assert!(entry_for(&app, "2100-01-01", app.demo.alice)
+        .await
+        .is_none());
     // The command line reports the same.
     let student = s.student.to_string();
     assert!(!cli_report(&app, "2025-07-30").contains(&student));
     let line = cli_report(&app, "2025-07-31");
     let line = line.lines().find(|l| l.starts_with(&student)).unwrap();
-    assert!(line.contains("2025-07-31\tlast_enrolment_six_years\t-"), "{line}");
+    assert!(
+        line.contains("2025-07-31\tlast_enrolment_six_years\t-"),
+        "{line}"
+    );
     // Each record's date, for the subject access export.
     let schedule = confide::service::retention::schedule(&app.db, s.student)
         .await
@@ -379,7 +385,10 @@ async fn a_legal_hold_blocks_destruction() {
         .await;
     res.assert_no_errors();
     assert_eq!(res.data()["placeLegalHold"]["active"], true);
-    let hold = res.data()["placeLegalHold"]["id"].as_str().unwrap().to_owned();
+    let hold = res.data()["placeLegalHold"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
 
     let e = entry_for(&app, "2026-11-26", s.student).await.unwrap();
     assert_eq!(e["held"], true);
@@ -395,7 +404,10 @@ async fn a_legal_hold_blocks_destruction() {
     // Nor is an erasure granted while held.
     let request = request_erasure(&app, (s.student, Role::Student), s.student).await;
     request.assert_no_errors();
-    let request = request.data()["requestErasure"]["id"].as_str().unwrap().to_owned();
+    let request = request.data()["requestErasure"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let res = grant(&app, &request).await;
     assert_eq!(res.codes(), vec!["CONFLICT"], "{:#}", res.body);
     assert!(exists(&app, s.student).await);
@@ -538,7 +550,10 @@ async fn after_a_purge_no_personal_data_of_the_student_remains_in_any_table_the_
         )
         .await;
     held.assert_no_errors();
-    let hold = held.data()["placeLegalHold"]["id"].as_str().unwrap().to_owned();
+    let hold = held.data()["placeLegalHold"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     app.as_caller(
         app.demo.dpo,
         Role::Dpo,
@@ -616,7 +631,8 @@ async fn after_a_purge_no_personal_data_of_the_student_remains_in_any_table_the_
 const REQUEST: &str = r#"mutation($studentId: ID!, $grounds: String) {
     requestErasure(studentId: $studentId, grounds: $grounds) { id studentId status grounds requestedByRole }
 }"#;
-const GRANT: &str = r#"mutation($id: ID!) { grantErasureRequest(id: $id) { id status decidedAt } }"#;
+const GRANT: &str =
+    r#"mutation($id: ID!) { grantErasureRequest(id: $id) { id status decidedAt } }"#;
 const REFUSE: &str = r#"mutation($id: ID!, $reason: String!) {
     refuseErasureRequest(id: $id, reason: $reason) { id status refusalReason }
 }"#;
@@ -692,7 +708,11 @@ async fn an_erasure_request_granted_destroys_the_student() {
         stones[0].basis.as_deref(),
         Some(format!("erasure_request:{request}").as_str())
     );
-    assert!(stones[0].detail.as_deref().unwrap().contains("erasure_request"));
+    assert!(stones[0]
+        .detail
+        .as_deref()
+        .unwrap()
+        .contains("erasure_request"));
     let granted = audit_event::Entity::find()
         .filter(audit_event::Column::Action.eq("erasure_granted"))
         .filter(audit_event::Column::StudentId.eq(s.student))
@@ -795,12 +815,7 @@ async fn nobody_but_the_dpo_decides_an_erasure_request_or_reads_the_retention_re
             .await;
         assert_eq!(res.codes(), vec!["FORBIDDEN"], "{role:?}: {:#}", res.body);
         let res = app
-            .as_caller(
-                who,
-                role,
-                REFUSE,
-                json!({ "id": request, "reason": "No." }),
-            )
+            .as_caller(who, role, REFUSE, json!({ "id": request, "reason": "No." }))
             .await;
         assert_eq!(res.codes(), vec!["FORBIDDEN"], "{role:?}: {:#}", res.body);
         let res = app.as_caller(who, role, OPEN_REQUESTS, json!({})).await;
@@ -895,10 +910,22 @@ async fn purge_rate_for_1000_due_students() {
                 });
             }
         }
-        student::Entity::insert_many(students).exec(&app.db).await.unwrap();
-        enrolment::Entity::insert_many(enrolments).exec(&app.db).await.unwrap();
-        support_case::Entity::insert_many(cases).exec(&app.db).await.unwrap();
-        note::Entity::insert_many(notes).exec(&app.db).await.unwrap();
+        student::Entity::insert_many(students)
+            .exec(&app.db)
+            .await
+            .unwrap();
+        enrolment::Entity::insert_many(enrolments)
+            .exec(&app.db)
+            .await
+            .unwrap();
+        support_case::Entity::insert_many(cases)
+            .exec(&app.db)
+            .await
+            .unwrap();
+        note::Entity::insert_many(notes)
+            .exec(&app.db)
+            .await
+            .unwrap();
     }
     let as_of = date("2026-11-26");
     let started = std::time::Instant::now();

@@ -562,10 +562,7 @@ fn arguments(app: &TestApp, f: &Fixture, role: Role, n: usize) -> BTreeMap<&'sta
     );
     a.insert(
         "requestErasure",
-        format!(
-            "(studentId: {}, grounds: \"Walk.\")",
-            s(json!(id(student)))
-        ),
+        format!("(studentId: {}, grounds: \"Walk.\")", s(json!(id(student)))),
     );
     a.insert(
         "grantErasureRequest",
