@@ -287,6 +287,17 @@ async fn a_student_who_re_enrolled_and_left_on_2022_07_31_is_not_due_before_2028
     cli_purge(&app, "2028-07-30");
     assert!(exists(&app, s.student).await);
     assert!(tombstones(&app, s.student).await.is_empty());
+    // A dry run on the day lists them and destroys nothing.
+    let (ok, out) = cli(
+        &app,
+        &["retention", "purge", "--as-of", "2028-07-31", "--dry-run"],
+    );
+    assert!(ok, "{out}");
+    assert!(out.contains(&s.student.to_string()), "{out}");
+    assert!(out.contains("dry run: 1 would be destroyed"), "{out}");
+    assert!(exists(&app, s.student).await);
+    cli_purge(&app, "2028-07-31");
+    assert!(!exists(&app, s.student).await);
 }
 
 #[tokio::test]
