@@ -496,6 +496,138 @@ async fn occurrences(app: &TestApp, cols: &[(String, String)], needle: &str) -> 
     found
 }
 
+/// One record of every other workflow about the student (written directly,
+/// as the walk does), each with its free text marked with `m`.
+async fn seed_workflow_records(app: &TestApp, student: Uuid, case: Uuid, m: &str) {
+    let now = Utc::now();
+    let long_ago = at("2013-05-01");
+    entity::consent::ActiveModel {
+        id: Set(Uuid::new_v4()),
+        student_id: Set(student),
+        recipient_kind: Set("partner".into()),
+        recipient_ref: Set(Some(app.demo.gp_practice.to_string())),
+        categories: Set(json!(["IDENTITY"])),
+        excluded_labels: Set(json!([])),
+        case_id: Set(Some(case)),
+        purpose: Set(format!("Consent purpose {m}")),
+        given_at: Set(long_ago),
+        expires_at: Set(Some(long_ago + Duration::days(30))),
+        form_reference: Set(Some(format!("F-{m}"))),
+        recorded_by: Set(app.demo.counsellor),
+        recorded_by_role: Set("practitioner".into()),
+        withdrawn_at: Set(None),
+        withdrawn_by: Set(None),
+        withdrawal_reason: Set(None),
+        created_at: Set(long_ago),
+    }
+    .insert(&app.db)
+    .await
+    .unwrap();
+    let exception = Uuid::new_v4();
+    entity::risk_exception::ActiveModel {
+        id: Set(exception),
+        student_id: Set(student),
+        ground: Set("safeguarding".into()),
+        student_position: Set("refused".into()),
+        recipients: Set(json!([{ "kind": "partner", "ref": app.demo.nhs_trust.to_string() }])),
+        categories: Set(json!(["IDENTITY"])),
+        justification: Set(format!("Exception justification {m}")),
+        proposed_by: Set(app.demo.mental_health_adviser),
+        proposed_at: Set(long_ago),
+        confirmed_by: Set(Some(app.demo.counsellor)),
+        confirmed_at: Set(Some(long_ago)),
+        expires_at: Set(long_ago + Duration::hours(72)),
+        revoked_at: Set(None),
+        revoked_by: Set(None),
+        student_informed_at: Set(Some(long_ago)),
+        not_informed_reason: Set(None),
+        concern_notice: Set(Some(format!("Concern notice {m}"))),
+        created_at: Set(long_ago),
+    }
+    .insert(&app.db)
+    .await
+    .unwrap();
+    entity::risk_exception_recipient::ActiveModel {
+        id: Set(Uuid::new_v4()),
+        risk_exception_id: Set(exception),
+        student_id: Set(student),
+        recipient_kind: Set("partner".into()),
+        recipient_ref: Set(Some(app.demo.nhs_trust.to_string())),
+    }
+    .insert(&app.db)
+    .await
+    .unwrap();
+    entity::emergency_disclosure::ActiveModel {
+        id: Set(Uuid::new_v4()),
+        student_id: Set(student),
+        disclosed_by: Set(app.demo.counsellor),
+        recipient: Set(format!("Ambulance for {m}")),
+        method: Set("telephone".into()),
+        categories: Set(json!(["IDENTITY"])),
+        reason: Set(format!("Collapsed {m}")),
+        occurred_at: Set(long_ago),
+        review_due_at: Set(long_ago + Duration::days(2)),
+        reviewed_by: Set(Some(app.demo.mental_health_adviser)),
+        reviewed_at: Set(Some(long_ago)),
+        review_outcome: Set(Some(format!("Proportionate {m}"))),
+        student_informed_at: Set(Some(long_ago)),
+        not_informed_reason: Set(None),
+        created_at: Set(long_ago),
+    }
+    .insert(&app.db)
+    .await
+    .unwrap();
+    entity::emergency_access::ActiveModel {
+        id: Set(Uuid::new_v4()),
+        case_id: Set(case),
+        student_id: Set(student),
+        staff_id: Set(app.demo.disability_adviser),
+        service: Set("counselling".into()),
+        reason: Set(format!("Break glass {m}")),
+        opened_at: Set(long_ago),
+        expires_at: Set(long_ago + Duration::hours(1)),
+        reviewed_by: Set(Some(app.demo.counselling_lead)),
+        reviewed_at: Set(Some(long_ago)),
+    }
+    .insert(&app.db)
+    .await
+    .unwrap();
+    entity::legal_authority::ActiveModel {
+        id: Set(Uuid::new_v4()),
+        student_id: Set(student),
+        kind: Set("court_order".into()),
+        reference: Set(format!("Order {m} v University")),
+        issuer: Set("County Court".into()),
+        recipient_kind: Set("partner".into()),
+        recipient_ref: Set(app.demo.nhs_trust.to_string()),
+        categories: Set(json!(["IDENTITY"])),
+        case_id: Set(Some(case)),
+        recorded_at: Set(long_ago),
+        recorded_by: Set(app.demo.dpo),
+        expires_at: Set(long_ago + Duration::days(1)),
+        revoked_at: Set(None),
+        revoked_by: Set(None),
+        inform_forbidden: Set(false),
+        student_informed_at: Set(Some(long_ago)),
+        not_informed_reason: Set(None),
+    }
+    .insert(&app.db)
+    .await
+    .unwrap();
+    entity::disclosure_record::ActiveModel {
+        id: Set(Uuid::new_v4()),
+        student_id: Set(student),
+        recipient: Set(format!("Recipient {m} mother")),
+        method: Set("telephone".into()),
+        occurred_at: Set(long_ago),
+        recorded_by: Set(app.demo.counsellor),
+        recorded_at: Set(now),
+    }
+    .insert(&app.db)
+    .await
+    .unwrap();
+}
+
 #[tokio::test]
 async fn after_a_purge_no_personal_data_of_the_student_remains_in_any_table_the_tombstone_does_and_the_chain_verifies(
 ) {
@@ -574,8 +706,17 @@ async fn after_a_purge_no_personal_data_of_the_student_remains_in_any_table_the_
     .await
     .assert_no_errors();
 
+    seed_workflow_records(&app, s.student, s.case, "E5").await;
+
     let cols = columns(&app).await;
     let needles = [
+        "Consent purpose E5".to_owned(),
+        "Exception justification E5".to_owned(),
+        "Concern notice E5".to_owned(),
+        "Ambulance for E5".to_owned(),
+        "Break glass E5".to_owned(),
+        "Order E5 v University".to_owned(),
+        "Recipient E5 mother".to_owned(),
         s.name.clone(),
         s.email.clone(),
         s.number.clone(),
@@ -632,6 +773,20 @@ async fn after_a_purge_no_personal_data_of_the_student_remains_in_any_table_the_
     assert_eq!(detail["destroyed"]["third_party_entry"], 1);
     assert_eq!(detail["destroyed"]["restriction"], 1);
     assert_eq!(detail["destroyed"]["legal_hold"], 1);
+    for table in [
+        "consent",
+        "risk_exception",
+        "risk_exception_recipient",
+        "emergency_disclosure",
+        "emergency_access",
+        "legal_authority",
+        "disclosure_record",
+        "student_change",
+        "enrolment",
+        "support_case",
+    ] {
+        assert_eq!(detail["destroyed"][table], 1, "{table}: {detail}");
+    }
     chain_verifies(&app).await;
     // A re-run finds nothing more to do.
     let out = cli_purge(&app, "2026-11-26");
