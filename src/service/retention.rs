@@ -315,6 +315,17 @@ pub async fn set_rule(db: &impl ConnectionTrait, service: &str, rule: Rule) -> A
     Ok(())
 }
 
+/// A case's id, student, service, status, opening, closing and last update.
+type CaseRow = (
+    Uuid,
+    Uuid,
+    String,
+    String,
+    DateTime<Utc>,
+    Option<DateTime<Utc>>,
+    DateTime<Utc>,
+);
+
 /// Loads the facts of these students (`None`: every student).
 async fn facts_of(
     db: &impl ConnectionTrait,
@@ -359,21 +370,29 @@ async fn facts_of(
         }
     }
 
-    let mut q = support_case::Entity::find();
+    let mut q = support_case::Entity::find()
+        .select_only()
+        .column(support_case::Column::Id)
+        .column(support_case::Column::StudentId)
+        .column(support_case::Column::Service)
+        .column(support_case::Column::Status)
+        .column(support_case::Column::OpenedAt)
+        .column(support_case::Column::ClosedAt)
+        .column(support_case::Column::UpdatedAt);
     if filter_students {
         q = q.filter(support_case::Column::StudentId.is_in(ids.iter().copied()));
     }
-    let cases = q.all(db).await?;
-    let case_ids: Vec<Uuid> = cases.iter().map(|c| c.id).collect();
+    let cases: Vec<CaseRow> = q.into_tuple().all(db).await?;
+    let case_ids: Vec<Uuid> = cases.iter().map(|c| c.0).collect();
     let mut contact: HashMap<Uuid, DateTime<Utc>> = cases
         .iter()
-        .map(|c| {
-            let last = [Some(c.opened_at), c.closed_at, Some(c.updated_at)]
+        .map(|(id, _, _, _, opened_at, closed_at, updated_at)| {
+            let last = [Some(*opened_at), *closed_at, Some(*updated_at)]
                 .into_iter()
                 .flatten()
                 .max()
-                .unwrap_or(c.opened_at);
-            (c.id, last)
+                .unwrap_or(*opened_at);
+            (*id, last)
         })
         .collect();
     let mut note_q = note::Entity::find()
@@ -403,16 +422,13 @@ async fn facts_of(
             *last = (*last).max(created_at);
         }
     }
-    for c in cases {
-        if let Some(f) = out.get_mut(&c.student_id) {
+    for (id, student_id, service, status, opened_at, _, _) in cases {
+        if let Some(f) = out.get_mut(&student_id) {
             f.cases.push(CaseFacts {
-                case_id: c.id,
-                open: c.status != "closed",
-                last_contact_on: contact
-                    .get(&c.id)
-                    .map(|d| day(*d))
-                    .unwrap_or(day(c.opened_at)),
-                service: c.service,
+                case_id: id,
+                open: status != "closed",
+                last_contact_on: contact.get(&id).map(|d| day(*d)).unwrap_or(day(opened_at)),
+                service,
             });
         }
     }
