@@ -21,6 +21,30 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelec
 use std::collections::BTreeMap;
 use uuid::Uuid;
 
+/// Every table [`destroy`] clears of the student's rows. A table with a
+/// `student_id` or `case_id` column must be here (or be the audit trail):
+/// `tests/api/retention.rs` checks it against the database's own catalogue,
+/// so a new table about students is not forgotten by the purge.
+pub const TABLES: &[&str] = &[
+    "note",
+    "third_party_entry",
+    "emergency_access",
+    "legal_authority",
+    "consent",
+    "risk_exception_recipient",
+    "risk_exception",
+    "disclosure_record",
+    "emergency_disclosure",
+    "restriction",
+    "student_change",
+    "change_event",
+    "enrolment",
+    "erasure_request",
+    "legal_hold",
+    "support_case",
+    "student",
+];
+
 /// Why a student is destroyed: recorded in the tombstone.
 #[derive(Clone, Debug)]
 pub struct Grounds {

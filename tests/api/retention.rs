@@ -1112,3 +1112,20 @@ async fn purge_rate_for_1000_due_students() {
         n as f64 / secs
     );
 }
+
+#[tokio::test]
+async fn the_purge_clears_every_table_that_holds_a_student_id_or_a_case_id() {
+    let app = spawn_app().await;
+    let mut missing: Vec<String> = columns(&app)
+        .await
+        .into_iter()
+        .filter(|(t, c)| (c == "student_id" || c == "case_id") && t != "audit_event")
+        .map(|(t, _)| t)
+        .filter(|t| !confide::service::destruction::TABLES.contains(&t.as_str()))
+        .collect();
+    missing.dedup();
+    assert!(
+        missing.is_empty(),
+        "tables about students that destruction::destroy does not clear: {missing:?}"
+    );
+}
