@@ -36,6 +36,7 @@ mod m20261126_000060_create_retention_rule;
 mod m20261126_000061_create_legal_hold;
 mod m20261126_000062_create_erasure_request;
 mod m20261126_000063_create_disclosure_record;
+mod m20261126_000064_create_destruction_indexes;
 
 pub struct Migrator;
 
@@ -77,6 +78,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000061_create_legal_hold::Migration),
             Box::new(m20261126_000062_create_erasure_request::Migration),
             Box::new(m20261126_000063_create_disclosure_record::Migration),
+            Box::new(m20261126_000064_create_destruction_indexes::Migration),
         ]
     }
 }
