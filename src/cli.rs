@@ -1,4 +1,7 @@
-//! The command line: `serve`, `token`, `seed`, `migrate`, `admin create`.
+//! The command line: `serve`, `token`, `seed`, `migrate`, `admin create`,
+//! `audit verify`, `retention report | purge | rule`.
+
+pub mod retention;
 
 use crate::auth::Authenticator;
 use crate::domain::Role;
@@ -69,6 +72,12 @@ pub enum Command {
     Audit {
         #[command(subcommand)]
         command: AuditCommand,
+    },
+    /// The retention schedule: what is due for destruction, the purge, and
+    /// the services' rules.
+    Retention {
+        #[command(subcommand)]
+        command: retention::RetentionCommand,
     },
 }
 
@@ -289,5 +298,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Retention { command } => retention::run(command).await,
     }
 }

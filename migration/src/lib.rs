@@ -33,6 +33,11 @@ mod m20261126_000041_make_audit_event_append_only;
 mod m20261126_000050_create_restriction;
 mod m20261126_000051_create_student_change;
 mod m20261126_000052_create_lawful_basis;
+mod m20261126_000060_create_retention_rule;
+mod m20261126_000061_create_legal_hold;
+mod m20261126_000062_create_erasure_request;
+mod m20261126_000063_create_disclosure_record;
+mod m20261126_000064_create_destruction_indexes;
 
 pub struct Migrator;
 
@@ -71,6 +76,11 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000050_create_restriction::Migration),
             Box::new(m20261126_000051_create_student_change::Migration),
             Box::new(m20261126_000052_create_lawful_basis::Migration),
+            Box::new(m20261126_000060_create_retention_rule::Migration),
+            Box::new(m20261126_000061_create_legal_hold::Migration),
+            Box::new(m20261126_000062_create_erasure_request::Migration),
+            Box::new(m20261126_000063_create_disclosure_record::Migration),
+            Box::new(m20261126_000064_create_destruction_indexes::Migration),
         ]
     }
 }

@@ -1074,6 +1074,43 @@ impl RequestContext {
         self.about_student(me, rows).await
     }
 
+    /// The students due for destruction as of a date (the DPO), each decided
+    /// as the caller's RETENTION (about no student's own facts).
+    pub async fn retention_due(
+        &self,
+        as_of: chrono::NaiveDate,
+    ) -> AppResult<Vec<Guarded<service::retention::DueEntry>>> {
+        self.decisions
+            .authorize(Action::ReadRetention, Relation::Any)?;
+        let rows = service::retention::report(&self.conn(), as_of).await?;
+        let mask = self.decisions.mask(Facts::base(Relation::Any));
+        Ok(rows
+            .into_iter()
+            .map(|r| {
+                let subject = Some((r.student_id, None));
+                Guarded::new(Arc::new(r), mask.clone(), subject)
+            })
+            .collect())
+    }
+
+    /// The caller's own erasure requests (a student), under their own mask.
+    pub async fn my_erasure_requests(
+        &self,
+    ) -> AppResult<Vec<Guarded<entity::erasure_request::Model>>> {
+        let rows = service::erasure::mine(&self.conn(), &self.decisions).await?;
+        let me = self.caller().id;
+        self.about_student(me, rows).await
+    }
+
+    /// Erasure requests (the DPO), each under its student's mask.
+    pub async fn erasure_requests(
+        &self,
+        open_only: bool,
+    ) -> AppResult<Vec<Guarded<entity::erasure_request::Model>>> {
+        let rows = service::erasure::list(&self.conn(), &self.decisions, open_only).await?;
+        self.under_students(rows).await
+    }
+
     /// The audit trail (the DPO; a service lead for their service's staff),
     /// decided as the caller's AUDIT_TRAIL.
     pub async fn audit_events(

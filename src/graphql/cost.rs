@@ -83,6 +83,9 @@ const LISTS: &[&str] = &[
     "emergencyAccessReviews",
     "caseStatistics",
     "recipients",
+    "retentionDue",
+    "myErasureRequests",
+    "erasureRequests",
     "edges",
 ];
 

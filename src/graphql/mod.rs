@@ -38,6 +38,7 @@ mod directory;
 mod disclosure;
 mod emergency;
 mod lawful_basis;
+mod erasure;
 mod legal;
 mod me;
 mod mutation;
@@ -45,6 +46,7 @@ mod note;
 mod pagination;
 mod partner_feed;
 mod query;
+mod retention;
 mod rights;
 mod risk_exception;
 mod staff;
@@ -81,6 +83,8 @@ pub struct QueryRoot(
     partner_feed::PartnerFeedQuery,
     emergency::EmergencyQuery,
     emergency::EmergencyAccessQuery,
+    retention::RetentionQuery,
+    erasure::ErasureQuery,
 );
 
 /// The mutation root.
@@ -97,6 +101,8 @@ pub struct MutationRoot(
     legal::LegalAuthorityMutation,
     rights::RightsMutation,
     lawful_basis::LawfulBasisMutation,
+    retention::RetentionMutation,
+    erasure::ErasureMutation,
 );
 
 pub type ConfideSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;

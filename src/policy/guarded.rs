@@ -46,6 +46,8 @@ record!(
     entity::partner_organisation::Model,
     entity::restriction::Model,
     entity::student_change::Model,
+    entity::legal_hold::Model,
+    entity::erasure_request::Model,
     Caller,
 );
 
@@ -53,6 +55,12 @@ record!(
 impl Record for entity::lawful_basis::Model {
     fn record_id(&self) -> Uuid {
         Uuid::nil()
+    }
+}
+
+impl Record for crate::service::retention::DueEntry {
+    fn record_id(&self) -> Uuid {
+        self.student_id
     }
 }
 

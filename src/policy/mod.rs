@@ -72,6 +72,11 @@ text_enum!(
         /// The rectification history of a student's details: previous and new
         /// values, who changed them, when and why.
         ChangeHistory => "CHANGE_HISTORY",
+        /// The retention schedule (what is due for destruction, when and why)
+        /// and legal holds (the DPO's records).
+        Retention => "RETENTION",
+        /// Erasure requests: the student's own, and the DPO's decisions.
+        ErasureRequests => "ERASURE_REQUESTS",
     }
 );
 
@@ -130,7 +135,9 @@ impl FieldClass {
             | FieldClass::AuditTrail
             | FieldClass::Directory
             | FieldClass::Restrictions
-            | FieldClass::ChangeHistory => None,
+            | FieldClass::ChangeHistory
+            | FieldClass::Retention
+            | FieldClass::ErasureRequests => None,
         }
     }
 
@@ -162,7 +169,9 @@ impl FieldClass {
             | FieldClass::AuditTrail
             | FieldClass::Directory
             | FieldClass::Restrictions
-            | FieldClass::ChangeHistory => false,
+            | FieldClass::ChangeHistory
+            | FieldClass::Retention
+            | FieldClass::ErasureRequests => false,
         }
     }
 }
@@ -285,6 +294,15 @@ text_enum!(
         /// Restrict processing of a student, record the student's being
         /// notified, lift the restriction (the DPO).
         RestrictProcessing => "restrict_processing",
+        /// Read the retention schedule: what is due for destruction (the DPO).
+        ReadRetention => "read_retention",
+        /// Place and lift a legal hold on a student's records (the DPO).
+        PlaceLegalHold => "place_legal_hold",
+        /// Request erasure of a student's records (the student themself; the
+        /// DPO on their behalf), and list one's own requests.
+        RequestErasure => "request_erasure",
+        /// List and decide erasure requests (the DPO).
+        DecideErasure => "decide_erasure",
     }
 );
 

@@ -108,9 +108,9 @@ pub async fn record(
             outcome: "allow",
             basis: Some(emergency_basis(id)),
             detail: Some(
+                // The recipient and method stay in the disclosure's own row.
                 serde_json::json!({
-                    "recipient": new.recipient,
-                    "method": new.method,
+                    "emergencyDisclosure": id,
                     "occurredAt": new.occurred_at,
                 })
                 .to_string(),

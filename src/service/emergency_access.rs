@@ -70,7 +70,8 @@ pub async fn open(
             outcome: "allow",
             basis: Some(emergency_access_basis(model.id)),
             detail: Some(
-                serde_json::json!({ "reason": reason, "expiresAt": model.expires_at }).to_string(),
+                serde_json::json!({ "reasonChars": reason.chars().count(), "expiresAt": model.expires_at })
+                    .to_string(),
             ),
         }],
     )

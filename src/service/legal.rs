@@ -140,9 +140,8 @@ pub async fn record(
         &model,
         "legal_authority",
         serde_json::json!({
+            // The order's reference and issuer stay in the authority's own row.
             "kind": new.kind.as_str(),
-            "reference": new.reference,
-            "issuer": new.issuer,
             "recipient": recipient_ref,
             "caseId": new.case_id,
             "expiresAt": new.expires_at,
@@ -279,7 +278,7 @@ pub async fn record_student_informed(
         "legal_authority_informed",
         serde_json::json!({
             "informedAt": model.student_informed_at,
-            "notInformedReason": model.not_informed_reason,
+            "notInformedReasonGiven": model.not_informed_reason.is_some(),
         }),
     )
     .await?;

@@ -92,7 +92,7 @@ pub async fn restrict(
         decisions,
         &model,
         "processing_restricted",
-        serde_json::json!({ "reason": reason }),
+        serde_json::json!({ "reasonChars": reason.chars().count() }),
     )
     .await?;
     Ok(model)
@@ -216,7 +216,7 @@ pub async fn lift(
         decisions,
         &model,
         "restriction_lifted",
-        serde_json::json!({ "reason": reason }),
+        serde_json::json!({ "reasonChars": reason.chars().count() }),
     )
     .await?;
     Ok(model)

@@ -482,6 +482,18 @@ pub async fn record_disclosure(
             exception_basis(id)
         }
     };
+    // To whom and how stay in the disclosure's own row; the audit record
+    // names it by id (and `myDisclosures` shows them from it).
+    let record = entity::disclosure_record::ActiveModel {
+        id: sea_orm::Set(Uuid::new_v4()),
+        student_id: sea_orm::Set(student.id),
+        recipient: sea_orm::Set(new.recipient),
+        method: sea_orm::Set(new.method),
+        occurred_at: sea_orm::Set(new.occurred_at),
+        recorded_by: sea_orm::Set(caller.id),
+        recorded_at: sea_orm::Set(decisions.now()),
+    };
+    let record = sea_orm::ActiveModelTrait::insert(record, db).await?;
     audit::write(
         db,
         caller,
@@ -498,9 +510,8 @@ pub async fn record_disclosure(
             basis: Some(basis),
             detail: Some(
                 serde_json::json!({
-                    "recipient": new.recipient,
-                    "method": new.method,
-                    "occurredAt": new.occurred_at,
+                    "disclosure": record.id,
+                    "occurredAt": record.occurred_at,
                 })
                 .to_string(),
             ),
@@ -558,7 +569,43 @@ pub async fn my_disclosures(
         .order_by_desc(audit_event::Column::OccurredAt)
         .all(db)
         .await?;
-    Ok(without_hidden(rows, &hidden))
+    with_disclosure_records(db, student, without_hidden(rows, &hidden)).await
+}
+
+/// Shows, in the detail of each disclosure made outside the API, to whom and
+/// how (kept in its own row, not in the audit record).
+async fn with_disclosure_records(
+    db: &impl ConnectionTrait,
+    student: Uuid,
+    mut rows: Vec<audit_event::Model>,
+) -> AppResult<Vec<audit_event::Model>> {
+    let records: std::collections::HashMap<String, entity::disclosure_record::Model> =
+        entity::disclosure_record::Entity::find()
+            .filter(entity::disclosure_record::Column::StudentId.eq(student))
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|r| (r.id.to_string(), r))
+            .collect();
+    for row in &mut rows {
+        let Some(detail) = row.detail.as_deref() else {
+            continue;
+        };
+        let Ok(mut value) = serde_json::from_str::<serde_json::Value>(detail) else {
+            continue;
+        };
+        let Some(record) = value
+            .get("disclosure")
+            .and_then(|d| d.as_str())
+            .and_then(|d| records.get(d))
+        else {
+            continue;
+        };
+        value["recipient"] = serde_json::json!(record.recipient);
+        value["method"] = serde_json::json!(record.method);
+        row.detail = Some(value.to_string());
+    }
+    Ok(rows)
 }
 
 /// The caller's own access log (a student): every read of their data by staff

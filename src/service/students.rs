@@ -417,7 +417,10 @@ async fn record_history(
             fields: super::audit::class_names(classes),
             outcome: "allow",
             basis: None,
-            detail: Some(serde_json::json!({ "fields": fields, "reason": reason }).to_string()),
+            detail: Some(
+                serde_json::json!({ "fields": fields, "reasonGiven": reason.is_some() })
+                    .to_string(),
+            ),
         }],
     )
     .await

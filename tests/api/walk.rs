@@ -129,6 +129,12 @@ struct Fixture {
     walk_student: Uuid,
     restriction_unnotified: Uuid,
     restriction_notified: Uuid,
+    /// A legal hold on the walk's student, to lift.
+    hold: Uuid,
+    /// Open erasure requests: one of a student of its own (granted: the
+    /// student is destroyed), one of the walk's student (refused).
+    erasure_to_grant: Uuid,
+    erasure_to_refuse: Uuid,
 }
 
 /// Consents and exceptions written directly (the app runs a test policy), so
@@ -379,7 +385,66 @@ async fn seed(app: &TestApp) -> Fixture {
         .unwrap();
         restrictions.push(id);
     }
+    let hold = Uuid::new_v4();
+    entity::legal_hold::ActiveModel {
+        id: Set(hold),
+        student_id: Set(walk_student),
+        reason: Set("Walk.".into()),
+        placed_by: Set(app.demo.dpo),
+        placed_at: Set(now),
+        lifted_by: Set(None),
+        lifted_at: Set(None),
+        lift_reason: Set(None),
+    }
+    .insert(&app.db)
+    .await
+    .unwrap();
+    let erasure_student = Uuid::new_v4();
+    entity::student::ActiveModel {
+        id: Set(erasure_student),
+        student_number: Set("WALK0002".into()),
+        name: Set("Walk Erasure".into()),
+        preferred_name: Set(None),
+        email: Set("walk.erasure@uni.example".into()),
+        phone: Set(None),
+        term_address: Set(None),
+        home_address: Set(None),
+        date_of_birth: Set(None),
+        department: Set("history".into()),
+        course: Set("BA History".into()),
+        emergency_contact: Set(None),
+        gp_practice: Set(None),
+        processing_restricted: Set(false),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(&app.db)
+    .await
+    .unwrap();
+    let mut erasures = Vec::new();
+    for student in [erasure_student, walk_student] {
+        let id = Uuid::new_v4();
+        entity::erasure_request::ActiveModel {
+            id: Set(id),
+            student_id: Set(student),
+            grounds: Set(Some("Walk.".into())),
+            requested_by: Set(student),
+            requested_by_role: Set("student".into()),
+            requested_at: Set(now),
+            status: Set("open".into()),
+            decided_by: Set(None),
+            decided_at: Set(None),
+            refusal_reason: Set(None),
+        }
+        .insert(&app.db)
+        .await
+        .unwrap();
+        erasures.push(id);
+    }
     Fixture {
+        hold,
+        erasure_to_grant: erasures[0],
+        erasure_to_refuse: erasures[1],
         walk_student,
         restriction_unnotified: restrictions[0],
         restriction_notified: restrictions[1],
@@ -481,6 +546,35 @@ fn arguments(app: &TestApp, f: &Fixture, role: Role, n: usize) -> BTreeMap<&'sta
         ),
     );
     a.insert("caseStatistics", String::new());
+    a.insert("retentionDue", "(asOf: \"2100-01-01\")".to_owned());
+    a.insert("myErasureRequests", String::new());
+    a.insert("erasureRequests", "(openOnly: false)".to_owned());
+    a.insert(
+        "placeLegalHold",
+        format!(
+            "(studentId: {}, reason: \"Walk.\")",
+            s(json!(id(f.walk_student)))
+        ),
+    );
+    a.insert(
+        "liftLegalHold",
+        format!("(id: {}, reason: \"Walk.\")", s(json!(id(f.hold)))),
+    );
+    a.insert(
+        "requestErasure",
+        format!("(studentId: {}, grounds: \"Walk.\")", s(json!(id(student)))),
+    );
+    a.insert(
+        "grantErasureRequest",
+        format!("(id: {})", s(json!(id(f.erasure_to_grant)))),
+    );
+    a.insert(
+        "refuseErasureRequest",
+        format!(
+            "(id: {}, reason: \"Walk.\")",
+            s(json!(id(f.erasure_to_refuse)))
+        ),
+    );
     a.insert("myDisclosures", String::new());
     a.insert("myAccessLog", String::new());
     a.insert("auditEvents", "(limit: 5)".to_owned());
@@ -682,6 +776,11 @@ const MUTATION_ORDER: &[&str] = &[
     "recordRestrictionNotified",
     "liftRestriction",
     "setLawfulBasis",
+    "placeLegalHold",
+    "liftLegalHold",
+    "requestErasure",
+    "refuseErasureRequest",
+    "grantErasureRequest",
 ];
 
 fn policy(fields: &str, actions: &str) -> String {
@@ -928,6 +1027,9 @@ async fn walk(fields: &str) {
                 "me",
                 "emergencyReviews",
                 "emergencyAccessReviews",
+                "retentionDue",
+                "myErasureRequests",
+                "erasureRequests",
             ]
             .iter(),
         )
