@@ -32,6 +32,8 @@ mod m20261126_000040_add_audit_event_chain;
 mod m20261126_000041_make_audit_event_append_only;
 mod m20261126_000050_create_restriction;
 mod m20261126_000051_create_student_change;
+mod m20261126_000070_create_subject_access_request;
+mod m20261126_000071_create_serious_harm_review;
 
 pub struct Migrator;
 
@@ -69,6 +71,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000041_make_audit_event_append_only::Migration),
             Box::new(m20261126_000050_create_restriction::Migration),
             Box::new(m20261126_000051_create_student_change::Migration),
+            Box::new(m20261126_000070_create_subject_access_request::Migration),
+            Box::new(m20261126_000071_create_serious_harm_review::Migration),
         ]
     }
 }

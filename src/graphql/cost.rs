@@ -82,6 +82,9 @@ const LISTS: &[&str] = &[
     "emergencyAccessReviews",
     "caseStatistics",
     "recipients",
+    "subjectAccessRequests",
+    "mySubjectAccessRequests",
+    "seriousHarmReviews",
     "edges",
 ];
 

@@ -43,6 +43,7 @@ mod partner_feed;
 mod query;
 mod rights;
 mod risk_exception;
+mod sar;
 mod staff;
 mod statistics;
 mod student;
@@ -76,6 +77,7 @@ pub struct QueryRoot(
     partner_feed::PartnerFeedQuery,
     emergency::EmergencyQuery,
     emergency::EmergencyAccessQuery,
+    sar::SubjectAccessQuery,
 );
 
 /// The mutation root.
@@ -91,6 +93,7 @@ pub struct MutationRoot(
     emergency::EmergencyAccessMutation,
     legal::LegalAuthorityMutation,
     rights::RightsMutation,
+    sar::SubjectAccessMutation,
 );
 
 pub type ConfideSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;

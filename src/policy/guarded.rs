@@ -46,6 +46,8 @@ record!(
     entity::partner_organisation::Model,
     entity::restriction::Model,
     entity::student_change::Model,
+    entity::subject_access_request::Model,
+    entity::serious_harm_review::Model,
     Caller,
 );
 

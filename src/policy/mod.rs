@@ -72,6 +72,9 @@ text_enum!(
         /// The rectification history of a student's details: previous and new
         /// values, who changed them, when and why.
         ChangeHistory => "CHANGE_HISTORY",
+        /// Subject access requests and their serious-harm reviews (the DPO;
+        /// the student about their own requests).
+        SubjectAccess => "SUBJECT_ACCESS",
     }
 );
 
@@ -130,7 +133,8 @@ impl FieldClass {
             | FieldClass::AuditTrail
             | FieldClass::Directory
             | FieldClass::Restrictions
-            | FieldClass::ChangeHistory => None,
+            | FieldClass::ChangeHistory
+            | FieldClass::SubjectAccess => None,
         }
     }
 
@@ -162,7 +166,8 @@ impl FieldClass {
             | FieldClass::AuditTrail
             | FieldClass::Directory
             | FieldClass::Restrictions
-            | FieldClass::ChangeHistory => false,
+            | FieldClass::ChangeHistory
+            | FieldClass::SubjectAccess => false,
         }
     }
 }
@@ -283,6 +288,20 @@ text_enum!(
         /// Restrict processing of a student, record the student's being
         /// notified, lift the restriction (the DPO).
         RestrictProcessing => "restrict_processing",
+        /// Open a subject access request for a student (the DPO).
+        OpenSubjectAccessRequest => "open_subject_access_request",
+        /// Make a subject access request for oneself (a student).
+        RequestSubjectAccess => "request_subject_access",
+        /// Extend a subject access request, flag items for a serious-harm
+        /// review, record judgements and third-party disclosure
+        /// justifications, finalise (the DPO).
+        ManageSubjectAccessRequest => "manage_subject_access_request",
+        /// List subject access requests (the DPO: all of them).
+        ListSubjectAccessRequests => "list_subject_access_requests",
+        /// Read one's own subject access requests (a student).
+        ReadOwnSubjectAccessRequests => "read_own_subject_access_requests",
+        /// Produce a subject access export (the DPO; the CLI acting as the DPO).
+        ExportSubjectAccess => "export_subject_access",
     }
 );
 

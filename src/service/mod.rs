@@ -15,6 +15,8 @@ pub mod notes;
 pub mod partner_feed;
 pub mod restrictions;
 pub mod risk_exceptions;
+pub mod sar;
+pub mod sar_export;
 pub mod staff;
 pub mod students;
 
