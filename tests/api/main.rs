@@ -26,6 +26,7 @@ mod races;
 mod reception;
 mod rights;
 mod risk_exceptions;
+mod sar;
 mod schema;
 mod storage;
 mod walk;
