@@ -346,7 +346,7 @@ async fn export(app: &TestApp, request: &str) -> Value {
     res.data()["subjectAccessExport"]["document"].clone()
 }
 
-fn withheld_of<'v>(doc: &'v Value, record: Uuid) -> Vec<&'v Value> {
+fn withheld_of(doc: &Value, record: Uuid) -> Vec<&Value> {
     doc["withheld"]
         .as_array()
         .unwrap()
