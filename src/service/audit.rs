@@ -37,15 +37,19 @@ pub enum BasisKind {
     /// An emergency disclosure or a break-glass read.
     Emergency,
     LegalAuthority,
+    /// A subject access request: the export released to the student, and
+    /// the request's own steps.
+    SubjectAccess,
 }
 
 impl BasisKind {
-    pub const ALL: [BasisKind; 5] = [
+    pub const ALL: [BasisKind; 6] = [
         BasisKind::Role,
         BasisKind::Consent,
         BasisKind::RiskException,
         BasisKind::Emergency,
         BasisKind::LegalAuthority,
+        BasisKind::SubjectAccess,
     ];
 
     /// The kind of one basis, by its prefix (`None` for an unknown one).
@@ -57,6 +61,7 @@ impl BasisKind {
             "risk_exception" => Some(BasisKind::RiskException),
             "emergency" | "emergency_access" => Some(BasisKind::Emergency),
             "legal_authority" => Some(BasisKind::LegalAuthority),
+            "subject_access_request" => Some(BasisKind::SubjectAccess),
             _ => None,
         }
     }
@@ -72,6 +77,9 @@ impl BasisKind {
                 "UK GDPR Art. 6(1)(d) vital interests; Art. 9(2)(c) vital interests"
             }
             BasisKind::LegalAuthority => crate::service::legal::LAWFUL_BASIS,
+            BasisKind::SubjectAccess => {
+                "UK GDPR Art. 6(1)(c) legal obligation: the data subject's right of access (Art. 15)"
+            }
         }
     }
 }

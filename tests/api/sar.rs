@@ -471,6 +471,10 @@ async fn the_export_contains_every_category_of_data_for_a_seeded_student() {
         .as_array()
         .unwrap()
         .contains(&json!("CASE_NOTES")));
+    assert_eq!(
+        events[0].lawful_basis.as_deref(),
+        Some("UK GDPR Art. 6(1)(c) legal obligation: the data subject's right of access (Art. 15)")
+    );
     let detail = events[0].detail.clone().unwrap();
     for personal in ["Sam", "sam.subject", "exam anxiety", "College Road"] {
         assert!(!detail.contains(personal), "{detail}");
