@@ -1064,6 +1064,7 @@ async fn sar_export_size_and_time_for_a_student_with_20_cases() {
         http.push(started.elapsed());
         assert_eq!(doc["cases"].as_array().unwrap().len(), 20);
     }
+    let (evaluations, statements) = dpo(&app, EXPORT, json!({ "id": request })).await.cost();
     in_process.sort();
     http.sort();
     let backend = if app.db_url.starts_with("postgres") {
@@ -1072,7 +1073,7 @@ async fn sar_export_size_and_time_for_a_student_with_20_cases() {
         "SQLite"
     };
     eprintln!(
-        "SAR export, 20 cases x 4 notes ({backend}): {size} bytes (compact JSON); in process median {:?} (min {:?}); over HTTP median {:?} (min {:?})",
+        "SAR export, 20 cases x 4 notes ({backend}): {size} bytes (compact JSON); in process median {:?} (min {:?}); over HTTP median {:?} (min {:?}); one HTTP export: {statements} SQL statements, {evaluations} casbin evaluations",
         in_process[5], in_process[0], http[5], http[0]
     );
 }
