@@ -48,6 +48,7 @@ impl MigrationTrait for Migration {
         manager
             .create_index(
                 Index::create()
+                    .if_not_exists()
                     .name("idx_subject_access_request_student")
                     .table(SubjectAccessRequest::Table)
                     .col(SubjectAccessRequest::StudentId)

@@ -40,6 +40,7 @@ impl MigrationTrait for Migration {
         manager
             .create_index(
                 Index::create()
+                    .if_not_exists()
                     .name("idx_serious_harm_review_item")
                     .table(SeriousHarmReview::Table)
                     .col(SeriousHarmReview::RequestId)
