@@ -1,5 +1,5 @@
 //! The command line: `serve`, `token`, `seed`, `migrate`, `admin create`,
-//! `audit verify`, `retention report | purge | rule`.
+//! `audit verify`, `retention report | purge | rule`, `export-sar`.
 
 pub mod retention;
 
@@ -79,6 +79,63 @@ pub enum Command {
         #[command(subcommand)]
         command: retention::RetentionCommand,
     },
+    /// Produce the export of a subject access request (`confide-sar/1` JSON),
+    /// as the API's `subjectAccessExport` does, audited as an export by the
+    /// actor `cli` (acting as the DPO): the document fixed at finalisation, or
+    /// a draft before it.
+    ExportSar {
+        #[command(flatten)]
+        database: DatabaseSettings,
+        /// The subject access request's id.
+        #[arg(long)]
+        request: uuid::Uuid,
+        /// Write the document here (default: standard output).
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+        /// Casbin policy file (CSV); the embedded default policy when unset.
+        #[arg(long, env = "CONFIDE_POLICY_PATH")]
+        policy_path: Option<std::path::PathBuf>,
+    },
+}
+
+/// The CLI's actor: the nil id, named `cli`, acting in `role`.
+fn cli_actor(role: Role) -> crate::auth::Caller {
+    crate::auth::Caller {
+        id: uuid::Uuid::nil(),
+        role,
+        name: "cli".to_owned(),
+        service: None,
+        department: None,
+        unit: None,
+        registered_mhp: false,
+    }
+}
+
+/// `confide export-sar`: the export of a request as the document's JSON
+/// value, produced by the same function as the API's, read under the policy as
+/// the DPO and audited (one `export` record by the actor `cli`).
+pub async fn export_sar(
+    db: &sea_orm::DatabaseConnection,
+    policy: std::sync::Arc<crate::policy::Policy>,
+    request: uuid::Uuid,
+) -> anyhow::Result<serde_json::Value> {
+    use sea_orm::TransactionTrait;
+    let decisions =
+        crate::policy::Decisions::new(std::sync::Arc::new(cli_actor(Role::Dpo)), policy)
+            .for_request(uuid::Uuid::new_v4());
+    // A writer from the start (SQLite: `BEGIN IMMEDIATE`): its audit record
+    // extends the chain.
+    let txn = db
+        .begin_with_options(sea_orm::TransactionOptions {
+            sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate),
+            ..sea_orm::TransactionOptions::default()
+        })
+        .await?;
+    let (_, document) = crate::service::sar::export(&txn, &decisions, request)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    txn.commit().await?;
+    Ok(document)
 }
 
 #[derive(Subcommand, Debug)]
@@ -286,6 +343,29 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         } => {
             let id = create_admin(&database.resolved_url(), &name, &email).await?;
             println!("{id}");
+            Ok(())
+        }
+        Command::ExportSar {
+            database,
+            request,
+            out,
+            policy_path,
+        } => {
+            let db = crate::db::connect(&database.resolved_url())
+                .await
+                .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+            let policy = crate::policy::load(policy_path.as_deref())
+                .await
+                .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+            let document = export_sar(&db, policy, request).await?;
+            let text = serde_json::to_string_pretty(&document)?;
+            match out {
+                Some(path) => {
+                    std::fs::write(&path, format!("{text}\n"))?;
+                    eprintln!("subject access export written to {}", path.display());
+                }
+                None => println!("{text}"),
+            }
             Ok(())
         }
         Command::Audit {

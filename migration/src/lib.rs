@@ -38,6 +38,8 @@ mod m20261126_000061_create_legal_hold;
 mod m20261126_000062_create_erasure_request;
 mod m20261126_000063_create_disclosure_record;
 mod m20261126_000064_create_destruction_indexes;
+mod m20261126_000070_create_subject_access_request;
+mod m20261126_000071_create_serious_harm_review;
 
 pub struct Migrator;
 
@@ -81,6 +83,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000062_create_erasure_request::Migration),
             Box::new(m20261126_000063_create_disclosure_record::Migration),
             Box::new(m20261126_000064_create_destruction_indexes::Migration),
+            Box::new(m20261126_000070_create_subject_access_request::Migration),
+            Box::new(m20261126_000071_create_serious_harm_review::Migration),
         ]
     }
 }

@@ -7,7 +7,7 @@ use sea_orm_migration::{prelude::*, schema::*};
 pub struct Migration;
 
 /// `(kind, Art. 6 condition, Art. 9 condition)`.
-const DEFAULTS: [(&str, &str, &str); 5] = [
+const DEFAULTS: [(&str, &str, &str); 6] = [
     (
         "role",
         "Art. 6(1)(e) public task",
@@ -32,6 +32,11 @@ const DEFAULTS: [(&str, &str, &str); 5] = [
         "legal_authority",
         "Art. 6(1)(c) legal obligation",
         "Art. 9(2)(f) legal claims or judicial acts",
+    ),
+    (
+        "subject_access_request",
+        "Art. 6(1)(c) legal obligation",
+        "Art. 9(2)(g) substantial public interest (the right of access, Art. 15)",
     ),
 ];
 

@@ -1102,6 +1102,26 @@ impl RequestContext {
         self.about_student(me, rows).await
     }
 
+    /// Subject access requests (the DPO), each under its student's mask.
+    pub async fn subject_access_requests(
+        &self,
+        status: Option<service::sar::SubjectAccessRequestStatus>,
+    ) -> AppResult<Vec<Guarded<entity::subject_access_request::Model>>> {
+        self.route(Action::ListSubjectAccessRequests)?;
+        let rows = service::sar::list(&self.conn(), &self.decisions, status).await?;
+        self.under_students(rows).await
+    }
+
+    /// The caller's own subject access requests (a student), under their own mask.
+    pub async fn my_subject_access_requests(
+        &self,
+    ) -> AppResult<Vec<Guarded<entity::subject_access_request::Model>>> {
+        self.route(Action::ReadOwnSubjectAccessRequests)?;
+        let rows = service::sar::mine(&self.conn(), &self.decisions).await?;
+        let me = self.caller().id;
+        self.about_student(me, rows).await
+    }
+
     /// Erasure requests (the DPO), each under its student's mask.
     pub async fn erasure_requests(
         &self,
@@ -1109,6 +1129,35 @@ impl RequestContext {
     ) -> AppResult<Vec<Guarded<entity::erasure_request::Model>>> {
         let rows = service::erasure::list(&self.conn(), &self.decisions, open_only).await?;
         self.under_students(rows).await
+    }
+
+    /// The serious-harm reviews of a request (under its SUBJECT_ACCESS permit).
+    pub async fn serious_harm_reviews(
+        &self,
+        permit: &Permit<'_, entity::subject_access_request::Model>,
+    ) -> AppResult<Vec<Guarded<entity::serious_harm_review::Model>>> {
+        let rows = service::sar::reviews_of(&self.conn(), permit.id()).await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| permit.child(Arc::new(r)))
+            .collect())
+    }
+
+    /// The export of a subject access request (the DPO), with the request
+    /// under its student's mask. Its audit record extends the hash chain, so
+    /// it is written in the request's write transaction.
+    pub async fn subject_access_export(
+        &self,
+        id: Uuid,
+    ) -> AppResult<(
+        Guarded<entity::subject_access_request::Model>,
+        serde_json::Value,
+    )> {
+        self.route(Action::ExportSubjectAccess)?;
+        let txn = self.write_txn().await?;
+        let (request, document) = service::sar::export(txn, &self.decisions, id).await?;
+        let record = self.record_about(request.student_id, request).await?;
+        Ok((record, document))
     }
 
     /// The audit trail (the DPO; a service lead for their service's staff),

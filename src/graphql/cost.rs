@@ -86,6 +86,9 @@ const LISTS: &[&str] = &[
     "retentionDue",
     "myErasureRequests",
     "erasureRequests",
+    "subjectAccessRequests",
+    "mySubjectAccessRequests",
+    "seriousHarmReviews",
     "edges",
 ];
 

@@ -25,6 +25,8 @@ pub enum BasisKindInput {
     Emergency,
     /// `legal_authority:<id>`.
     LegalAuthority,
+    /// `subject_access_request:<id>`: an export released to the student.
+    SubjectAccessRequest,
 }
 
 impl From<BasisKindInput> for BasisKind {
@@ -35,6 +37,7 @@ impl From<BasisKindInput> for BasisKind {
             BasisKindInput::RiskException => BasisKind::RiskException,
             BasisKindInput::Emergency => BasisKind::Emergency,
             BasisKindInput::LegalAuthority => BasisKind::LegalAuthority,
+            BasisKindInput::SubjectAccessRequest => BasisKind::SubjectAccess,
         }
     }
 }
@@ -45,8 +48,8 @@ pub struct LawfulBasisNode(Guarded<lawful_basis::Model>);
 
 #[Object(name = "LawfulBasis")]
 impl LawfulBasisNode {
-    /// Category AUDIT_TRAIL. `role`, `consent`, `risk_exception`, `emergency`
-    /// or `legal_authority`.
+    /// Category AUDIT_TRAIL. `role`, `consent`, `risk_exception`, `emergency`,
+    /// `legal_authority` or `subject_access_request`.
     async fn kind(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<&str>> {
         reveal(ctx, &self.0, FieldClass::AuditTrail, |m| {
             Some(m.kind.as_str())

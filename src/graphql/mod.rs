@@ -37,8 +37,8 @@ pub mod cost;
 mod directory;
 mod disclosure;
 mod emergency;
-mod lawful_basis;
 mod erasure;
+mod lawful_basis;
 mod legal;
 mod me;
 mod mutation;
@@ -49,6 +49,7 @@ mod query;
 mod retention;
 mod rights;
 mod risk_exception;
+mod sar;
 mod staff;
 mod statistics;
 mod student;
@@ -85,6 +86,7 @@ pub struct QueryRoot(
     emergency::EmergencyAccessQuery,
     retention::RetentionQuery,
     erasure::ErasureQuery,
+    sar::SubjectAccessQuery,
 );
 
 /// The mutation root.
@@ -103,6 +105,7 @@ pub struct MutationRoot(
     lawful_basis::LawfulBasisMutation,
     retention::RetentionMutation,
     erasure::ErasureMutation,
+    sar::SubjectAccessMutation,
 );
 
 pub type ConfideSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;

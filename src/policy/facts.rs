@@ -41,6 +41,9 @@ text_enum!(
         /// An outside audience, for a field class an active legal authority
         /// (court order, statutory duty) naming it puts in scope.
         Legal => "legal",
+        /// The DPO reading a student's records for a subject access export:
+        /// what is held about the student, compiled for the student.
+        SubjectAccess => "subject_access",
     }
 );
 

@@ -48,6 +48,8 @@ record!(
     entity::student_change::Model,
     entity::legal_hold::Model,
     entity::erasure_request::Model,
+    entity::subject_access_request::Model,
+    entity::serious_harm_review::Model,
     Caller,
 );
 

@@ -77,6 +77,9 @@ text_enum!(
         Retention => "RETENTION",
         /// Erasure requests: the student's own, and the DPO's decisions.
         ErasureRequests => "ERASURE_REQUESTS",
+        /// Subject access requests and their serious-harm reviews (the DPO;
+        /// the student about their own requests).
+        SubjectAccess => "SUBJECT_ACCESS",
     }
 );
 
@@ -138,6 +141,7 @@ impl FieldClass {
             | FieldClass::ChangeHistory
             | FieldClass::Retention
             | FieldClass::ErasureRequests => None,
+            FieldClass::SubjectAccess => None,
         }
     }
 
@@ -172,6 +176,7 @@ impl FieldClass {
             | FieldClass::ChangeHistory
             | FieldClass::Retention
             | FieldClass::ErasureRequests => false,
+            FieldClass::SubjectAccess => false,
         }
     }
 }
@@ -303,6 +308,20 @@ text_enum!(
         RequestErasure => "request_erasure",
         /// List and decide erasure requests (the DPO).
         DecideErasure => "decide_erasure",
+        /// Open a subject access request for a student (the DPO).
+        OpenSubjectAccessRequest => "open_subject_access_request",
+        /// Make a subject access request for oneself (a student).
+        RequestSubjectAccess => "request_subject_access",
+        /// Extend a subject access request, flag items for a serious-harm
+        /// review, record judgements and third-party disclosure
+        /// justifications, finalise (the DPO).
+        ManageSubjectAccessRequest => "manage_subject_access_request",
+        /// List subject access requests (the DPO: all of them).
+        ListSubjectAccessRequests => "list_subject_access_requests",
+        /// Read one's own subject access requests (a student).
+        ReadOwnSubjectAccessRequests => "read_own_subject_access_requests",
+        /// Produce a subject access export (the DPO; the CLI acting as the DPO).
+        ExportSubjectAccess => "export_subject_access",
     }
 );
 

@@ -37,15 +37,19 @@ pub enum BasisKind {
     /// An emergency disclosure or a break-glass read.
     Emergency,
     LegalAuthority,
+    /// A subject access request: the export released to the student, and
+    /// the request's own steps.
+    SubjectAccess,
 }
 
 impl BasisKind {
-    pub const ALL: [BasisKind; 5] = [
+    pub const ALL: [BasisKind; 6] = [
         BasisKind::Role,
         BasisKind::Consent,
         BasisKind::RiskException,
         BasisKind::Emergency,
         BasisKind::LegalAuthority,
+        BasisKind::SubjectAccess,
     ];
 
     /// The kind of one basis, by its prefix (`None` for an unknown one).
@@ -57,6 +61,7 @@ impl BasisKind {
             "risk_exception" => Some(BasisKind::RiskException),
             "emergency" | "emergency_access" => Some(BasisKind::Emergency),
             "legal_authority" => Some(BasisKind::LegalAuthority),
+            "subject_access_request" => Some(BasisKind::SubjectAccess),
             _ => None,
         }
     }
@@ -69,6 +74,7 @@ impl BasisKind {
             BasisKind::RiskException => "risk_exception",
             BasisKind::Emergency => "emergency",
             BasisKind::LegalAuthority => "legal_authority",
+            BasisKind::SubjectAccess => "subject_access_request",
         }
     }
 }

@@ -14,7 +14,8 @@ use chrono::NaiveDate;
 use entity::{
     change_event, consent, disclosure_record, emergency_access, emergency_disclosure, enrolment,
     erasure_request, legal_authority, legal_hold, note, restriction, risk_exception,
-    risk_exception_recipient, student, student_change, support_case, third_party_entry,
+    risk_exception_recipient, serious_harm_review, student, student_change, subject_access_request,
+    support_case, third_party_entry,
 };
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
@@ -41,6 +42,8 @@ pub const TABLES: &[&str] = &[
     "enrolment",
     "erasure_request",
     "legal_hold",
+    "serious_harm_review",
+    "subject_access_request",
     "support_case",
     "student",
 ];
@@ -197,6 +200,18 @@ pub async fn destroy(
         "legal_hold",
         legal_hold,
         legal_hold::Column::StudentId.eq(student_id)
+    );
+    // Subject access requests hold the fixed export: everything about the
+    // student, so they go with the student.
+    delete!(
+        "serious_harm_review",
+        serious_harm_review,
+        serious_harm_review::Column::StudentId.eq(student_id)
+    );
+    delete!(
+        "subject_access_request",
+        subject_access_request,
+        subject_access_request::Column::StudentId.eq(student_id)
     );
     delete!(
         "support_case",

@@ -11,8 +11,8 @@ pub mod destruction;
 pub mod directory;
 pub mod emergency;
 pub mod emergency_access;
-pub mod lawful_bases;
 pub mod erasure;
+pub mod lawful_bases;
 pub mod legal;
 pub mod legal_holds;
 pub mod notes;
@@ -20,6 +20,8 @@ pub mod partner_feed;
 pub mod restrictions;
 pub mod retention;
 pub mod risk_exceptions;
+pub mod sar;
+pub mod sar_export;
 pub mod staff;
 pub mod students;
 

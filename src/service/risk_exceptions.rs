@@ -523,12 +523,11 @@ pub async fn record_disclosure(
 /// The bases a student may not yet see (exceptions and emergency disclosures
 /// they have not been informed of; legal authorities they have not been told
 /// of, or may never be): releases under them are left out of their logs.
-async fn hidden_bases(db: &impl ConnectionTrait, decisions: &Decisions) -> AppResult<Vec<String>> {
-    let student = decisions.caller().id;
+async fn hidden_bases(db: &impl ConnectionTrait, caller: &Caller) -> AppResult<Vec<String>> {
+    let student = caller.id;
     // A student sees a risk exception only once informed of it: until then,
     // disclosures under it are left out (or, when a consent also covered them,
     // shown with the consent alone).
-    let caller = decisions.caller();
     let mut hidden: Vec<String> = of_students(db, &[student])
         .await?
         .into_iter()
@@ -561,8 +560,18 @@ pub async fn my_disclosures(
     decisions: &Decisions,
 ) -> AppResult<Vec<audit_event::Model>> {
     decisions.authorize(Action::ReadOwnDisclosures, Relation::SelfRecord)?;
-    let student = decisions.caller().id;
-    let hidden = hidden_bases(db, decisions).await?;
+    disclosures_as_shown_to(db, decisions.caller()).await
+}
+
+/// The disclosure log of the student `student` (a caller of role student) as
+/// [`my_disclosures`] shows it to them. The caller of this function decides
+/// access (the student themself; the subject access export).
+pub async fn disclosures_as_shown_to(
+    db: &impl ConnectionTrait,
+    student: &Caller,
+) -> AppResult<Vec<audit_event::Model>> {
+    let hidden = hidden_bases(db, student).await?;
+    let student = student.id;
     let rows = audit_event::Entity::find()
         .filter(audit_event::Column::StudentId.eq(student))
         .filter(audit_event::Column::Action.eq("disclosure"))
@@ -617,8 +626,18 @@ pub async fn my_access_log(
     decisions: &Decisions,
 ) -> AppResult<Vec<AccessLogEntry>> {
     decisions.authorize(Action::ReadOwnAccessLog, Relation::SelfRecord)?;
-    let student = decisions.caller().id;
-    let hidden = hidden_bases(db, decisions).await?;
+    access_log_as_shown_to(db, decisions.caller()).await
+}
+
+/// The access log of the student `student` (a caller of role student) as
+/// [`my_access_log`] shows it to them. The caller of this function decides
+/// access (the student themself; the subject access export).
+pub async fn access_log_as_shown_to(
+    db: &impl ConnectionTrait,
+    student: &Caller,
+) -> AppResult<Vec<AccessLogEntry>> {
+    let hidden = hidden_bases(db, student).await?;
+    let student = student.id;
     let rows = audit_event::Entity::find()
         .filter(audit_event::Column::StudentId.eq(student))
         .filter(audit_event::Column::Action.is_in(["read", "disclosure"]))

@@ -279,7 +279,8 @@ async fn the_dpo_sets_the_lawful_basis_of_a_kind_and_later_records_carry_it_earl
             "emergency",
             "legal_authority",
             "risk_exception",
-            "role"
+            "role",
+            "subject_access_request"
         ]
     );
 }

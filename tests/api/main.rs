@@ -27,6 +27,7 @@ mod reception;
 mod retention;
 mod rights;
 mod risk_exceptions;
+mod sar;
 mod schema;
 mod storage;
 mod walk;

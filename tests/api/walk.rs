@@ -135,6 +135,13 @@ struct Fixture {
     /// student is destroyed), one of the walk's student (refused).
     erasure_to_grant: Uuid,
     erasure_to_refuse: Uuid,
+    /// Subject access requests of Alice: one open (extended, flagged, exported
+    /// by the walk), one to finalise; a pending serious-harm review of the
+    /// open one; a third-party entry of Alice's to justify.
+    sar_open: Uuid,
+    sar_final: Uuid,
+    sar_review: Uuid,
+    third_party_entry: Uuid,
 }
 
 /// Consents and exceptions written directly (the app runs a test policy), so
@@ -441,7 +448,65 @@ async fn seed(app: &TestApp) -> Fixture {
         .unwrap();
         erasures.push(id);
     }
+    let today = now.date_naive();
+    let mut sars = Vec::new();
+    for _ in 0..2 {
+        let id = Uuid::new_v4();
+        entity::subject_access_request::ActiveModel {
+            id: Set(id),
+            student_id: Set(app.demo.alice),
+            received_on: Set(today),
+            identity_checked: Set(true),
+            identity_check: Set("Walk.".into()),
+            due_on: Set(confide::service::sar::due_on(today).unwrap()),
+            extended_due_on: Set(None),
+            extension_reason: Set(None),
+            extended_by: Set(None),
+            extended_at: Set(None),
+            opened_by: Set(app.demo.dpo),
+            opened_by_role: Set("dpo".into()),
+            opened_at: Set(now),
+            finalised_at: Set(None),
+            finalised_by: Set(None),
+            export_sha256: Set(None),
+            export_document: Set(None),
+        }
+        .insert(&app.db)
+        .await
+        .unwrap();
+        sars.push(id);
+    }
+    let sar_review = Uuid::new_v4();
+    entity::serious_harm_review::ActiveModel {
+        id: Set(sar_review),
+        request_id: Set(sars[0]),
+        student_id: Set(app.demo.alice),
+        item_kind: Set("case".into()),
+        item_id: Set(app.demo.alice_counselling_case),
+        flagged_by: Set(app.demo.dpo),
+        flagged_at: Set(now),
+        professional_name: Set(None),
+        opinion: Set(None),
+        judged_on: Set(None),
+        outcome: Set(None),
+        recorded_by: Set(None),
+        recorded_at: Set(None),
+    }
+    .insert(&app.db)
+    .await
+    .unwrap();
+    let third_party_entry = entity::third_party_entry::Entity::find()
+        .filter(entity::third_party_entry::Column::CaseId.eq(app.demo.alice_counselling_case))
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
     Fixture {
+        sar_open: sars[0],
+        sar_final: sars[1],
+        sar_review,
+        third_party_entry,
         hold,
         erasure_to_grant: erasures[0],
         erasure_to_refuse: erasures[1],
@@ -544,6 +609,55 @@ fn arguments(app: &TestApp, f: &Fixture, role: Role, n: usize) -> BTreeMap<&'sta
             "(id: {}, reason: \"Walk.\")",
             s(json!(id(f.restriction_notified)))
         ),
+    );
+    a.insert("subjectAccessRequests", String::new());
+    a.insert("mySubjectAccessRequests", String::new());
+    a.insert(
+        "subjectAccessExport",
+        format!("(requestId: {})", s(json!(id(f.sar_open)))),
+    );
+    a.insert(
+        "openSubjectAccessRequest",
+        format!(
+            "(studentId: {}, receivedOn: \"{}\", identityChecked: true, identityCheck: \"Walk.\")",
+            s(json!(id(student))),
+            chrono::Utc::now().date_naive()
+        ),
+    );
+    a.insert("requestSubjectAccess", String::new());
+    a.insert(
+        "extendSubjectAccessRequest",
+        format!(
+            "(id: {}, months: 1, reason: \"Walk.\")",
+            s(json!(id(f.sar_open)))
+        ),
+    );
+    a.insert(
+        "markForSeriousHarmReview",
+        format!(
+            "(requestId: {}, itemKind: NOTE, itemId: {})",
+            s(json!(id(f.sar_open))),
+            s(json!(id(d.alice_sexual_health_note)))
+        ),
+    );
+    a.insert(
+        "recordSeriousHarmJudgement",
+        format!(
+            "(reviewId: {}, professionalName: \"Walk.\", opinion: \"Walk.\", judgedOn: \"{}\", outcome: RELEASE)",
+            s(json!(id(f.sar_review))),
+            chrono::Utc::now().date_naive()
+        ),
+    );
+    a.insert(
+        "recordThirdPartyDisclosureJustification",
+        format!(
+            "(entryId: {}, justification: \"Walk.\")",
+            s(json!(id(f.third_party_entry)))
+        ),
+    );
+    a.insert(
+        "finaliseSubjectAccessRequest",
+        format!("(id: {})", s(json!(id(f.sar_final)))),
     );
     a.insert("caseStatistics", String::new());
     a.insert("retentionDue", "(asOf: \"2100-01-01\")".to_owned());
@@ -781,6 +895,13 @@ const MUTATION_ORDER: &[&str] = &[
     "requestErasure",
     "refuseErasureRequest",
     "grantErasureRequest",
+    "openSubjectAccessRequest",
+    "requestSubjectAccess",
+    "extendSubjectAccessRequest",
+    "markForSeriousHarmReview",
+    "recordSeriousHarmJudgement",
+    "recordThirdPartyDisclosureJustification",
+    "finaliseSubjectAccessRequest",
 ];
 
 fn policy(fields: &str, actions: &str) -> String {
@@ -1079,6 +1200,8 @@ async fn under_a_deny_all_policy_every_route_is_refused_and_nothing_is_written()
         "partner_organisation",
         "restriction",
         "student_change",
+        "subject_access_request",
+        "serious_harm_review",
     ];
     let mut before = Vec::new();
     for t in tables {
