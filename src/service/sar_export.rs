@@ -178,6 +178,15 @@ pub async fn build(
         .await?
         .ok_or(AppError::NotFound("student"))?;
     let ids = [s.id];
+    // Each record's retention date (UK GDPR Art. 15(1)(d)): the student record
+    // and every record outside a case by one rule, each case by its own.
+    let schedule = super::retention::schedule(db, s.id).await?;
+    let case_due = |case_id: Uuid| {
+        schedule
+            .as_ref()
+            .and_then(|sch| sch.cases.iter().find(|c| c.case_id == case_id))
+            .map(|c| (c.due.on, c.due.reason.describe()))
+    };
     let mut c = Compiler {
         mask: decisions.mask(Facts::base(Relation::SubjectAccess)),
         released: ClassSet::empty(),
@@ -313,6 +322,9 @@ pub async fn build(
             doc.insert("status".into(), json!(k.status));
             doc.insert("openedAt".into(), json!(k.opened_at));
             doc.insert("closedAt".into(), json!(k.closed_at));
+            let (destroy_on, reason) = case_due(k.id).unwrap_or((None, String::new()));
+            doc.insert("destroyOn".into(), json!(destroy_on));
+            doc.insert("retentionReason".into(), json!(reason));
             c.fields(
                 &mut doc,
                 FieldClass::SummaryText,
@@ -591,6 +603,16 @@ pub async fn build(
     let generated_at = request.finalised_at.unwrap_or_else(|| decisions.now());
     let withheld = c.withheld.len();
     let released: Vec<&str> = c.released.iter().map(|k| k.as_str()).collect();
+    let retention = match &schedule {
+        Some(sch) => json!({
+            "recordsDestroyOn": sch.record.on,
+            "recordsReason": sch.record.reason.describe(),
+            "studentDestroyOn": sch.due.on,
+            "studentReason": sch.due.reason.describe(),
+            "legalHold": sch.held,
+        }),
+        None => Value::Null,
+    };
     let document = json!({
         "format": FORMAT,
         "final": request.finalised_at.is_some(),
@@ -617,6 +639,7 @@ pub async fn build(
         "accessLog": log,
         "withheld": c.withheld,
         "categoriesReleased": released,
+        "retention": retention,
     });
     Ok(Export {
         document,

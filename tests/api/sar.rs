@@ -392,6 +392,27 @@ async fn the_export_contains_every_category_of_data_for_a_seeded_student() {
     assert_eq!(case["id"], id(s.case));
     assert_eq!(case["summary"], "Weekly counselling sessions.");
     assert_eq!(case["riskLevel"], "low");
+    // Each record's retention date, with its reason (an open case or
+    // enrolment: not due while it stays open).
+    assert!(
+        case.as_object().unwrap().contains_key("destroyOn"),
+        "{case:#}"
+    );
+    assert!(case["retentionReason"]
+        .as_str()
+        .is_some_and(|r| !r.is_empty()));
+    let retention = &doc["retention"];
+    assert!(
+        retention["recordsReason"]
+            .as_str()
+            .is_some_and(|r| !r.is_empty()),
+        "{retention:#}"
+    );
+    assert!(retention
+        .as_object()
+        .unwrap()
+        .contains_key("studentDestroyOn"));
+    assert_eq!(retention["legalHold"], false);
     let notes = case["notes"].as_array().unwrap();
     assert_eq!(notes.len(), 2, "{doc:#}");
     assert_eq!(notes[0]["id"], id(s.notes[0]));
