@@ -225,6 +225,35 @@ fn not_finalised(request: &subject_access_request::Model) -> AppResult<()> {
     }
 }
 
+/// Checks that the request is not finalised and takes its row for the rest of
+/// the transaction (PostgreSQL: the row lock, by a conditional update that
+/// changes nothing; SQLite: writers are already serialised). Flagging,
+/// judging and finalising all take it before reading the reviews, so a flag
+/// or judgement racing a finalisation either commits first (and the
+/// finalisation, having waited for the row, reads it) or waits and finds the
+/// request finalised (`CONFLICT`): never a document finalised without it.
+async fn lock_open(
+    db: &impl ConnectionTrait,
+    request: &subject_access_request::Model,
+) -> AppResult<()> {
+    not_finalised(request)?;
+    let locked = subject_access_request::Entity::update_many()
+        .col_expr(
+            subject_access_request::Column::FinalisedAt,
+            Expr::col(subject_access_request::Column::FinalisedAt),
+        )
+        .filter(subject_access_request::Column::Id.eq(request.id))
+        .filter(subject_access_request::Column::FinalisedAt.is_null())
+        .exec(db)
+        .await?;
+    if locked.rows_affected != 1 {
+        return Err(AppError::Conflict(
+            "the subject access request was finalised meanwhile".to_owned(),
+        ));
+    }
+    Ok(())
+}
+
 /// Extends a request once, by 1 or 2 further months, with a reason, not after
 /// its original due date (the DPO). `CONFLICT` when already extended,
 /// finalised, or past the original due date.
@@ -314,7 +343,7 @@ pub async fn mark_for_review(
 ) -> AppResult<serious_harm_review::Model> {
     let request = visible(db, decisions, request_id).await?;
     decisions.authorize(Action::ManageSubjectAccessRequest, Relation::Any)?;
-    not_finalised(&request)?;
+    lock_open(db, &request).await?;
     let case_id = match kind {
         SubjectAccessItemKind::Case => item_id,
         SubjectAccessItemKind::Note => {
@@ -399,7 +428,7 @@ pub async fn record_judgement(
         .one(db)
         .await?
         .ok_or(AppError::NotFound("subject access request"))?;
-    not_finalised(&request)?;
+    lock_open(db, &request).await?;
     let now = decisions.now();
     let caller = decisions.caller().id;
     let model = serious_harm_review::ActiveModel {
@@ -537,7 +566,7 @@ pub async fn finalise(
     let current = visible(db, decisions, id).await?;
     decisions.authorize(Action::ManageSubjectAccessRequest, Relation::Any)?;
     decisions.authorize(Action::ExportSubjectAccess, Relation::Any)?;
-    not_finalised(&current)?;
+    lock_open(db, &current).await?;
     let reviews = reviews_of(db, current.id).await?;
     judgements_complete(&reviews, decisions.now().date_naive())?;
     let now = decisions.now();

@@ -194,6 +194,37 @@ impl TestApp {
         self.gql(&token, query, variables).await
     }
 
+    /// Runs `requests` while a connection of the test's own holds the database's
+    /// write lock (SQLite: `BEGIN IMMEDIATE`; PostgreSQL: the audit table, which
+    /// every write's transaction must append to before it commits) for long enough
+    /// that each request has begun and read what it will change before any can
+    /// commit. Then it lets go, and the server's own concurrency control decides.
+    pub async fn while_writes_are_held<F: std::future::Future>(&self, requests: F) -> F::Output {
+        let holder = sea_orm::Database::connect(
+            sea_orm::ConnectOptions::new(self.db_url.clone())
+                .max_connections(1)
+                .to_owned(),
+        )
+        .await
+        .unwrap();
+        if self.db_url.starts_with("sqlite") {
+            holder.execute_unprepared("BEGIN IMMEDIATE").await.unwrap();
+        } else {
+            holder.execute_unprepared("BEGIN").await.unwrap();
+            holder
+                .execute_unprepared("LOCK TABLE audit_event IN EXCLUSIVE MODE")
+                .await
+                .unwrap();
+        }
+        let release = async {
+            tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+            holder.execute_unprepared("ROLLBACK").await.unwrap();
+        };
+        let (answers, ()) = tokio::join!(requests, release);
+        holder.close().await.unwrap();
+        answers
+    }
+
     pub async fn count(&self, table: &str) -> i64 {
         let row = self
             .db

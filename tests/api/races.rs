@@ -42,37 +42,6 @@ fn one_wins(answers: &[Gql; 2]) {
     );
 }
 
-/// Runs `requests` while a connection of the test's own holds the database's
-/// write lock (SQLite: `BEGIN IMMEDIATE`; PostgreSQL: the audit table, which
-/// every write's transaction must append to before it commits) for long enough
-/// that each request has begun and read what it will change before any can
-/// commit. Then it lets go, and the server's own concurrency control decides.
-async fn while_writes_are_held<F: std::future::Future>(app: &TestApp, requests: F) -> F::Output {
-    let holder = sea_orm::Database::connect(
-        sea_orm::ConnectOptions::new(app.db_url.clone())
-            .max_connections(1)
-            .to_owned(),
-    )
-    .await
-    .unwrap();
-    if app.db_url.starts_with("sqlite") {
-        holder.execute_unprepared("BEGIN IMMEDIATE").await.unwrap();
-    } else {
-        holder.execute_unprepared("BEGIN").await.unwrap();
-        holder
-            .execute_unprepared("LOCK TABLE audit_event IN EXCLUSIVE MODE")
-            .await
-            .unwrap();
-    }
-    let release = async {
-        tokio::time::sleep(std::time::Duration::from_millis(800)).await;
-        holder.execute_unprepared("ROLLBACK").await.unwrap();
-    };
-    let (answers, ()) = tokio::join!(requests, release);
-    holder.close().await.unwrap();
-    answers
-}
-
 async fn proposed(app: &TestApp) -> String {
     let res = app
         .as_caller(
@@ -183,7 +152,7 @@ async fn two_assignments_of_one_case_at_once_one_succeeds_one_conflicts() {
     // Unlike a second close or withdrawal, a second assignment that begins
     // after the first has finished is an ordinary reassignment, so the two
     // must truly overlap: on a busy machine `join!` alone does not promise it.
-    let (x, y) = while_writes_are_held(&app, async {
+    let (x, y) = app.while_writes_are_held(async {
         tokio::join!(
             app.as_caller(
                 lead.0,

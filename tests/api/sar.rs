@@ -8,7 +8,8 @@ use chrono::{Duration, Months, NaiveDate, Utc};
 use confide::domain::Role;
 use entity::{
     consent, emergency_disclosure, enrolment, legal_authority, note, restriction, risk_exception,
-    student, student_change, support_case, third_party_entry,
+    serious_harm_review, student, student_change, subject_access_request, support_case,
+    third_party_entry,
 };
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 use serde_json::{json, Value};
@@ -729,6 +730,52 @@ async fn a_request_cannot_be_finalised_while_a_serious_harm_judgement_is_pending
         })
         .count();
     assert_eq!(finals, 1);
+}
+
+/// A case flagged for a serious-harm review while the request is being
+/// finalised: never both, so no document is fixed without a judgement its
+/// professional was asked for. The two requests overlap for certain (the test
+/// holds the database's write lock while both begin).
+#[tokio::test]
+async fn a_flag_racing_a_finalisation_is_refused_or_stops_it_never_both() {
+    let app = spawn_app().await;
+    let request = open(&app, app.demo.alice).await;
+    let (flag, finalise) = app
+        .while_writes_are_held(async {
+            tokio::join!(
+                dpo(
+                    &app,
+                    MARK,
+                    json!({ "request": request, "kind": "CASE", "item": id(app.demo.alice_counselling_case) }),
+                ),
+                dpo(&app, FINALISE, json!({ "id": request })),
+            )
+        })
+        .await;
+    let outcomes = (flag.codes(), finalise.codes());
+    assert!(
+        outcomes == (vec![], vec!["CONFLICT".to_owned()])
+            || outcomes == (vec!["CONFLICT".to_owned()], vec![]),
+        "{outcomes:?}: {:#} {:#}",
+        flag.body,
+        finalise.body
+    );
+    // Whichever won, the stored state agrees: a finalised request has no
+    // review, or a flagged one is not finalised.
+    let stored = subject_access_request::Entity::find_by_id(Uuid::parse_str(&request).unwrap())
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    let reviews = serious_harm_review::Entity::find()
+        .filter(serious_harm_review::Column::RequestId.eq(stored.id))
+        .all(&app.db)
+        .await
+        .unwrap();
+    assert!(
+        stored.finalised_at.is_none() != reviews.is_empty(),
+        "{stored:?} {reviews:?}"
+    );
 }
 
 #[tokio::test]
