@@ -85,16 +85,21 @@ impl BasisKind {
 pub struct LawfulBases(Vec<(BasisKind, String)>);
 
 impl LawfulBases {
-    /// From `(kind, Art. 6 condition, Art. 9 condition)` rows; rows of a kind
-    /// this build does not know are ignored.
+    /// From `(kind, Art. 6 condition, Art. 9 condition)` rows.
     pub fn from_rows<'a>(rows: impl IntoIterator<Item = (&'a str, &'a str, &'a str)>) -> Self {
-        let mut bases = Vec::new();
+        let mut bases = LawfulBases::default();
         for (kind, article6, article9) in rows {
-            if let Some(kind) = BasisKind::ALL.into_iter().find(|k| k.as_str() == kind) {
-                bases.push((kind, format!("UK GDPR {article6}; {article9}")));
-            }
+            bases.add(kind, article6, article9);
         }
-        LawfulBases(bases)
+        bases
+    }
+
+    /// Adds one kind's conditions; a kind this build does not know is ignored.
+    fn add(&mut self, kind: &str, article6: &str, article9: &str) {
+        if let Some(kind) = BasisKind::ALL.into_iter().find(|k| k.as_str() == kind) {
+            self.0
+                .push((kind, format!("UK GDPR {article6}; {article9}")));
+        }
     }
 
     /// The lawful basis of a record's basis (several bases, comma-separated,
@@ -152,22 +157,15 @@ async fn lock_head(db: &impl ConnectionTrait) -> AppResult<(i64, String, LawfulB
         .first()
         .ok_or_else(|| AppError::internal("audit chain", "the chain head is missing"))?;
     let (seq, hash) = (first.try_get("", "seq")?, first.try_get("", "hash")?);
-    let mut configured: Vec<(String, String, String)> = Vec::with_capacity(rows.len());
+    let mut bases = LawfulBases::default();
     for row in &rows {
         let kind: Option<String> = row.try_get("", "kind")?;
         if let Some(kind) = kind {
-            configured.push((
-                kind,
-                row.try_get("", "article6")?,
-                row.try_get("", "article9")?,
-            ));
+            let article6: String = row.try_get("", "article6")?;
+            let article9: String = row.try_get("", "article9")?;
+            bases.add(&kind, &article6, &article9);
         }
     }
-    let bases = LawfulBases::from_rows(
-        configured
-            .iter()
-            .map(|(k, a6, a9)| (k.as_str(), a6.as_str(), a9.as_str())),
-    );
     Ok((seq, hash, bases))
 }
 

@@ -144,6 +144,40 @@ struct Fixture {
     third_party_entry: Uuid,
 }
 
+/// A history student of the walk's own, with only the required details.
+async fn insert_student(
+    app: &TestApp,
+    id: Uuid,
+    number: &str,
+    name: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) {
+    entity::student::ActiveModel {
+        id: Set(id),
+        student_number: Set(number.into()),
+        name: Set(name.into()),
+        preferred_name: Set(None),
+        email: Set(format!(
+            "{}@uni.example",
+            name.to_lowercase().replace(' ', ".")
+        )),
+        phone: Set(None),
+        term_address: Set(None),
+        home_address: Set(None),
+        date_of_birth: Set(None),
+        department: Set("history".into()),
+        course: Set("BA History".into()),
+        emergency_contact: Set(None),
+        gp_practice: Set(None),
+        processing_restricted: Set(false),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(&app.db)
+    .await
+    .unwrap();
+}
+
 /// Consents and exceptions written directly (the app runs a test policy), so
 /// that outside audiences see rows and every workflow record type is listed.
 async fn seed(app: &TestApp) -> Fixture {
@@ -352,27 +386,7 @@ async fn seed(app: &TestApp) -> Fixture {
     .await
     .unwrap();
     let walk_student = Uuid::new_v4();
-    entity::student::ActiveModel {
-        id: Set(walk_student),
-        student_number: Set("WALK0001".into()),
-        name: Set("Walk Restricted".into()),
-        preferred_name: Set(None),
-        email: Set("walk.restricted@uni.example".into()),
-        phone: Set(None),
-        term_address: Set(None),
-        home_address: Set(None),
-        date_of_birth: Set(None),
-        department: Set("history".into()),
-        course: Set("BA History".into()),
-        emergency_contact: Set(None),
-        gp_practice: Set(None),
-        processing_restricted: Set(false),
-        created_at: Set(now),
-        updated_at: Set(now),
-    }
-    .insert(&app.db)
-    .await
-    .unwrap();
+    insert_student(app, walk_student, "WALK0001", "Walk Restricted", now).await;
     let mut restrictions = Vec::new();
     for notified in [None, Some(now)] {
         let id = Uuid::new_v4();
@@ -407,27 +421,7 @@ async fn seed(app: &TestApp) -> Fixture {
     .await
     .unwrap();
     let erasure_student = Uuid::new_v4();
-    entity::student::ActiveModel {
-        id: Set(erasure_student),
-        student_number: Set("WALK0002".into()),
-        name: Set("Walk Erasure".into()),
-        preferred_name: Set(None),
-        email: Set("walk.erasure@uni.example".into()),
-        phone: Set(None),
-        term_address: Set(None),
-        home_address: Set(None),
-        date_of_birth: Set(None),
-        department: Set("history".into()),
-        course: Set("BA History".into()),
-        emergency_contact: Set(None),
-        gp_practice: Set(None),
-        processing_restricted: Set(false),
-        created_at: Set(now),
-        updated_at: Set(now),
-    }
-    .insert(&app.db)
-    .await
-    .unwrap();
+    insert_student(app, erasure_student, "WALK0002", "Walk Erasure", now).await;
     let mut erasures = Vec::new();
     for student in [erasure_student, walk_student] {
         let id = Uuid::new_v4();
