@@ -14,5 +14,6 @@ pub mod seed;
 pub mod service;
 pub mod settings;
 pub mod startup;
+pub mod statistics;
 
 pub use graphql::schema;

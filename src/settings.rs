@@ -93,10 +93,100 @@ pub struct Settings {
     )]
     pub services: Vec<String>,
 
+    #[command(flatten)]
+    pub statistics: StatisticsSettings,
+
     /// Add `extensions.cost` (casbin evaluations, SQL statements) to every response.
     /// For benchmarks and tests; off in production.
     #[arg(long, env = "CONFIDE_REPORT_COST", default_value_t = false)]
     pub report_cost: bool,
+}
+
+/// Disclosure control of statistics (see `docs/statistics.md`).
+#[derive(Args, Clone, Debug)]
+pub struct StatisticsSettings {
+    /// Figures about fewer distinct students than this are never released (at least 2).
+    #[arg(
+        long = "statistics-threshold",
+        env = "CONFIDE_STATISTICS_THRESHOLD",
+        default_value_t = 5
+    )]
+    pub threshold: i64,
+
+    /// `suppress` (small figures and their complements are withheld) or `round`
+    /// (every figure is rounded to the base).
+    #[arg(
+        long = "statistics-method",
+        env = "CONFIDE_STATISTICS_METHOD",
+        default_value = "suppress"
+    )]
+    pub method: String,
+
+    /// The base figures are rounded to with `--statistics-method round`.
+    #[arg(
+        long = "statistics-rounding-base",
+        env = "CONFIDE_STATISTICS_ROUNDING_BASE",
+        default_value_t = 5
+    )]
+    pub rounding_base: i64,
+
+    /// How many days of a caller's earlier releases a new query is protected against.
+    #[arg(
+        long = "statistics-ledger-days",
+        env = "CONFIDE_STATISTICS_LEDGER_DAYS",
+        default_value_t = 365
+    )]
+    pub ledger_days: i64,
+
+    /// Most figures (cells, margins and the total) one statistics table may have.
+    #[arg(
+        long = "statistics-max-cells",
+        env = "CONFIDE_STATISTICS_MAX_CELLS",
+        default_value_t = 2000
+    )]
+    pub max_cells: usize,
+}
+
+impl Default for StatisticsSettings {
+    fn default() -> Self {
+        StatisticsSettings {
+            threshold: 5,
+            method: "suppress".to_owned(),
+            rounding_base: 5,
+            ledger_days: 365,
+            max_cells: 2000,
+        }
+    }
+}
+
+impl StatisticsSettings {
+    /// The settings as limits; nonsense (a threshold below 2, an unknown
+    /// method, a base below 2) is refused at start.
+    pub fn limits(&self) -> Result<crate::statistics::StatisticsLimits, String> {
+        use crate::statistics::DisclosureMethod;
+        let method = DisclosureMethod::parse(&self.method).ok_or_else(|| {
+            format!(
+                "statistics method {:?} is not suppress or round",
+                self.method
+            )
+        })?;
+        if self.threshold < 2 {
+            return Err("the statistics threshold must be at least 2".to_owned());
+        }
+        if self.rounding_base < 2 {
+            return Err("the statistics rounding base must be at least 2".to_owned());
+        }
+        if self.ledger_days < 1 || self.max_cells < 1 {
+            return Err("the statistics ledger days and max cells must be positive".to_owned());
+        }
+        Ok(crate::statistics::StatisticsLimits {
+            threshold: self.threshold,
+            method,
+            rounding_base: self.rounding_base,
+            ledger_days: self.ledger_days,
+            max_cells: self.max_cells,
+        })
+    }
 }
 
 #[derive(Args, Clone, Debug, Default)]
@@ -185,6 +275,7 @@ impl Settings {
             max_aliases: 100,
             max_note_searches: 2,
             risk_exception_max_hours: 168,
+            statistics: StatisticsSettings::default(),
             report_cost: false,
         }
     }

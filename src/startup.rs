@@ -63,6 +63,10 @@ impl Application {
     ) -> Result<Self, AppError> {
         let policy = policy::load(settings.policy_path.as_deref()).await?;
         let auth = Authenticator::from_settings(&settings.jwt)?;
+        let statistics = settings
+            .statistics
+            .limits()
+            .map_err(|e| AppError::internal("settings", e))?;
         let state = web::Data::new(AppState {
             db,
             policy,
@@ -92,6 +96,7 @@ impl Application {
                 emergency_review_working_days: settings.emergency_review_working_days,
                 break_glass_max_minutes: settings.break_glass_max_minutes,
                 risk_exception_max_hours: settings.risk_exception_max_hours,
+                statistics: Arc::new(statistics),
             },
             report_cost: settings.report_cost,
         });

@@ -21,6 +21,7 @@ pub mod risk_exception;
 pub mod risk_exception_recipient;
 pub mod serious_harm_review;
 pub mod staff;
+pub mod statistics_release;
 pub mod student;
 pub mod student_change;
 pub mod subject_access_request;

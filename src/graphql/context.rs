@@ -1204,16 +1204,6 @@ impl RequestContext {
             None,
         )
     }
-
-    /// Aggregate case statistics: no individual rows.
-    pub async fn case_statistics(&self) -> AppResult<Vec<Guarded<service::cases::CaseStatistic>>> {
-        let rows = service::cases::statistics(&self.conn(), &self.decisions).await?;
-        let mask = self.decisions.mask(Facts::base(Relation::Any));
-        Ok(rows
-            .into_iter()
-            .map(|r| Guarded::new(Arc::new(r), mask.clone(), None))
-            .collect())
-    }
 }
 
 fn children<P: crate::policy::Record, C: crate::policy::Record>(

@@ -146,6 +146,8 @@ pub struct Limits {
     pub cost: cost::CostLimits,
     /// Longest a risk exception may last, in hours.
     pub risk_exception_max_hours: i64,
+    /// Disclosure control of statistics.
+    pub statistics: Arc<crate::statistics::StatisticsLimits>,
 }
 
 pub(crate) fn request_context<'a>(ctx: &Context<'a>) -> Result<&'a Arc<RequestContext>, AppError> {

@@ -1,36 +1,246 @@
-//! Aggregate statistics: no individual rows.
+//! Aggregate statistics under disclosure control: no individual rows, no
+//! figure about fewer students than the threshold, none recoverable from its
+//! totals or from the caller's earlier queries (see `docs/statistics.md`).
 
 use super::{request_context, reveal};
-use crate::domain::CaseStatus;
-use crate::policy::{FieldClass, Guarded};
-use crate::service::cases::CaseStatistic;
-use async_graphql::{Context, Object};
+use crate::domain::{CaseStatus, RiskLevel};
+use crate::error::{AppError, AppResult};
+use crate::policy::{Action, Facts, FieldClass, Guarded, Relation};
+use crate::statistics::{
+    self, DisclosureMethod, DurationBand, Figure, Filter, Query, StatisticDimension,
+    StatisticMeasure, Table,
+};
+use async_graphql::{Context, InputObject, Object, SimpleObject, ID};
+use std::sync::Arc;
 
-pub struct CaseStatisticNode {
-    record: Guarded<CaseStatistic>,
+/// Filters of a statistics query; each list allows any of its values, and a
+/// filter left out allows every value. A service lead's figures are always
+/// their own service's.
+#[derive(InputObject, Default)]
+pub struct StatisticsFilter {
+    pub services: Option<Vec<String>>,
+    pub statuses: Option<Vec<CaseStatus>>,
+    pub departments: Option<Vec<String>>,
+    /// First month opened ("2025-09").
+    pub opened_from: Option<String>,
+    /// Last month opened ("2026-06").
+    pub opened_to: Option<String>,
+    /// Academic years opened ("2025/26").
+    pub academic_years: Option<Vec<String>>,
+    pub duration_bands: Option<Vec<DurationBand>>,
+    pub risk_levels: Option<Vec<RiskLevel>>,
+    /// Sensitivity labels (`MENTAL_HEALTH`, ...), or `NONE` for cases without any.
+    pub labels: Option<Vec<String>>,
 }
 
-/// Case counts for one service and status. Students whose processing is
-/// restricted are not counted. Every field is category STATISTICS.
+impl From<StatisticsFilter> for Filter {
+    fn from(f: StatisticsFilter) -> Self {
+        Filter {
+            services: f.services,
+            statuses: f.statuses,
+            departments: f.departments,
+            opened_from: f.opened_from,
+            opened_to: f.opened_to,
+            academic_years: f.academic_years,
+            duration_bands: f.duration_bands,
+            risk_levels: f.risk_levels,
+            labels: f.labels,
+        }
+    }
+}
+
+/// One value of a figure's key.
+#[derive(SimpleObject, Clone)]
+pub struct StatisticKey {
+    pub dimension: StatisticDimension,
+    pub value: String,
+}
+
+pub struct StatisticFigureNode {
+    record: Guarded<Figure>,
+}
+
+/// One figure of a table: a cell, a margin (row or column total) or the total.
+#[Object(name = "StatisticFigure")]
+impl StatisticFigureNode {
+    /// Category STATISTICS. The dimension values this figure counts (empty for the total).
+    async fn key(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Vec<StatisticKey>>> {
+        reveal(ctx, &self.record, FieldClass::Statistics, |f| {
+            Some(
+                f.key
+                    .iter()
+                    .map(|(dimension, value)| StatisticKey {
+                        dimension: *dimension,
+                        value: value.clone(),
+                    })
+                    .collect(),
+            )
+        })
+    }
+
+    /// Category STATISTICS. The count (rounded with the rounding method); `null` when suppressed.
+    async fn count(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<i64>> {
+        reveal(ctx, &self.record, FieldClass::Statistics, |f| f.count)
+    }
+
+    /// Category STATISTICS. Whether the figure is withheld: about fewer students
+    /// than the threshold, or one it could be recovered from (no reason is
+    /// given, since the reason would itself say which).
+    async fn suppressed(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<bool>> {
+        reveal(ctx, &self.record, FieldClass::Statistics, |f| {
+            Some(f.count.is_none())
+        })
+    }
+}
+
+pub struct StatisticsTableNode {
+    record: Guarded<Table>,
+}
+
+/// The figures of a table, each guarded like the table.
+fn figures(table: &Guarded<Table>, figures: &[Figure]) -> Vec<StatisticFigureNode> {
+    figures
+        .iter()
+        .map(|f| StatisticFigureNode {
+            record: table.part(Arc::new(f.clone())),
+        })
+        .collect()
+}
+
+/// A protected table of counts.
+#[Object(name = "StatisticsTable")]
+impl StatisticsTableNode {
+    /// Category STATISTICS. This release, as named in the audit trail.
+    async fn release_id(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<ID>> {
+        reveal(ctx, &self.record, FieldClass::Statistics, |t| {
+            Some(ID(t.release_id.to_string()))
+        })
+    }
+
+    /// Category STATISTICS.
+    async fn measure(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<StatisticMeasure>> {
+        reveal(ctx, &self.record, FieldClass::Statistics, |t| {
+            Some(t.measure)
+        })
+    }
+
+    /// Category STATISTICS.
+    async fn group_by(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<Vec<StatisticDimension>>> {
+        reveal(ctx, &self.record, FieldClass::Statistics, |t| {
+            Some(t.group_by.clone())
+        })
+    }
+
+    /// Category STATISTICS. How the figures were protected.
+    async fn method(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<DisclosureMethod>> {
+        reveal(ctx, &self.record, FieldClass::Statistics, |t| {
+            Some(t.method)
+        })
+    }
+
+    /// Category STATISTICS. No figure about fewer distinct students is released.
+    async fn threshold(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<i64>> {
+        reveal(ctx, &self.record, FieldClass::Statistics, |t| {
+            Some(t.threshold)
+        })
+    }
+
+    /// Category STATISTICS. The rounding base (rounding method only).
+    async fn rounding_base(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<i64>> {
+        reveal(ctx, &self.record, FieldClass::Statistics, |t| {
+            t.rounding_base
+        })
+    }
+
+    /// Category STATISTICS. The total of the filtered population.
+    async fn total(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<StatisticFigureNode>> {
+        reveal(ctx, &self.record, FieldClass::Statistics, |t| {
+            Some(StatisticFigureNode {
+                record: self.record.part(Arc::new(t.total.clone())),
+            })
+        })
+    }
+
+    /// Category STATISTICS. The total of each value of each dimension (with
+    /// two or more dimensions; with one, the cells are the totals).
+    async fn margins(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<Vec<StatisticFigureNode>>> {
+        reveal(ctx, &self.record, FieldClass::Statistics, |t| {
+            Some(figures(&self.record, &t.margins))
+        })
+    }
+
+    /// Category STATISTICS. The cells with at least one case (a combination
+    /// not listed has none).
+    async fn cells(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<Vec<StatisticFigureNode>>> {
+        reveal(ctx, &self.record, FieldClass::Statistics, |t| {
+            Some(figures(&self.record, &t.cells))
+        })
+    }
+}
+
+/// Runs a query in the request's write transaction (the release ledger and
+/// the audit record are written with it).
+async fn protected_table(ctx: &Context<'_>, query: Query) -> AppResult<(Guarded<Table>, Relation)> {
+    let rc = request_context(ctx)?;
+    let writer = rc.writer(Action::ReadStatistics)?;
+    let limits = rc.limits.statistics.clone();
+    let result: AppResult<(Table, Relation)> = in_transaction!(writer, |txn| {
+        statistics::run(&txn, &rc.decisions, &limits, query).await
+    });
+    let (table, relation) = result?;
+    let mask = rc.decisions.mask(Facts::base(relation));
+    Ok((Guarded::new(Arc::new(table), mask, None), relation))
+}
+
+pub struct CaseStatisticNode {
+    record: Guarded<Figure>,
+}
+
+fn key_of(figure: &Figure, dimension: StatisticDimension) -> Option<&str> {
+    figure
+        .key
+        .iter()
+        .find(|(d, _)| *d == dimension)
+        .map(|(_, v)| v.as_str())
+}
+
+/// Case counts for one service and status, under the same disclosure control
+/// as `statistics`. Every field is category STATISTICS.
 #[Object(name = "CaseStatistic")]
 impl CaseStatisticNode {
     /// Category STATISTICS.
     async fn service(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<&str>> {
-        reveal(ctx, &self.record, FieldClass::Statistics, |m| {
-            Some(m.service.as_str())
+        reveal(ctx, &self.record, FieldClass::Statistics, |f| {
+            key_of(f, StatisticDimension::Service)
         })
     }
 
     /// Category STATISTICS.
     async fn status(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<CaseStatus>> {
-        reveal(ctx, &self.record, FieldClass::Statistics, |m| {
-            CaseStatus::parse(&m.status)
+        reveal(ctx, &self.record, FieldClass::Statistics, |f| {
+            key_of(f, StatisticDimension::Status).and_then(CaseStatus::parse)
         })
     }
 
-    /// Category STATISTICS.
+    /// Category STATISTICS. `null` when suppressed.
     async fn count(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<i64>> {
-        reveal(ctx, &self.record, FieldClass::Statistics, |m| Some(m.count))
+        reveal(ctx, &self.record, FieldClass::Statistics, |f| f.count)
+    }
+
+    /// Category STATISTICS. Whether the count is withheld.
+    async fn suppressed(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<bool>> {
+        reveal(ctx, &self.record, FieldClass::Statistics, |f| {
+            Some(f.count.is_none())
+        })
     }
 }
 
@@ -39,18 +249,51 @@ pub struct StatisticsQuery;
 
 #[Object]
 impl StatisticsQuery {
-    /// Aggregate case statistics (analysts, service leads, the DPO): no individual rows.
+    /// Counts of students or cases, grouped by up to four dimensions and
+    /// filtered, for analysts, the DPO and service leads (their own service
+    /// only). Every figure is protected before it leaves the server: figures
+    /// about fewer students than the threshold are suppressed (or, with the
+    /// rounding method, every figure is rounded), and so is every figure they
+    /// could be recovered from, in this table or by differencing it with the
+    /// caller's earlier tables. Audited with the figures released.
+    async fn statistics(
+        &self,
+        ctx: &Context<'_>,
+        measure: StatisticMeasure,
+        #[graphql(default)] group_by: Vec<StatisticDimension>,
+        filter: Option<StatisticsFilter>,
+    ) -> async_graphql::Result<Option<StatisticsTableNode>> {
+        let query = Query {
+            measure,
+            group_by,
+            filter: filter.unwrap_or_default().into(),
+        };
+        let (record, _) = protected_table(ctx, query).await?;
+        Ok(Some(StatisticsTableNode { record }))
+    }
+
+    /// Case counts by service and status, protected like `statistics` (which
+    /// it is: `statistics(measure: CASES, groupBy: [SERVICE, STATUS])`).
+    #[graphql(deprecation = "use statistics(measure: CASES, groupBy: [SERVICE, STATUS])")]
     async fn case_statistics(
         &self,
         ctx: &Context<'_>,
     ) -> async_graphql::Result<Option<Vec<CaseStatisticNode>>> {
-        let rc = request_context(ctx)?;
-        Ok(Some(
-            rc.case_statistics()
-                .await?
-                .into_iter()
-                .map(|record| CaseStatisticNode { record })
-                .collect(),
-        ))
+        let query = Query {
+            measure: StatisticMeasure::Cases,
+            group_by: vec![StatisticDimension::Service, StatisticDimension::Status],
+            filter: Filter::default(),
+        };
+        let (record, _) = protected_table(ctx, query).await?;
+        reveal(ctx, &record, FieldClass::Statistics, |t| {
+            Some(
+                t.cells
+                    .iter()
+                    .map(|f| CaseStatisticNode {
+                        record: record.part(Arc::new(f.clone())),
+                    })
+                    .collect(),
+            )
+        })
     }
 }

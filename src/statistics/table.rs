@@ -1,0 +1,394 @@
+//! Computing a table from case rows: its cells, margins and total, their
+//! regions, and the relations between them. No protection here: see
+//! [`super::protect`].
+
+use super::protect::{Entry, Kind, Relation};
+use super::region::{intersect_intervals, merge_intervals, Region};
+use super::{Dimension, DurationBand};
+use crate::domain::SensitivityLabel;
+use chrono::{DateTime, Datelike, Utc};
+use std::collections::{BTreeSet, HashMap};
+
+/// One case, as statistics see it.
+#[derive(Clone, Debug)]
+pub struct CaseRow {
+    /// The student, as an index (distinct students are counted, never named).
+    pub student: u32,
+    pub service: String,
+    pub status: String,
+    pub department: String,
+    /// `year * 12 + month - 1`.
+    pub month: i32,
+    pub duration: DurationBand,
+    pub risk: String,
+    /// The labels on the case's notes, by [`SensitivityLabel::index`].
+    pub labels: u32,
+}
+
+/// The label value of a case without any label.
+pub const NO_LABEL: &str = "NONE";
+
+pub fn month_number(at: DateTime<Utc>) -> i32 {
+    at.year() * 12 + at.month0() as i32
+}
+
+pub fn month_text(n: i32) -> String {
+    format!("{:04}-{:02}", n.div_euclid(12), n.rem_euclid(12) + 1)
+}
+
+/// The months of academic year `year`/`year + 1` (1 August to 31 July).
+pub fn academic_year_months(year: i32) -> (i32, i32) {
+    (year * 12 + 7, year * 12 + 18)
+}
+
+/// The academic year a month falls in (its starting calendar year).
+pub fn academic_year_of(month: i32) -> i32 {
+    (month - 7).div_euclid(12)
+}
+
+pub fn academic_year_text(year: i32) -> String {
+    format!("{}/{:02}", year, (year + 1).rem_euclid(100))
+}
+
+/// Parses "2025/26".
+pub fn parse_academic_year(text: &str) -> Option<i32> {
+    let (a, b) = text.split_once('/')?;
+    let year: i32 = a.parse().ok()?;
+    let next: i32 = b.parse().ok()?;
+    (a.len() == 4 && b.len() == 2 && (year + 1).rem_euclid(100) == next).then_some(year)
+}
+
+/// Parses "2025-09".
+pub fn parse_month(text: &str) -> Option<i32> {
+    let (y, m) = text.split_once('-')?;
+    let year: i32 = y.parse().ok()?;
+    let month: i32 = m.parse().ok()?;
+    (y.len() == 4 && m.len() == 2 && (1..=12).contains(&month)).then_some(year * 12 + month - 1)
+}
+
+pub fn duration_band(
+    opened: DateTime<Utc>,
+    closed: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> DurationBand {
+    let days = (closed.unwrap_or(now) - opened).num_days();
+    match days {
+        d if d < 30 => DurationBand::UnderOneMonth,
+        d if d < 91 => DurationBand::OneToThreeMonths,
+        d if d < 182 => DurationBand::ThreeToSixMonths,
+        d if d < 365 => DurationBand::SixToTwelveMonths,
+        _ => DurationBand::OverTwelveMonths,
+    }
+}
+
+/// Whether a case lies in the region.
+pub fn contains(region: &Region, row: &CaseRow) -> bool {
+    let has = |set: &Option<BTreeSet<String>>, v: &str| set.as_ref().is_none_or(|s| s.contains(v));
+    has(&region.service, &row.service)
+        && has(&region.status, &row.status)
+        && has(&region.department, &row.department)
+        && has(&region.risk, &row.risk)
+        && has(&region.duration, row.duration.as_str())
+        && region
+            .months
+            .as_ref()
+            .is_none_or(|m| m.iter().any(|(a, b)| *a <= row.month && row.month <= *b))
+        && region
+            .labels
+            .as_ref()
+            .is_none_or(|l| label_values(row.labels).iter().any(|v| l.contains(*v)))
+}
+
+/// The label values of a case: its labels, or `NONE`.
+pub fn label_values(bits: u32) -> Vec<&'static str> {
+    if bits == 0 {
+        return vec![NO_LABEL];
+    }
+    SensitivityLabel::ALL
+        .iter()
+        .filter(|l| bits & (1 << l.index()) != 0)
+        .map(|l| l.as_str())
+        .collect()
+}
+
+/// A case's values on a dimension (several for labels), within the region's
+/// constraint on that dimension.
+fn values(dim: Dimension, row: &CaseRow, region: &Region) -> Vec<String> {
+    match dim {
+        Dimension::Service => vec![row.service.clone()],
+        Dimension::Status => vec![row.status.clone()],
+        Dimension::Department => vec![row.department.clone()],
+        Dimension::MonthOpened => vec![month_text(row.month)],
+        Dimension::AcademicYearOpened => vec![academic_year_text(academic_year_of(row.month))],
+        Dimension::DurationBand => vec![row.duration.as_str().to_owned()],
+        Dimension::RiskLevel => vec![row.risk.clone()],
+        Dimension::Label => label_values(row.labels)
+            .into_iter()
+            .filter(|v| region.labels.as_ref().is_none_or(|l| l.contains(*v)))
+            .map(str::to_owned)
+            .collect(),
+    }
+}
+
+/// The region narrowed to one value of a dimension.
+fn narrowed(region: &Region, dim: Dimension, value: &str) -> Region {
+    let one = || Some(BTreeSet::from([value.to_owned()]));
+    let mut r = region.clone();
+    let months = |range: (i32, i32)| match &region.months {
+        Some(m) => Some(intersect_intervals(m, &[range])),
+        None => Some(vec![range]),
+    };
+    match dim {
+        Dimension::Service => r.service = one(),
+        Dimension::Status => r.status = one(),
+        Dimension::Department => r.department = one(),
+        Dimension::DurationBand => r.duration = one(),
+        Dimension::RiskLevel => r.risk = one(),
+        // A case with labels A and B lies in the cells of both; the cell's
+        // region is "carries A" (value A is one the filter allows).
+        Dimension::Label => r.labels = one(),
+        Dimension::MonthOpened => {
+            if let Some(m) = parse_month(value) {
+                r.months = months((m, m));
+            }
+        }
+        Dimension::AcademicYearOpened => {
+            if let Some(y) = parse_academic_year(value) {
+                r.months = months(academic_year_months(y));
+            }
+        }
+    }
+    r.months = r.months.map(merge_intervals);
+    r
+}
+
+/// A key of a cell or margin: one value per dimension of the table.
+pub type Key = Vec<(Dimension, String)>;
+
+/// A computed table before protection: entry 0 is the total, then the
+/// margins (only with two or more dimensions), then the cells.
+pub struct Computed {
+    pub entries: Vec<Entry>,
+    pub keys: Vec<Key>,
+    pub relations: Vec<Relation>,
+}
+
+#[derive(Default)]
+struct Acc {
+    cases: i64,
+    students: Vec<u32>,
+}
+
+impl Acc {
+    fn add(&mut self, student: u32) {
+        self.cases += 1;
+        self.students.push(student);
+    }
+
+    fn distinct(&mut self) -> i64 {
+        self.students.sort_unstable();
+        self.students.dedup();
+        self.students.len() as i64
+    }
+}
+
+/// Groups the cases of the base region by the dimensions.
+pub fn compute(rows: &[CaseRow], base: &Region, dims: &[Dimension]) -> Computed {
+    let mut total = Acc::default();
+    let mut margins: Vec<HashMap<String, Acc>> = dims.iter().map(|_| HashMap::new()).collect();
+    let mut cells: HashMap<Vec<String>, Acc> = HashMap::new();
+    for row in rows.iter().filter(|r| contains(base, r)) {
+        let per_dim: Vec<Vec<String>> = dims.iter().map(|d| values(*d, row, base)).collect();
+        if per_dim.iter().any(Vec::is_empty) {
+            continue;
+        }
+        total.add(row.student);
+        for (d, vs) in per_dim.iter().enumerate() {
+            for v in vs {
+                if let Some(m) = margins.get_mut(d) {
+                    m.entry(v.clone()).or_default().add(row.student);
+                }
+            }
+        }
+        if dims.is_empty() {
+            continue;
+        }
+        // Every combination of the case's values (several only for labels).
+        let mut keys: Vec<Vec<String>> = vec![Vec::new()];
+        for vs in &per_dim {
+            keys = keys
+                .into_iter()
+                .flat_map(|k| {
+                    vs.iter().map(move |v| {
+                        let mut k = k.clone();
+                        k.push(v.clone());
+                        k
+                    })
+                })
+                .collect();
+        }
+        for k in keys {
+            cells.entry(k).or_default().add(row.student);
+        }
+    }
+
+    let mut entries = vec![Entry {
+        kind: Kind::Total,
+        region: base.clone(),
+        students: total.distinct(),
+        cases: total.cases,
+        within: Vec::new(),
+    }];
+    let mut keys: Vec<Key> = vec![Vec::new()];
+    let mut relations = Vec::new();
+    // Margins: with one dimension they are the cells themselves.
+    let mut margin_index: HashMap<(usize, String), usize> = HashMap::new();
+    if dims.len() >= 2 {
+        for (d, dim) in dims.iter().enumerate() {
+            let mut members = Vec::new();
+            let mut values: Vec<(String, Acc)> =
+                std::mem::take(&mut margins[d]).into_iter().collect();
+            values.sort_by(|a, b| a.0.cmp(&b.0));
+            for (v, mut acc) in values {
+                entries.push(Entry {
+                    kind: Kind::Margin,
+                    region: narrowed(base, *dim, &v),
+                    students: acc.distinct(),
+                    cases: acc.cases,
+                    within: vec![0],
+                });
+                keys.push(vec![(*dim, v.clone())]);
+                margin_index.insert((d, v), entries.len() - 1);
+                members.push(entries.len() - 1);
+            }
+            relations.push(Relation { total: 0, members });
+        }
+    }
+    let mut sorted: Vec<(Vec<String>, Acc)> = cells.into_iter().collect();
+    sorted.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut all = Vec::new();
+    let mut lines: HashMap<usize, Vec<usize>> = HashMap::new();
+    for (values, mut acc) in sorted {
+        let mut region = base.clone();
+        let mut within = Vec::new();
+        for (d, v) in values.iter().enumerate() {
+            region = narrowed(&region, dims[d], v);
+            if let Some(&m) = margin_index.get(&(d, v.clone())) {
+                within.push(m);
+            }
+        }
+        within.push(0);
+        let index = entries.len();
+        for m in &within {
+            if *m != 0 {
+                lines.entry(*m).or_default().push(index);
+            }
+        }
+        entries.push(Entry {
+            kind: Kind::Cell,
+            region,
+            students: acc.distinct(),
+            cases: acc.cases,
+            within,
+        });
+        keys.push(dims.iter().copied().zip(values).collect());
+        all.push(index);
+    }
+    let mut lines: Vec<(usize, Vec<usize>)> = lines.into_iter().collect();
+    lines.sort_by_key(|l| l.0);
+    relations.extend(
+        lines
+            .into_iter()
+            .map(|(total, members)| Relation { total, members }),
+    );
+    if !all.is_empty() {
+        relations.push(Relation {
+            total: 0,
+            members: all,
+        });
+    }
+    Computed {
+        entries,
+        keys,
+        relations,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(student: u32, dept: &str, status: &str, labels: u32) -> CaseRow {
+        CaseRow {
+            student,
+            service: "counselling".into(),
+            status: status.into(),
+            department: dept.into(),
+            month: 2025 * 12 + 9,
+            duration: DurationBand::UnderOneMonth,
+            risk: "low".into(),
+            labels,
+        }
+    }
+
+    #[test]
+    fn months_and_academic_years_read_and_print() {
+        assert_eq!(parse_month("2025-10"), Some(2025 * 12 + 9));
+        assert_eq!(month_text(2025 * 12 + 9), "2025-10");
+        assert_eq!(parse_month("2025-13"), None);
+        assert_eq!(parse_academic_year("2025/26"), Some(2025));
+        assert_eq!(parse_academic_year("2025/27"), None);
+        assert_eq!(academic_year_text(1999), "1999/00");
+        assert_eq!(academic_year_of(2025 * 12 + 7), 2025); // August 2025
+        assert_eq!(academic_year_of(2026 * 12 + 6), 2025); // July 2026
+        assert_eq!(academic_year_of(2025 * 12 + 6), 2024); // July 2025
+    }
+
+    #[test]
+    fn students_are_counted_once_and_cases_each_time() {
+        let rows = vec![
+            row(1, "History", "open", 0),
+            row(1, "History", "closed", 0),
+            row(2, "History", "open", 0),
+            row(3, "Physics", "open", 1),
+        ];
+        let t = compute(
+            &rows,
+            &Region::default(),
+            &[Dimension::Department, Dimension::Status],
+        );
+        assert_eq!((t.entries[0].students, t.entries[0].cases), (3, 4));
+        let history = t
+            .keys
+            .iter()
+            .position(|k| k == &vec![(Dimension::Department, "History".to_owned())])
+            .expect("History margin");
+        assert_eq!(
+            (t.entries[history].students, t.entries[history].cases),
+            (2, 3)
+        );
+        // Two margins of department, two of status, three cells.
+        assert_eq!(t.entries.len(), 1 + 4 + 3);
+        assert!(t.entries[1..]
+            .iter()
+            .all(|e| e.region.within(&t.entries[0].region)));
+    }
+
+    #[test]
+    fn a_case_with_two_labels_is_in_both_label_cells() {
+        let rows = vec![
+            row(1, "History", "open", 0b11),
+            row(2, "History", "open", 0),
+        ];
+        let t = compute(&rows, &Region::default(), &[Dimension::Label]);
+        let labels: Vec<&str> = t.keys[1..].iter().map(|k| k[0].1.as_str()).collect();
+        assert_eq!(labels, vec!["MENTAL_HEALTH", "NONE", "PHYSICAL_HEALTH"]);
+        let filtered = Region {
+            labels: Some(BTreeSet::from(["MENTAL_HEALTH".to_owned()])),
+            ..Region::default()
+        };
+        let t = compute(&rows, &filtered, &[Dimension::Label]);
+        assert_eq!(t.entries.len(), 2, "only the filtered label's cell");
+        assert_eq!(t.entries[0].students, 1);
+    }
+}
