@@ -82,6 +82,8 @@ const LISTS: &[&str] = &[
     "emergencyReviews",
     "emergencyAccessReviews",
     "caseStatistics",
+    "cells",
+    "margins",
     "recipients",
     "retentionDue",
     "myErasureRequests",

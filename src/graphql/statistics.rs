@@ -56,6 +56,15 @@ pub struct StatisticKey {
     pub value: String,
 }
 
+/// A key value as the API names it: statuses and risk levels as their enum
+/// values (`OPEN`, `HIGH`), the rest as stored.
+fn shown_value(dimension: StatisticDimension, value: &str) -> String {
+    match dimension {
+        StatisticDimension::Status | StatisticDimension::RiskLevel => value.to_uppercase(),
+        _ => value.to_owned(),
+    }
+}
+
 pub struct StatisticFigureNode {
     record: Guarded<Figure>,
 }
@@ -71,7 +80,7 @@ impl StatisticFigureNode {
                     .iter()
                     .map(|(dimension, value)| StatisticKey {
                         dimension: *dimension,
-                        value: value.clone(),
+                        value: shown_value(*dimension, value),
                     })
                     .collect(),
             )

@@ -29,6 +29,7 @@ mod rights;
 mod risk_exceptions;
 mod sar;
 mod schema;
+mod statistics;
 mod storage;
 mod walk;
 mod writes;

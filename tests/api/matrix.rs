@@ -196,7 +196,7 @@ async fn analyst_sees_aggregate_statistics_and_no_individual_rows() {
             app.demo.analyst,
             Role::Analyst,
             r#"query($id: ID!, $case: ID!) {
-                caseStatistics { service status count }
+                caseStatistics { service status count suppressed }
                 student(id: $id) { id }
                 supportCase(id: $case) { id }
                 students { totalCount }
@@ -210,13 +210,14 @@ async fn analyst_sees_aggregate_statistics_and_no_individual_rows() {
     assert!(res.data()["supportCase"].is_null());
     assert_eq!(res.data()["students"]["totalCount"], 0);
     assert_eq!(res.data()["supportCases"]["totalCount"], 0);
-    // Carol (restricted) is not counted: one open counselling case, not two.
+    // Carol (restricted) is not counted, and the rest (three cases of two
+    // students) is below the threshold: every count is withheld.
     assert_eq!(
         res.data()["caseStatistics"],
         json!([
-            { "service": "counselling", "status": "OPEN", "count": 1 },
-            { "service": "disability", "status": "OPEN", "count": 1 },
-            { "service": "mental_health", "status": "OPEN", "count": 1 },
+            { "service": "counselling", "status": "OPEN", "count": null, "suppressed": true },
+            { "service": "disability", "status": "OPEN", "count": null, "suppressed": true },
+            { "service": "mental_health", "status": "OPEN", "count": null, "suppressed": true },
         ])
     );
 }

@@ -654,6 +654,10 @@ fn arguments(app: &TestApp, f: &Fixture, role: Role, n: usize) -> BTreeMap<&'sta
         format!("(id: {})", s(json!(id(f.sar_final)))),
     );
     a.insert("caseStatistics", String::new());
+    a.insert(
+        "statistics",
+        "(measure: STUDENTS, groupBy: [SERVICE, LABEL])".to_owned(),
+    );
     a.insert("retentionDue", "(asOf: \"2100-01-01\")".to_owned());
     a.insert("myErasureRequests", String::new());
     a.insert("erasureRequests", "(openOnly: false)".to_owned());
@@ -1139,6 +1143,7 @@ async fn walk(fields: &str) {
                 "lawfulBases",
                 "partnerFeed",
                 "caseStatistics",
+                "statistics",
                 "me",
                 "emergencyReviews",
                 "emergencyAccessReviews",
