@@ -9,6 +9,7 @@ pub mod demo;
 pub mod domain;
 pub mod error;
 pub mod graphql;
+pub mod monitoring;
 pub mod policy;
 pub mod seed;
 pub mod service;

@@ -91,6 +91,9 @@ const LISTS: &[&str] = &[
     "subjectAccessRequests",
     "mySubjectAccessRequests",
     "seriousHarmReviews",
+    "waitingTimes",
+    "services",
+    "caseload",
     "edges",
 ];
 

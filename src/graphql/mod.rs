@@ -41,6 +41,7 @@ mod erasure;
 mod lawful_basis;
 mod legal;
 mod me;
+mod monitoring;
 mod mutation;
 mod note;
 mod pagination;
@@ -87,6 +88,7 @@ pub struct QueryRoot(
     retention::RetentionQuery,
     erasure::ErasureQuery,
     sar::SubjectAccessQuery,
+    monitoring::MonitoringQuery,
 );
 
 /// The mutation root.

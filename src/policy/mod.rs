@@ -80,6 +80,9 @@ text_enum!(
         /// Subject access requests and their serious-harm reviews (the DPO;
         /// the student about their own requests).
         SubjectAccess => "SUBJECT_ACCESS",
+        /// The monitoring view: waiting times, caseloads, open risk
+        /// exceptions and overdue reviews (service leads, the DPO).
+        Monitoring => "MONITORING",
     }
 );
 
@@ -142,6 +145,7 @@ impl FieldClass {
             | FieldClass::Retention
             | FieldClass::ErasureRequests => None,
             FieldClass::SubjectAccess => None,
+            FieldClass::Monitoring => None,
         }
     }
 
@@ -177,6 +181,7 @@ impl FieldClass {
             | FieldClass::Retention
             | FieldClass::ErasureRequests => false,
             FieldClass::SubjectAccess => false,
+            FieldClass::Monitoring => false,
         }
     }
 }
@@ -322,6 +327,8 @@ text_enum!(
         ReadOwnSubjectAccessRequests => "read_own_subject_access_requests",
         /// Produce a subject access export (the DPO; the CLI acting as the DPO).
         ExportSubjectAccess => "export_subject_access",
+        /// Read the monitoring view (a service lead: their own service; the DPO: all).
+        ReadMonitoring => "read_monitoring",
     }
 );
 
