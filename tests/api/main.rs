@@ -20,6 +20,7 @@ mod in_force;
 mod leaks;
 mod legal;
 mod matrix;
+mod monitoring;
 mod outside_audiences;
 mod partner_feed;
 mod races;

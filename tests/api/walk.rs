@@ -654,6 +654,7 @@ fn arguments(app: &TestApp, f: &Fixture, role: Role, n: usize) -> BTreeMap<&'sta
         format!("(id: {})", s(json!(id(f.sar_final)))),
     );
     a.insert("caseStatistics", String::new());
+    a.insert("monitoring", String::new());
     a.insert(
         "statistics",
         "(measure: STUDENTS, groupBy: [SERVICE, LABEL])".to_owned(),
@@ -1144,6 +1145,7 @@ async fn walk(fields: &str) {
                 "partnerFeed",
                 "caseStatistics",
                 "statistics",
+                "monitoring",
                 "me",
                 "emergencyReviews",
                 "emergencyAccessReviews",
