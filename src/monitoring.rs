@@ -257,7 +257,16 @@ fn waiting_table(
         members: waiting_cells,
     });
     let rules = rules(limits);
-    let shown = protect::protect(&entries, &relations, Measure::Cases, priors, rules);
+    let mut shown = protect::protect(&entries, &relations, Measure::Cases, priors, rules);
+    // A row whose case count is withheld shows none of its parts either, not
+    // even a zero ("none of them seen yet" is itself about that small group).
+    // Withholding more never helps recover anything.
+    for &at in std::iter::once(&0).chain(&rows) {
+        if shown[at].is_none() {
+            shown[at + 1] = None;
+            shown[at + 2] = None;
+        }
+    }
     let released = shown.iter().filter(|s| s.is_some()).count();
     // Times only over a released group of cases seen about enough students
     // (with rounding, the seen figure is always shown, so check it here).
@@ -720,6 +729,8 @@ mod tests {
         let w = waiting_table("counselling", &cases, 100, 102, &[], &limits);
         assert_eq!(w.months[0].cases, None);
         assert_eq!(w.months[0].median_days, None);
+        // Not even its zero still waiting is shown.
+        assert_eq!(w.months[0].waiting, None);
         // Its complement in the total went too.
         let hidden = w.months.iter().filter(|r| r.cases.is_none()).count();
         assert!(hidden >= 2, "one suppressed month under a released total");
