@@ -40,7 +40,7 @@ const ALLOWLIST: &[&str] = &[
 
 const INTROSPECTION: &str = r#"{ __schema {
     queryType { name } mutationType { name }
-    types { name kind fields { name args { name } type { ...T } } }
+    types { name kind fields(includeDeprecated: true) { name args { name } type { ...T } } }
 } }
 fragment T on __Type { kind name ofType { kind name ofType { kind name ofType { kind name } } } }"#;
 
