@@ -92,6 +92,7 @@ impl Application {
                 emergency_review_working_days: settings.emergency_review_working_days,
                 break_glass_max_minutes: settings.break_glass_max_minutes,
                 risk_exception_max_hours: settings.risk_exception_max_hours,
+                research: crate::research::Config::from_settings(&settings.research)?,
             },
             report_cost: settings.report_cost,
         });

@@ -89,6 +89,7 @@ const LISTS: &[&str] = &[
     "subjectAccessRequests",
     "mySubjectAccessRequests",
     "seriousHarmReviews",
+    "rows",
     "edges",
 ];
 

@@ -190,6 +190,7 @@ async fn schema_execution_applies_the_same_guard_as_http() {
             emergency_review_working_days: 2,
             break_glass_max_minutes: 60,
             risk_exception_max_hours: 168,
+            research: Default::default(),
         },
         false,
         uuid::Uuid::now_v7(),

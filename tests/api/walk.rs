@@ -654,6 +654,7 @@ fn arguments(app: &TestApp, f: &Fixture, role: Role, n: usize) -> BTreeMap<&'sta
         format!("(id: {})", s(json!(id(f.sar_final)))),
     );
     a.insert("caseStatistics", String::new());
+    a.insert("researchExtract", String::new());
     a.insert("retentionDue", "(asOf: \"2100-01-01\")".to_owned());
     a.insert("myErasureRequests", String::new());
     a.insert("erasureRequests", "(openOnly: false)".to_owned());
@@ -1139,6 +1140,7 @@ async fn walk(fields: &str) {
                 "lawfulBases",
                 "partnerFeed",
                 "caseStatistics",
+                "researchExtract",
                 "me",
                 "emergencyReviews",
                 "emergencyAccessReviews",
@@ -1196,6 +1198,7 @@ async fn under_a_deny_all_policy_every_route_is_refused_and_nothing_is_written()
         "student_change",
         "subject_access_request",
         "serious_harm_review",
+        "research_extract",
     ];
     let mut before = Vec::new();
     for t in tables {
