@@ -3,8 +3,10 @@
 //! The quasi-identifiers are department, year of study, service and labels.
 //! Each has a generalisation hierarchy (level 0 = as recorded, the top level
 //! = `*`). While the rows in combinations shared by fewer than k distinct
-//! students are more than the suppression budget (5% of the rows, rounded
-//! down), the quasi-identifier with the most distinct released values (ties:
+//! students are more than the suppression budget (the larger of 5% of the
+//! rows, rounded down, and k rows: Sweeney's Datafly suppresses up to k
+//! outliers, so that one rare student does not generalise everyone), the
+//! quasi-identifier with the most distinct released values (ties:
 //! the first in the order above) is generalised one level, for every row.
 //! Then the rows still in a combination of fewer than k students are
 //! suppressed (left out). Every released combination is therefore shared by
@@ -20,9 +22,14 @@ pub const QUASI_IDENTIFIERS: [&str; 4] = ["department", "yearOfStudy", "service"
 /// The top level of each quasi-identifier's hierarchy (where every value is `*`).
 pub const TOP: [u8; 4] = [1, 2, 1, 2];
 
-/// Of the rows, at most this share (rounded down) may be suppressed before
-/// generalising further stops.
+/// Of the rows, at most this share (rounded down), or k rows if more, may be
+/// suppressed before generalising further stops.
 pub const SUPPRESSION_BUDGET_PERCENT: usize = 5;
+
+/// How many rows may be suppressed rather than generalising further.
+pub fn budget(rows: usize, k: usize) -> usize {
+    (rows * SUPPRESSION_BUDGET_PERCENT / 100).max(k)
+}
 
 /// What is withheld, or fully generalised.
 pub const ANY: &str = "*";
@@ -115,7 +122,7 @@ fn groups(rows: &[(Uuid, Quasi)], levels: Levels) -> (Vec<[String; 4]>, Groups) 
 /// quasi-identifiers) so that every released combination has at least `k`
 /// distinct students.
 pub fn anonymise(rows: &[(Uuid, Quasi)], k: usize) -> Plan {
-    let budget = rows.len() * SUPPRESSION_BUDGET_PERCENT / 100;
+    let budget = budget(rows.len(), k);
     let mut levels: Levels = [0; 4];
     loop {
         let (keys, groups) = groups(rows, levels);
@@ -243,12 +250,26 @@ mod tests {
     }
 
     #[test]
+    fn many_rare_combinations_beyond_the_budget_are_generalised() {
+        // 100 rows: 90 common, 10 students each alone in a department (> 5%).
+        let mut rows: Vec<(Uuid, Quasi)> = (0..90)
+            .map(|_| (Uuid::new_v4(), quasi("history", 1, "counselling", &[])))
+            .collect();
+        for i in 0..10 {
+            rows.push((Uuid::new_v4(), quasi(&format!("rare{i}"), 1, "counselling", &[])));
+        }
+        let plan = anonymise(&rows, 5);
+        assert_eq!(plan.levels, [1, 0, 0, 0]);
+        assert_eq!(plan.suppressed, 0);
+        check(&rows, 5, &plan);
+    }
+
+    #[test]
     fn fewer_than_k_students_release_nothing() {
         let rows: Vec<(Uuid, Quasi)> = (0..4)
             .map(|_| (Uuid::new_v4(), quasi("history", 1, "counselling", &[])))
             .collect();
         let plan = anonymise(&rows, 5);
-        assert_eq!(plan.levels, TOP);
         assert_eq!(plan.suppressed, 4);
         check(&rows, 5, &plan);
     }
@@ -292,7 +313,7 @@ mod tests {
             let plan = anonymise(&rows, k);
             check(&rows, k, &plan);
             // Suppression beyond the budget only once nothing can be generalised.
-            if plan.suppressed > rows.len() * SUPPRESSION_BUDGET_PERCENT / 100 {
+            if plan.suppressed > budget(rows.len(), k) {
                 prop_assert_eq!(plan.levels, TOP);
             }
         }

@@ -33,6 +33,8 @@ enum Research {
     Restricted,
     /// A consent in force naming another recipient (the department).
     OtherRecipient,
+    /// A research consent limited to the first case (SUPPORT_SUMMARY, CASE_NOTES).
+    CaseScoped,
 }
 
 const FULL: &[&str] = &["SUPPORT_SUMMARY", "ACADEMIC", "CASE_NOTES"];
@@ -140,6 +142,7 @@ async fn seed(
         Research::Expired => ("research", FULL, Some(now - Duration::days(1)), None),
         Research::Restricted => ("research", FULL, None, None),
         Research::OtherRecipient => ("department", FULL, None, None),
+        Research::CaseScoped => ("research", &["SUPPORT_SUMMARY", "CASE_NOTES"], None, None),
     };
     if research != Research::None {
         consent::ActiveModel {
@@ -149,7 +152,7 @@ async fn seed(
             recipient_ref: Set((kind == "department").then(|| department.to_owned())),
             categories: Set(json!(categories)),
             excluded_labels: Set(json!(["SELF_HARM"])),
-            case_id: Set(None),
+            case_id: Set((research == Research::CaseScoped).then(|| case_ids[0])),
             purpose: Set("Research and monitoring.".into()),
             given_at: Set(now - Duration::days(30)),
             expires_at: Set(expires),
@@ -313,6 +316,11 @@ async fn every_released_combination_is_shared_by_at_least_k_students() {
             groups.entry(key).or_default().insert(r["pseudonym"].as_str().unwrap().to_owned());
         }
         assert!(!groups.is_empty(), "something is released: {e:#}");
+        // Departments generalised; the three disability students and the
+        // one music student (withheld quasi-identifiers) are suppressed.
+        assert_eq!(e["generalisation"]["department"], 1, "{e:#}");
+        assert_eq!(e["suppressedRows"], 4);
+        assert_eq!(e["students"], 10);
         for (key, students) in &groups {
             assert!(students.len() as i64 >= k, "{key}: {} < {k}", students.len());
         }
@@ -333,7 +341,17 @@ async fn a_new_extract_gives_new_pseudonyms_and_a_student_keeps_one_within_an_ex
         seed(&app, "history", "counselling", 1, Research::Consented(FULL)).await;
     }
     seed(&app, "twocases", "counselling", 2, Research::Consented(FULL)).await;
+    // A consent limited to one case covers that case only.
+    seed(&app, "casescoped", "disability", 2, Research::CaseScoped).await;
     let first = extract(&app, None).await;
+    let scoped: Vec<Value> = rows(&first)
+        .into_iter()
+        .filter(|r| r["service"] == "disability")
+        .collect();
+    assert_eq!(scoped.len(), 1, "{first:#}");
+    assert_eq!(scoped[0]["department"], "*", "ACADEMIC is never case-scoped");
+    assert_eq!(scoped[0]["labels"], "MENTAL_HEALTH");
+    assert_eq!(scoped[0]["status"], "closed", "the first case");
     let second = extract(&app, None).await;
     assert_ne!(first["id"], second["id"]);
     let of = |e: &Value| -> Vec<String> {
@@ -344,7 +362,7 @@ async fn a_new_extract_gives_new_pseudonyms_and_a_student_keeps_one_within_an_ex
     };
     let (a, b): (HashSet<String>, HashSet<String>) =
         (of(&first).into_iter().collect(), of(&second).into_iter().collect());
-    assert_eq!(a.len(), 4, "four students");
+    assert_eq!(a.len(), 5, "five students");
     assert!(a.is_disjoint(&b), "no pseudonym carries over: {a:?} {b:?}");
     for e in [&first, &second] {
         let two: Vec<Value> = rows(e)
