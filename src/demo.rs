@@ -721,7 +721,11 @@ async fn seed_research_cohort(db: &DatabaseConnection) -> AppResult<()> {
             student_id: Set(sid),
             recipient_kind: Set("research".to_owned()),
             recipient_ref: Set(None),
-            categories: Set(serde_json::json!(["SUPPORT_SUMMARY", "ACADEMIC", "CASE_NOTES"])),
+            categories: Set(serde_json::json!([
+                "SUPPORT_SUMMARY",
+                "ACADEMIC",
+                "CASE_NOTES"
+            ])),
             excluded_labels: Set(serde_json::json!([])),
             case_id: Set(None),
             purpose: Set("Research and monitoring of Student Support.".to_owned()),

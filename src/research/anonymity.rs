@@ -167,7 +167,10 @@ mod tests {
         let mut groups: Groups = BTreeMap::new();
         for ((student, q), released) in rows.iter().zip(&plan.released) {
             if *released {
-                groups.entry(q.released(plan.levels)).or_default().insert(*student);
+                groups
+                    .entry(q.released(plan.levels))
+                    .or_default()
+                    .insert(*student);
             }
         }
         for (key, students) in &groups {
@@ -215,7 +218,10 @@ mod tests {
             .map(|_| (one, quasi("history", 1, "counselling", &[])))
             .collect();
         let plan = anonymise(&rows, 2);
-        assert!(plan.released.iter().all(|r| !r), "one student is never k = 2");
+        assert!(
+            plan.released.iter().all(|r| !r),
+            "one student is never k = 2"
+        );
         check(&rows, 2, &plan);
     }
 
@@ -241,7 +247,10 @@ mod tests {
         let mut rows: Vec<(Uuid, Quasi)> = (0..40)
             .map(|_| (Uuid::new_v4(), quasi("history", 1, "counselling", &[])))
             .collect();
-        rows.push((Uuid::new_v4(), quasi("physics", 4, "disability", &["CRIMINAL"])));
+        rows.push((
+            Uuid::new_v4(),
+            quasi("physics", 4, "disability", &["CRIMINAL"]),
+        ));
         let plan = anonymise(&rows, 5);
         assert_eq!(plan.levels, [0; 4]);
         assert_eq!(plan.suppressed, 1);
@@ -256,7 +265,10 @@ mod tests {
             .map(|_| (Uuid::new_v4(), quasi("history", 1, "counselling", &[])))
             .collect();
         for i in 0..10 {
-            rows.push((Uuid::new_v4(), quasi(&format!("rare{i}"), 1, "counselling", &[])));
+            rows.push((
+                Uuid::new_v4(),
+                quasi(&format!("rare{i}"), 1, "counselling", &[]),
+            ));
         }
         let plan = anonymise(&rows, 5);
         assert_eq!(plan.levels, [1, 0, 0, 0]);

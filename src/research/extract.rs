@@ -107,10 +107,9 @@ pub fn effective_k(setting: u32, asked: Option<i64>) -> AppResult<u32> {
             "k",
             format!("must be at least the configured k ({setting})"),
         )),
-        Some(k) if k > i64::from(MAX_K) => Err(AppError::bad_input(
-            "k",
-            format!("must be at most {MAX_K}"),
-        )),
+        Some(k) if k > i64::from(MAX_K) => {
+            Err(AppError::bad_input("k", format!("must be at most {MAX_K}")))
+        }
         Some(k) => u32::try_from(k).map_err(|_| AppError::bad_input("k", "is out of range")),
     }
 }
@@ -255,7 +254,10 @@ pub async fn create(
         if !students.contains_key(&case.student_id) {
             continue;
         }
-        let all = covers.get(&case.student_id).map(Vec::as_slice).unwrap_or(&[]);
+        let all = covers
+            .get(&case.student_id)
+            .map(Vec::as_slice)
+            .unwrap_or(&[]);
         let on_case: Vec<&Cover> = all
             .iter()
             .filter(|c| c.case.is_none_or(|id| id == case.id))
@@ -322,7 +324,10 @@ pub async fn create(
                 quasi: Quasi {
                     department: opened.academic.then(|| student.department.clone()),
                     year_of_study: if opened.academic {
-                        year_of_study(first_enrolment.get(&case.student_id).copied(), case.opened_at)
+                        year_of_study(
+                            first_enrolment.get(&case.student_id).copied(),
+                            case.opened_at,
+                        )
                     } else {
                         None
                     },
@@ -366,8 +371,22 @@ pub async fn create(
     }
     // An order that says nothing about when a student or case was recorded.
     rows.sort_by(|a, b| {
-        (&a.department, &a.year_of_study, &a.service, &a.labels, &a.month_opened, &a.pseudonym)
-            .cmp(&(&b.department, &b.year_of_study, &b.service, &b.labels, &b.month_opened, &b.pseudonym))
+        (
+            &a.department,
+            &a.year_of_study,
+            &a.service,
+            &a.labels,
+            &a.month_opened,
+            &a.pseudonym,
+        )
+            .cmp(&(
+                &b.department,
+                &b.year_of_study,
+                &b.service,
+                &b.labels,
+                &b.month_opened,
+                &b.pseudonym,
+            ))
     });
     let extract = Extract {
         id,
@@ -468,8 +487,17 @@ mod tests {
     #[test]
     fn durations_are_banded() {
         let t = Utc::now();
-        assert_eq!(duration_band(t, t + chrono::Duration::days(3)), "UNDER_1_MONTH");
-        assert_eq!(duration_band(t, t + chrono::Duration::days(60)), "MONTHS_1_TO_3");
-        assert_eq!(duration_band(t, t + chrono::Duration::days(400)), "OVER_12_MONTHS");
+        assert_eq!(
+            duration_band(t, t + chrono::Duration::days(3)),
+            "UNDER_1_MONTH"
+        );
+        assert_eq!(
+            duration_band(t, t + chrono::Duration::days(60)),
+            "MONTHS_1_TO_3"
+        );
+        assert_eq!(
+            duration_band(t, t + chrono::Duration::days(400)),
+            "OVER_12_MONTHS"
+        );
     }
 }

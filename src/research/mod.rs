@@ -57,7 +57,10 @@ impl Config {
     /// else a random key for this process, with a warning in the log.
     pub fn from_settings(settings: &crate::settings::ResearchSettings) -> AppResult<Self> {
         if settings.research_k < 1 {
-            return Err(AppError::internal("research", "--research-k must be at least 1"));
+            return Err(AppError::internal(
+                "research",
+                "--research-k must be at least 1",
+            ));
         }
         let key = match settings.pseudonym_key.as_deref() {
             Some(key) if key.len() >= MIN_KEY_BYTES => key.as_bytes().to_vec(),

@@ -15,16 +15,13 @@ pub const LENGTH: usize = 16;
 
 /// The pseudonym of `student` in extract `extract`.
 pub fn pseudonym(key: &[u8], extract: Uuid, student: Uuid) -> AppResult<String> {
-    let mut mac = HmacSha256::new_from_slice(key)
-        .map_err(|e| AppError::internal("research pseudonym", e))?;
+    let mut mac =
+        HmacSha256::new_from_slice(key).map_err(|e| AppError::internal("research pseudonym", e))?;
     mac.update(b"confide-research-extract/1");
     mac.update(extract.as_bytes());
     mac.update(student.as_bytes());
     let digest = mac.finalize().into_bytes();
-    Ok(hex::encode(digest)
-        .chars()
-        .take(LENGTH)
-        .collect())
+    Ok(hex::encode(digest).chars().take(LENGTH).collect())
 }
 
 /// The student (of `candidates`) whose pseudonym in `extract` is `pseudonym`:
@@ -65,7 +62,10 @@ mod tests {
     fn without_the_key_the_pseudonym_is_not_reproduced_and_with_it_the_student_is_found() {
         let (e, s) = (Uuid::new_v4(), Uuid::new_v4());
         let p = pseudonym(KEY, e, s).unwrap();
-        assert_ne!(p, pseudonym(b"another key, another key, another", e, s).unwrap());
+        assert_ne!(
+            p,
+            pseudonym(b"another key, another key, another", e, s).unwrap()
+        );
         let others: Vec<Uuid> = (0..50).map(|_| Uuid::new_v4()).collect();
         let all = others.iter().copied().chain([s]);
         assert_eq!(reidentify(KEY, e, &p, all).unwrap(), Some(s));

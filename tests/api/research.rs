@@ -190,7 +190,9 @@ fn is_month(v: &Value) -> bool {
     let s = v.as_str().unwrap_or("");
     s.len() == 7
         && s.as_bytes()[4] == b'-'
-        && s.chars().enumerate().all(|(i, c)| i == 4 || c.is_ascii_digit())
+        && s.chars()
+            .enumerate()
+            .all(|(i, c)| i == 4 || c.is_ascii_digit())
 }
 
 #[tokio::test]
@@ -202,7 +204,14 @@ async fn an_analyst_gets_only_research_consented_students_and_nothing_that_ident
         seeded.push(seed(&app, "history", "counselling", 1, Research::Consented(FULL)).await);
     }
     let two_cases = seed(&app, "history", "counselling", 2, Research::Consented(FULL)).await;
-    let summary_only = seed(&app, "summaryonly", "wellbeing", 1, Research::Consented(&["SUPPORT_SUMMARY"])).await;
+    let summary_only = seed(
+        &app,
+        "summaryonly",
+        "wellbeing",
+        1,
+        Research::Consented(&["SUPPORT_SUMMARY"]),
+    )
+    .await;
     let with_risk = seed(
         &app,
         "riskdept",
@@ -229,10 +238,16 @@ async fn an_analyst_gets_only_research_consented_students_and_nothing_that_ident
     assert_eq!(rows.len(), 9);
     assert_eq!(e["k"], 1);
     assert_eq!(e["suppressedRows"], 0);
-    let departments: BTreeSet<&str> = rows.iter().map(|r| r["department"].as_str().unwrap()).collect();
+    let departments: BTreeSet<&str> = rows
+        .iter()
+        .map(|r| r["department"].as_str().unwrap())
+        .collect();
     assert_eq!(departments, BTreeSet::from(["*", "history", "riskdept"]));
     for (dept, _) in &left_out {
-        assert!(!departments.contains(dept), "{dept} must not be in the extract");
+        assert!(
+            !departments.contains(dept),
+            "{dept} must not be in the extract"
+        );
     }
     assert!(rows.iter().all(|r| r["service"] != "disability"));
 
@@ -261,15 +276,28 @@ async fn an_analyst_gets_only_research_consented_students_and_nothing_that_ident
         .chain([&two_cases, &summary_only, &with_risk])
         .chain(left_out.iter().map(|(_, s)| s));
     for s in everyone {
-        for value in s.identifying.iter().chain(&s.cases.iter().map(|c| c.to_string()).collect::<Vec<_>>()) {
+        for value in s
+            .identifying
+            .iter()
+            .chain(&s.cases.iter().map(|c| c.to_string()).collect::<Vec<_>>())
+        {
             assert!(!text.contains(value.as_str()), "{value} leaked: {text}");
         }
     }
-    for demo in [app.demo.alice, app.demo.bob, app.demo.carol, app.demo.counsellor] {
+    for demo in [
+        app.demo.alice,
+        app.demo.bob,
+        app.demo.carol,
+        app.demo.counsellor,
+    ] {
         assert!(!text.contains(&demo.to_string()));
     }
     assert!(!text.contains("Example"), "no demo name");
-    assert!(!text.contains("Summary text") && !text.contains("Note body") && !text.contains("Adjustment"));
+    assert!(
+        !text.contains("Summary text")
+            && !text.contains("Note body")
+            && !text.contains("Adjustment")
+    );
 
     // Labels minus the excluded SELF_HARM; withheld (`*`) without CASE_NOTES.
     for r in &rows {
@@ -303,17 +331,37 @@ async fn every_released_combination_is_shared_by_at_least_k_students() {
         seed(&app, "physics", "counselling", 2, Research::Consented(FULL)).await;
     }
     for _ in 0..3 {
-        seed(&app, "chemistry", "disability", 1, Research::Consented(FULL)).await;
+        seed(
+            &app,
+            "chemistry",
+            "disability",
+            1,
+            Research::Consented(FULL),
+        )
+        .await;
     }
-    seed(&app, "music", "wellbeing", 1, Research::Consented(&["SUPPORT_SUMMARY"])).await;
+    seed(
+        &app,
+        "music",
+        "wellbeing",
+        1,
+        Research::Consented(&["SUPPORT_SUMMARY"]),
+    )
+    .await;
     for k in [None, Some(6)] {
         let e = extract(&app, k).await;
         let k = k.unwrap_or(5);
         assert_eq!(e["k"], k);
         let mut groups: BTreeMap<String, HashSet<String>> = BTreeMap::new();
         for r in rows(&e) {
-            let key = format!("{}|{}|{}|{}", r["department"], r["yearOfStudy"], r["service"], r["labels"]);
-            groups.entry(key).or_default().insert(r["pseudonym"].as_str().unwrap().to_owned());
+            let key = format!(
+                "{}|{}|{}|{}",
+                r["department"], r["yearOfStudy"], r["service"], r["labels"]
+            );
+            groups
+                .entry(key)
+                .or_default()
+                .insert(r["pseudonym"].as_str().unwrap().to_owned());
         }
         assert!(!groups.is_empty(), "something is released: {e:#}");
         // Departments generalised; the three disability students and the
@@ -322,7 +370,11 @@ async fn every_released_combination_is_shared_by_at_least_k_students() {
         assert_eq!(e["suppressedRows"], 4);
         assert_eq!(e["students"], 10);
         for (key, students) in &groups {
-            assert!(students.len() as i64 >= k, "{key}: {} < {k}", students.len());
+            assert!(
+                students.len() as i64 >= k,
+                "{key}: {} < {k}",
+                students.len()
+            );
         }
         let released: usize = groups.values().map(HashSet::len).sum();
         assert_eq!(e["students"], released);
@@ -340,7 +392,14 @@ async fn a_new_extract_gives_new_pseudonyms_and_a_student_keeps_one_within_an_ex
     for _ in 0..3 {
         seed(&app, "history", "counselling", 1, Research::Consented(FULL)).await;
     }
-    seed(&app, "twocases", "counselling", 2, Research::Consented(FULL)).await;
+    seed(
+        &app,
+        "twocases",
+        "counselling",
+        2,
+        Research::Consented(FULL),
+    )
+    .await;
     // A consent limited to one case covers that case only.
     seed(&app, "casescoped", "disability", 2, Research::CaseScoped).await;
     let first = extract(&app, None).await;
@@ -349,7 +408,10 @@ async fn a_new_extract_gives_new_pseudonyms_and_a_student_keeps_one_within_an_ex
         .filter(|r| r["service"] == "disability")
         .collect();
     assert_eq!(scoped.len(), 1, "{first:#}");
-    assert_eq!(scoped[0]["department"], "*", "ACADEMIC is never case-scoped");
+    assert_eq!(
+        scoped[0]["department"], "*",
+        "ACADEMIC is never case-scoped"
+    );
     assert_eq!(scoped[0]["labels"], "MENTAL_HEALTH");
     assert_eq!(scoped[0]["status"], "closed", "the first case");
     let second = extract(&app, None).await;
@@ -360,8 +422,10 @@ async fn a_new_extract_gives_new_pseudonyms_and_a_student_keeps_one_within_an_ex
             .map(|r| r["pseudonym"].as_str().unwrap().to_owned())
             .collect()
     };
-    let (a, b): (HashSet<String>, HashSet<String>) =
-        (of(&first).into_iter().collect(), of(&second).into_iter().collect());
+    let (a, b): (HashSet<String>, HashSet<String>) = (
+        of(&first).into_iter().collect(),
+        of(&second).into_iter().collect(),
+    );
     assert_eq!(a.len(), 5, "five students");
     assert!(a.is_disjoint(&b), "no pseudonym carries over: {a:?} {b:?}");
     for e in [&first, &second] {
@@ -384,7 +448,11 @@ async fn a_raised_k_is_honoured_and_a_k_below_the_setting_is_refused() {
         .await;
     assert_eq!(res.codes(), vec!["BAD_USER_INPUT"]);
     assert!(res.data()["researchExtract"].is_null());
-    assert_eq!(app.count("research_extract").await, 1, "the refused one is not recorded");
+    assert_eq!(
+        app.count("research_extract").await,
+        1,
+        "the refused one is not recorded"
+    );
 }
 
 #[tokio::test]
@@ -439,7 +507,11 @@ async fn the_extract_is_recorded_and_audited_without_personal_data() {
     assert_eq!(detail["generalisation"]["department"], 0);
     // No pseudonym in the audit record either.
     for r in rows(&e) {
-        assert!(!event.detail.as_deref().unwrap().contains(r["pseudonym"].as_str().unwrap()));
+        assert!(!event
+            .detail
+            .as_deref()
+            .unwrap()
+            .contains(r["pseudonym"].as_str().unwrap()));
     }
 }
 
@@ -466,8 +538,13 @@ async fn a_research_consent_is_refused_without_support_summary() {
     };
     let refused = record(json!(["ACADEMIC"])).await;
     assert_eq!(refused.codes(), vec!["BAD_USER_INPUT"]);
-    assert!(refused.errors()[0]["message"].as_str().unwrap().contains("SUPPORT_SUMMARY"));
-    record(json!(["SUPPORT_SUMMARY", "ACADEMIC"])).await.assert_no_errors();
+    assert!(refused.errors()[0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("SUPPORT_SUMMARY"));
+    record(json!(["SUPPORT_SUMMARY", "ACADEMIC"]))
+        .await
+        .assert_no_errors();
 }
 
 #[tokio::test]
@@ -481,12 +558,26 @@ async fn the_cli_writes_csv_and_json_lines_with_the_same_rows_and_is_audited() {
     let dir = tempfile::tempdir().unwrap();
     let csv_path = dir.path().join("extract.csv");
     let jsonl_path = dir.path().join("extract.jsonl");
-    let a = confide::cli::research_extract(&app.db, policy.clone(), &config, None, &csv_path, Format::Csv)
-        .await
-        .unwrap();
-    let b = confide::cli::research_extract(&app.db, policy, &config, Some(6), &jsonl_path, Format::Jsonl)
-        .await
-        .unwrap();
+    let a = confide::cli::research_extract(
+        &app.db,
+        policy.clone(),
+        &config,
+        None,
+        &csv_path,
+        Format::Csv,
+    )
+    .await
+    .unwrap();
+    let b = confide::cli::research_extract(
+        &app.db,
+        policy,
+        &config,
+        Some(6),
+        &jsonl_path,
+        Format::Jsonl,
+    )
+    .await
+    .unwrap();
     assert_eq!((a.rows.len(), b.rows.len(), b.k), (6, 6, 6));
 
     let csv = std::fs::read_to_string(&csv_path).unwrap();
@@ -494,9 +585,14 @@ async fn the_cli_writes_csv_and_json_lines_with_the_same_rows_and_is_audited() {
     assert_eq!(lines.next().unwrap(), COLUMNS.join(","));
     let csv_rows: Vec<&str> = lines.collect();
     assert_eq!(csv_rows.len(), 6);
-    assert!(csv_rows.iter().all(|l| l.split(',').count() == COLUMNS.len()));
+    assert!(csv_rows
+        .iter()
+        .all(|l| l.split(',').count() == COLUMNS.len()));
     let jsonl = std::fs::read_to_string(&jsonl_path).unwrap();
-    let objects: Vec<Value> = jsonl.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let objects: Vec<Value> = jsonl
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(objects.len(), 6);
     for o in &objects {
         let keys: BTreeSet<&str> = o.as_object().unwrap().keys().map(String::as_str).collect();
@@ -515,7 +611,10 @@ async fn the_cli_writes_csv_and_json_lines_with_the_same_rows_and_is_audited() {
     let key = b"dpo-held-key-dpo-held-key-0123456789";
     let found = confide::research::pseudonym::reidentify(key, b.id, p, students.clone()).unwrap();
     assert!(found.is_some());
-    assert_eq!(confide::research::pseudonym::reidentify(key, a.id, p, students).unwrap(), None);
+    assert_eq!(
+        confide::research::pseudonym::reidentify(key, a.id, p, students).unwrap(),
+        None
+    );
 
     let events = audit_event::Entity::find()
         .filter(audit_event::Column::Action.eq("research_extract"))
@@ -523,6 +622,8 @@ async fn the_cli_writes_csv_and_json_lines_with_the_same_rows_and_is_audited() {
         .await
         .unwrap();
     assert_eq!(events.len(), 2);
-    assert!(events.iter().all(|e| e.actor_id == Uuid::nil() && e.actor_role == "analyst"));
+    assert!(events
+        .iter()
+        .all(|e| e.actor_id == Uuid::nil() && e.actor_role == "analyst"));
     assert_eq!(app.count("research_extract").await, 2);
 }
