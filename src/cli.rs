@@ -1,6 +1,6 @@
 //! The command line: `serve`, `token`, `seed`, `migrate`, `admin create`,
 //! `audit verify`, `retention report | purge | rule`, `export-sar`,
-//! `research-extract`.
+//! `research-extract`, `research-reidentify`.
 
 pub mod retention;
 
@@ -117,6 +117,27 @@ pub enum Command {
         #[arg(long, env = "CONFIDE_POLICY_PATH")]
         policy_path: Option<std::path::PathBuf>,
     },
+    /// The DPO: the student behind a research pseudonym, found by recomputing
+    /// the pseudonyms of the extract with the key (`--pseudonym-key`, which
+    /// must be the key the extract was made with). Audited with the reason,
+    /// found or not. Prints the student's id, or exits 1.
+    ResearchReidentify {
+        #[command(flatten)]
+        database: DatabaseSettings,
+        #[command(flatten)]
+        research: crate::settings::ResearchSettings,
+        /// The extract's id.
+        #[arg(long)]
+        extract: uuid::Uuid,
+        #[arg(long)]
+        pseudonym: String,
+        /// Why (recorded in the audit trail).
+        #[arg(long)]
+        reason: String,
+        /// Casbin policy file (CSV); the embedded default policy when unset.
+        #[arg(long, env = "CONFIDE_POLICY_PATH")]
+        policy_path: Option<std::path::PathBuf>,
+    },
 }
 
 /// The CLI's actor: the nil id, named `cli`, acting in `role`.
@@ -193,6 +214,35 @@ pub async fn research_extract(
         return Err(e.into());
     }
     Ok(extract)
+}
+
+/// `confide research-reidentify`: the student behind a pseudonym of an
+/// extract, as the DPO (actor `cli`), audited.
+pub async fn research_reidentify(
+    db: &sea_orm::DatabaseConnection,
+    policy: std::sync::Arc<crate::policy::Policy>,
+    config: &crate::research::Config,
+    extract: uuid::Uuid,
+    pseudonym: &str,
+    reason: &str,
+) -> anyhow::Result<Option<uuid::Uuid>> {
+    use sea_orm::TransactionTrait;
+    let decisions =
+        crate::policy::Decisions::new(std::sync::Arc::new(cli_actor(Role::Dpo)), policy)
+            .for_request(uuid::Uuid::new_v4());
+    let txn = db
+        .begin_with_options(sea_orm::TransactionOptions {
+            sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate),
+            ..sea_orm::TransactionOptions::default()
+        })
+        .await?;
+    let found = crate::research::reidentify::reidentify(
+        &txn, &decisions, config, extract, pseudonym, reason,
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    txn.commit().await?;
+    Ok(found)
 }
 
 #[derive(Subcommand, Debug)]
@@ -452,6 +502,39 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 e.suppressed_rows
             );
             Ok(())
+        }
+        Command::ResearchReidentify {
+            database,
+            research,
+            extract,
+            pseudonym,
+            reason,
+            policy_path,
+        } => {
+            if research.pseudonym_key.is_none() {
+                anyhow::bail!(
+                    "re-identification needs the key the extract was made with \
+                     (--pseudonym-key / CONFIDE_PSEUDONYM_KEY)"
+                );
+            }
+            let db = crate::db::connect(&database.resolved_url())
+                .await
+                .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+            let policy = crate::policy::load(policy_path.as_deref())
+                .await
+                .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+            let config = crate::research::Config::from_settings(&research)
+                .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+            match research_reidentify(&db, policy, &config, extract, &pseudonym, &reason).await? {
+                Some(student) => {
+                    println!("{student}");
+                    Ok(())
+                }
+                None => {
+                    eprintln!("no student on file has this pseudonym in this extract");
+                    std::process::exit(1);
+                }
+            }
         }
         Command::Audit {
             command: AuditCommand::Verify { database },

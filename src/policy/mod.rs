@@ -327,6 +327,8 @@ text_enum!(
         ExportSubjectAccess => "export_subject_access",
         /// Produce a research extract (analysts; the CLI acting as one).
         ReadResearchExtract => "read_research_extract",
+        /// Re-identify a research pseudonym with the key (the DPO; the CLI).
+        ReidentifyResearchPseudonym => "reidentify_research_pseudonym",
     }
 );
 

@@ -2,12 +2,14 @@
 //! per-case extract of the students whose consent covers research, for
 //! analysts. [`extract`] builds it from the database; [`anonymity`] is the
 //! k-anonymity (global recoding, then suppression); [`pseudonym`] the keyed
-//! pseudonyms; [`output`] writes it as CSV or JSON Lines (the CLI).
+//! pseudonyms; [`output`] writes it as CSV or JSON Lines (the CLI);
+//! [`reidentify`] is the DPO's way back from a pseudonym (the CLI).
 
 pub mod anonymity;
 pub mod extract;
 pub mod output;
 pub mod pseudonym;
+pub mod reidentify;
 
 use crate::error::{AppError, AppResult};
 use rand::RngCore;

@@ -41,6 +41,7 @@ const FULL: &[&str] = &["SUPPORT_SUMMARY", "ACADEMIC", "CASE_NOTES"];
 
 /// A seeded student: their id, identifying values and case ids.
 struct Seeded {
+    id: Uuid,
     identifying: Vec<String>,
     cases: Vec<Uuid>,
 }
@@ -169,6 +170,7 @@ async fn seed(
         .unwrap();
     }
     Seeded {
+        id: sid,
         identifying: vec![sid.to_string(), number, name, email, n[..12].to_owned()],
         cases: case_ids,
     }
@@ -548,10 +550,15 @@ async fn a_research_consent_is_refused_without_support_summary() {
 }
 
 #[tokio::test]
-async fn the_cli_writes_csv_and_json_lines_with_the_same_rows_and_is_audited() {
+async fn the_cli_writes_csv_and_json_lines_audited_and_only_the_dpo_key_reidentifies() {
     let app = spawn_app().await;
+    let mut seeded = Vec::new();
     for _ in 0..6 {
-        seed(&app, "history", "counselling", 1, Research::Consented(FULL)).await;
+        seeded.push(
+            seed(&app, "history", "counselling", 1, Research::Consented(FULL))
+                .await
+                .id,
+        );
     }
     let policy = confide::policy::load(None).await.unwrap();
     let config = confide::research::Config::with_key(5, b"dpo-held-key-dpo-held-key-0123456789");
@@ -599,22 +606,53 @@ async fn the_cli_writes_csv_and_json_lines_with_the_same_rows_and_is_audited() {
         assert_eq!(keys, COLUMNS.into_iter().collect::<BTreeSet<_>>());
         assert_eq!(o["department"], "history");
     }
-    // The DPO's key finds the student behind a pseudonym of that extract only.
-    let students: Vec<Uuid> = student::Entity::find()
+    // The DPO's key finds the student behind a pseudonym of that extract only;
+    // another key finds nobody. Each attempt is audited with its reason.
+    let p = objects[0]["pseudonym"].as_str().unwrap();
+    let policy = confide::policy::load(None).await.unwrap();
+    let reidentify = |config: confide::research::Config, extract: Uuid| {
+        let (db, policy) = (app.db.clone(), policy.clone());
+        async move {
+            confide::cli::research_reidentify(&db, policy, &config, extract, p, "Court order 123.")
+                .await
+                .unwrap()
+        }
+    };
+    let found = reidentify(config.clone(), b.id)
+        .await
+        .expect("found with the key");
+    let seeded: HashSet<Uuid> = seeded.iter().copied().collect();
+    assert!(seeded.contains(&found));
+    assert_eq!(reidentify(config.clone(), a.id).await, None);
+    let other = confide::research::Config::with_key(5, b"another-key-another-key-0123456789");
+    assert_eq!(reidentify(other, b.id).await, None);
+    let unknown = confide::cli::research_reidentify(
+        &app.db,
+        policy.clone(),
+        &config,
+        Uuid::new_v4(),
+        p,
+        "Court order 123.",
+    )
+    .await;
+    assert!(unknown.is_err(), "an unknown extract");
+    let attempts = audit_event::Entity::find()
+        .filter(audit_event::Column::Action.eq("research_reidentify"))
         .all(&app.db)
         .await
-        .unwrap()
-        .into_iter()
-        .map(|s| s.id)
-        .collect();
-    let p = objects[0]["pseudonym"].as_str().unwrap();
-    let key = b"dpo-held-key-dpo-held-key-0123456789";
-    let found = confide::research::pseudonym::reidentify(key, b.id, p, students.clone()).unwrap();
-    assert!(found.is_some());
+        .unwrap();
+    assert_eq!(attempts.len(), 3);
+    assert!(attempts.iter().all(|e| e.actor_role == "dpo"));
     assert_eq!(
-        confide::research::pseudonym::reidentify(key, a.id, p, students).unwrap(),
-        None
+        attempts
+            .iter()
+            .filter(|e| e.student_id == Some(found))
+            .count(),
+        1
     );
+    assert!(attempts
+        .iter()
+        .all(|e| e.detail.as_deref().unwrap().contains("Court order 123.")));
 
     let events = audit_event::Entity::find()
         .filter(audit_event::Column::Action.eq("research_extract"))
