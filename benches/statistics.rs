@@ -84,6 +84,7 @@ async fn run(s: &Setup, query: &str) {
             break_glass_max_minutes: 60,
             risk_exception_max_hours: 168,
             statistics: Default::default(),
+            research: Default::default(),
         },
         false,
         uuid::Uuid::now_v7(),

@@ -10,6 +10,7 @@ pub mod domain;
 pub mod error;
 pub mod graphql;
 pub mod policy;
+pub mod research;
 pub mod seed;
 pub mod service;
 pub mod settings;

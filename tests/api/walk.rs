@@ -658,6 +658,7 @@ fn arguments(app: &TestApp, f: &Fixture, role: Role, n: usize) -> BTreeMap<&'sta
         "statistics",
         "(measure: STUDENTS, groupBy: [SERVICE, LABEL])".to_owned(),
     );
+    a.insert("researchExtract", String::new());
     a.insert("retentionDue", "(asOf: \"2100-01-01\")".to_owned());
     a.insert("myErasureRequests", String::new());
     a.insert("erasureRequests", "(openOnly: false)".to_owned());
@@ -1144,6 +1145,7 @@ async fn walk(fields: &str) {
                 "partnerFeed",
                 "caseStatistics",
                 "statistics",
+                "researchExtract",
                 "me",
                 "emergencyReviews",
                 "emergencyAccessReviews",
@@ -1201,6 +1203,7 @@ async fn under_a_deny_all_policy_every_route_is_refused_and_nothing_is_written()
         "student_change",
         "subject_access_request",
         "serious_harm_review",
+        "research_extract",
     ];
     let mut before = Vec::new();
     for t in tables {
