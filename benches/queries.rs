@@ -154,6 +154,7 @@ async fn run(
             break_glass_max_minutes: 60,
             risk_exception_max_hours: 168,
             statistics: Default::default(),
+            research: Default::default(),
         },
         false,
         uuid::Uuid::now_v7(),

@@ -1,5 +1,6 @@
 //! The command line: `serve`, `token`, `seed`, `migrate`, `admin create`,
-//! `audit verify`, `retention report | purge | rule`, `export-sar`.
+//! `audit verify`, `retention report | purge | rule`, `export-sar`,
+//! `research-extract`, `research-reidentify`.
 
 pub mod retention;
 
@@ -96,6 +97,47 @@ pub enum Command {
         #[arg(long, env = "CONFIDE_POLICY_PATH")]
         policy_path: Option<std::path::PathBuf>,
     },
+    /// Produce a research extract (pseudonymised, k-anonymised; see the
+    /// README), as the API's `researchExtract` does, audited as the actor
+    /// `cli` acting as an analyst. Writes CSV or JSON Lines.
+    ResearchExtract {
+        #[command(flatten)]
+        database: DatabaseSettings,
+        #[command(flatten)]
+        research: crate::settings::ResearchSettings,
+        /// Write the rows here.
+        #[arg(long)]
+        out: std::path::PathBuf,
+        #[arg(long, value_enum, default_value = "csv")]
+        format: crate::research::output::Format,
+        /// Raise k for this extract (never below --research-k).
+        #[arg(long)]
+        k: Option<i64>,
+        /// Casbin policy file (CSV); the embedded default policy when unset.
+        #[arg(long, env = "CONFIDE_POLICY_PATH")]
+        policy_path: Option<std::path::PathBuf>,
+    },
+    /// The DPO: the student behind a research pseudonym, found by recomputing
+    /// the pseudonyms of the extract with the key (`--pseudonym-key`, which
+    /// must be the key the extract was made with). Audited with the reason,
+    /// found or not. Prints the student's id, or exits 1.
+    ResearchReidentify {
+        #[command(flatten)]
+        database: DatabaseSettings,
+        #[command(flatten)]
+        research: crate::settings::ResearchSettings,
+        /// The extract's id.
+        #[arg(long)]
+        extract: uuid::Uuid,
+        #[arg(long)]
+        pseudonym: String,
+        /// Why (recorded in the audit trail).
+        #[arg(long)]
+        reason: String,
+        /// Casbin policy file (CSV); the embedded default policy when unset.
+        #[arg(long, env = "CONFIDE_POLICY_PATH")]
+        policy_path: Option<std::path::PathBuf>,
+    },
 }
 
 /// The CLI's actor: the nil id, named `cli`, acting in `role`.
@@ -136,6 +178,71 @@ pub async fn export_sar(
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     txn.commit().await?;
     Ok(document)
+}
+
+/// `confide research-extract`: a new extract, made by the same function as
+/// the API's, decided under the policy as an analyst and audited (one
+/// `research_extract` record by the actor `cli`), written to `out`.
+pub async fn research_extract(
+    db: &sea_orm::DatabaseConnection,
+    policy: std::sync::Arc<crate::policy::Policy>,
+    config: &crate::research::Config,
+    k: Option<i64>,
+    out: &std::path::Path,
+    format: crate::research::output::Format,
+) -> anyhow::Result<crate::research::extract::Extract> {
+    use sea_orm::TransactionTrait;
+    let decisions =
+        crate::policy::Decisions::new(std::sync::Arc::new(cli_actor(Role::Analyst)), policy)
+            .for_request(uuid::Uuid::new_v4());
+    let txn = db
+        .begin_with_options(sea_orm::TransactionOptions {
+            sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate),
+            ..sea_orm::TransactionOptions::default()
+        })
+        .await?;
+    let extract = crate::research::extract::create(&txn, &decisions, config, k)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    // The file first (an extract that could not be written is not recorded),
+    // then the records; if they cannot be stored, the file is removed: no
+    // release without its audit record.
+    let file = std::fs::File::create(out)?;
+    crate::research::output::write(file, format, &extract.rows)?;
+    if let Err(e) = txn.commit().await {
+        let _ = std::fs::remove_file(out);
+        return Err(e.into());
+    }
+    Ok(extract)
+}
+
+/// `confide research-reidentify`: the student behind a pseudonym of an
+/// extract, as the DPO (actor `cli`), audited.
+pub async fn research_reidentify(
+    db: &sea_orm::DatabaseConnection,
+    policy: std::sync::Arc<crate::policy::Policy>,
+    config: &crate::research::Config,
+    extract: uuid::Uuid,
+    pseudonym: &str,
+    reason: &str,
+) -> anyhow::Result<Option<uuid::Uuid>> {
+    use sea_orm::TransactionTrait;
+    let decisions =
+        crate::policy::Decisions::new(std::sync::Arc::new(cli_actor(Role::Dpo)), policy)
+            .for_request(uuid::Uuid::new_v4());
+    let txn = db
+        .begin_with_options(sea_orm::TransactionOptions {
+            sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate),
+            ..sea_orm::TransactionOptions::default()
+        })
+        .await?;
+    let found = crate::research::reidentify::reidentify(
+        &txn, &decisions, config, extract, pseudonym, reason,
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    txn.commit().await?;
+    Ok(found)
 }
 
 #[derive(Subcommand, Debug)]
@@ -367,6 +474,67 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 None => println!("{text}"),
             }
             Ok(())
+        }
+        Command::ResearchExtract {
+            database,
+            research,
+            out,
+            format,
+            k,
+            policy_path,
+        } => {
+            let db = crate::db::connect(&database.resolved_url())
+                .await
+                .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+            let policy = crate::policy::load(policy_path.as_deref())
+                .await
+                .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+            let config = crate::research::Config::from_settings(&research)
+                .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+            let e = research_extract(&db, policy, &config, k, &out, format).await?;
+            eprintln!(
+                "research extract {} written to {}: {} rows, {} students, k = {}, {} rows suppressed",
+                e.id,
+                out.display(),
+                e.rows.len(),
+                e.students,
+                e.k,
+                e.suppressed_rows
+            );
+            Ok(())
+        }
+        Command::ResearchReidentify {
+            database,
+            research,
+            extract,
+            pseudonym,
+            reason,
+            policy_path,
+        } => {
+            if research.pseudonym_key.is_none() {
+                anyhow::bail!(
+                    "re-identification needs the key the extract was made with \
+                     (--pseudonym-key / CONFIDE_PSEUDONYM_KEY)"
+                );
+            }
+            let db = crate::db::connect(&database.resolved_url())
+                .await
+                .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+            let policy = crate::policy::load(policy_path.as_deref())
+                .await
+                .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+            let config = crate::research::Config::from_settings(&research)
+                .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+            match research_reidentify(&db, policy, &config, extract, &pseudonym, &reason).await? {
+                Some(student) => {
+                    println!("{student}");
+                    Ok(())
+                }
+                None => {
+                    eprintln!("no student on file has this pseudonym in this extract");
+                    std::process::exit(1);
+                }
+            }
         }
         Command::Audit {
             command: AuditCommand::Verify { database },

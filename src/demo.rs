@@ -636,6 +636,112 @@ pub async fn seed_sharing(db: &DatabaseConnection) -> AppResult<()> {
         .insert(db)
         .await?;
     }
+    seed_research_cohort(db).await
+}
+
+/// A research cohort for `serve --demo`: twelve students (six in history with
+/// counselling cases, six in physics with wellbeing cases), each with a
+/// research consent (SUPPORT_SUMMARY, ACADEMIC, CASE_NOTES), so that
+/// `researchExtract` has rows at k = 5. Not part of the tests' fixture.
+async fn seed_research_cohort(db: &DatabaseConnection) -> AppResult<()> {
+    let now = Utc::now();
+    let d = DEMO;
+    let opened_from = NaiveDate::from_ymd_opt(2025, 10, 1)
+        .and_then(|d| d.and_hms_opt(10, 0, 0))
+        .map(|t| t.and_utc())
+        .unwrap_or(now);
+    for i in 0..12u32 {
+        let (department, course, service) = if i < 6 {
+            ("history", "BA History", "counselling")
+        } else {
+            ("physics", "MPhys Physics", "wellbeing")
+        };
+        let sid = id(0x900 + u128::from(i));
+        student::ActiveModel {
+            id: Set(sid),
+            student_number: Set(format!("S19000{i:02}")),
+            name: Set(format!("Cohort Student {i:02}")),
+            preferred_name: Set(None),
+            email: Set(format!("cohort{i:02}@student.uni.example")),
+            phone: Set(None),
+            term_address: Set(None),
+            home_address: Set(None),
+            date_of_birth: Set(None),
+            department: Set(department.to_owned()),
+            course: Set(course.to_owned()),
+            emergency_contact: Set(None),
+            gp_practice: Set(None),
+            processing_restricted: Set(false),
+            created_at: Set(now),
+            updated_at: Set(now),
+        }
+        .insert(db)
+        .await?;
+        enrolment::ActiveModel {
+            id: Set(Uuid::new_v4()),
+            student_id: Set(sid),
+            starts_on: Set(NaiveDate::from_ymd_opt(2024, 9, 23).unwrap_or_default()),
+            ends_on: Set(None),
+            created_at: Set(now),
+        }
+        .insert(db)
+        .await?;
+        let opened = opened_from + Duration::days(i64::from(i) * 5);
+        let case = Uuid::new_v4();
+        support_case::ActiveModel {
+            id: Set(case),
+            student_id: Set(sid),
+            service: Set(service.to_owned()),
+            status: Set(if i % 2 == 0 { "closed" } else { "open" }.to_owned()),
+            opened_at: Set(opened),
+            closed_at: Set((i % 2 == 0).then(|| opened + Duration::days(40))),
+            assigned_to: Set(None),
+            summary: Set(Some("Regular support sessions.".to_owned())),
+            adjustments: Set(None),
+            risk_level: Set("low".to_owned()),
+            created_at: Set(opened),
+            updated_at: Set(now),
+        }
+        .insert(db)
+        .await?;
+        note::ActiveModel {
+            id: Set(Uuid::new_v4()),
+            case_id: Set(case),
+            kind: Set("meeting".to_owned()),
+            occurred_at: Set(opened),
+            author_id: Set(d.counsellor),
+            body: Set("First meeting.".to_owned()),
+            labels: Set(labels_to_json(&[SensitivityLabel::MentalHealth])),
+            created_at: Set(opened),
+        }
+        .insert(db)
+        .await?;
+        entity::consent::ActiveModel {
+            id: Set(Uuid::new_v4()),
+            student_id: Set(sid),
+            recipient_kind: Set("research".to_owned()),
+            recipient_ref: Set(None),
+            categories: Set(serde_json::json!([
+                "SUPPORT_SUMMARY",
+                "ACADEMIC",
+                "CASE_NOTES"
+            ])),
+            excluded_labels: Set(serde_json::json!([])),
+            case_id: Set(None),
+            purpose: Set("Research and monitoring of Student Support.".to_owned()),
+            given_at: Set(now),
+            expires_at: Set(None),
+            form_reference: Set(Some(format!("RES-{i:02}"))),
+            recorded_by: Set(d.counsellor),
+            recorded_by_role: Set(Role::Practitioner.as_str().to_owned()),
+            withdrawn_at: Set(None),
+            withdrawn_by: Set(None),
+            withdrawal_reason: Set(None),
+            created_at: Set(now),
+        }
+        .insert(db)
+        .await?;
+    }
     Ok(())
 }
 

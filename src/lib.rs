@@ -11,6 +11,7 @@ pub mod error;
 pub mod graphql;
 pub mod monitoring;
 pub mod policy;
+pub mod research;
 pub mod seed;
 pub mod service;
 pub mod settings;

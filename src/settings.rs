@@ -100,6 +100,34 @@ pub struct Settings {
     /// For benchmarks and tests; off in production.
     #[arg(long, env = "CONFIDE_REPORT_COST", default_value_t = false)]
     pub report_cost: bool,
+
+    #[command(flatten)]
+    pub research: ResearchSettings,
+}
+
+/// The research extract: its smallest k, and the pseudonym key.
+#[derive(Args, Clone, Debug)]
+pub struct ResearchSettings {
+    /// Smallest k of a research extract: every released combination of
+    /// department, year of study, service and labels is shared by at least
+    /// k students (a query may ask for more, never less).
+    #[arg(long, env = "CONFIDE_RESEARCH_K", default_value_t = 5)]
+    pub research_k: u32,
+
+    /// The research pseudonym key (at least 32 bytes), held by the DPO: with
+    /// it, and an extract's id, a pseudonym can be traced back to a student.
+    /// Unset: a random key per process (pseudonyms nobody can reverse).
+    #[arg(long, env = "CONFIDE_PSEUDONYM_KEY", hide_env_values = true)]
+    pub pseudonym_key: Option<String>,
+}
+
+impl Default for ResearchSettings {
+    fn default() -> Self {
+        ResearchSettings {
+            research_k: 5,
+            pseudonym_key: None,
+        }
+    }
 }
 
 /// Disclosure control of statistics (see `docs/statistics.md`).
@@ -277,6 +305,7 @@ impl Settings {
             risk_exception_max_hours: 168,
             statistics: StatisticsSettings::default(),
             report_cost: false,
+            research: ResearchSettings::default(),
         }
     }
 }

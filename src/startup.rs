@@ -97,6 +97,7 @@ impl Application {
                 break_glass_max_minutes: settings.break_glass_max_minutes,
                 risk_exception_max_hours: settings.risk_exception_max_hours,
                 statistics: Arc::new(statistics),
+                research: crate::research::Config::from_settings(&settings.research)?,
             },
             report_cost: settings.report_cost,
         });

@@ -41,6 +41,7 @@ mod m20261126_000064_create_destruction_indexes;
 mod m20261126_000070_create_subject_access_request;
 mod m20261126_000071_create_serious_harm_review;
 mod m20261126_000080_create_statistics_release;
+mod m20261126_000085_create_research_extract;
 
 pub struct Migrator;
 
@@ -87,6 +88,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000070_create_subject_access_request::Migration),
             Box::new(m20261126_000071_create_serious_harm_review::Migration),
             Box::new(m20261126_000080_create_statistics_release::Migration),
+            Box::new(m20261126_000085_create_research_extract::Migration),
         ]
     }
 }

@@ -1204,6 +1204,21 @@ impl RequestContext {
             None,
         )
     }
+
+    /// A new research extract (analysts): about no identified student, its
+    /// fields RESEARCH_EXTRACT under `any`. Its record and audit record are
+    /// written in the request's write transaction.
+    pub async fn research_extract(
+        &self,
+        k: Option<i64>,
+    ) -> AppResult<Guarded<crate::research::extract::Extract>> {
+        self.route(Action::ReadResearchExtract)?;
+        let txn = self.write_txn().await?;
+        let extract =
+            crate::research::extract::create(txn, &self.decisions, &self.limits.research, k)
+                .await?;
+        Ok(self.directory_record(extract))
+    }
 }
 
 fn children<P: crate::policy::Record, C: crate::policy::Record>(

@@ -91,6 +91,7 @@ const LISTS: &[&str] = &[
     "subjectAccessRequests",
     "mySubjectAccessRequests",
     "seriousHarmReviews",
+    "rows",
     "waitingTimes",
     "services",
     "caseload",

@@ -47,6 +47,7 @@ mod note;
 mod pagination;
 mod partner_feed;
 mod query;
+mod research;
 mod retention;
 mod rights;
 mod risk_exception;
@@ -88,6 +89,7 @@ pub struct QueryRoot(
     retention::RetentionQuery,
     erasure::ErasureQuery,
     sar::SubjectAccessQuery,
+    research::ResearchQuery,
     monitoring::MonitoringQuery,
 );
 
@@ -150,6 +152,8 @@ pub struct Limits {
     pub risk_exception_max_hours: i64,
     /// Disclosure control of statistics.
     pub statistics: Arc<crate::statistics::StatisticsLimits>,
+    /// The research extract's k and pseudonym key.
+    pub research: crate::research::Config,
 }
 
 pub(crate) fn request_context<'a>(ctx: &Context<'a>) -> Result<&'a Arc<RequestContext>, AppError> {

@@ -5,7 +5,7 @@
 use super::{request_context, reveal};
 use crate::domain::{CaseStatus, RiskLevel};
 use crate::error::{AppError, AppResult};
-use crate::policy::{Action, Facts, FieldClass, Guarded, Relation};
+use crate::policy::{Action, Facts, FieldClass, Guarded, Mask, Relation};
 use crate::statistics::{
     self, DisclosureMethod, DurationBand, Figure, Filter, Query, StatisticDimension,
     StatisticMeasure, Table,
@@ -197,8 +197,9 @@ impl StatisticsTableNode {
 }
 
 /// Runs a query in the request's write transaction (the release ledger and
-/// the audit record are written with it).
-async fn protected_table(ctx: &Context<'_>, query: Query) -> AppResult<(Guarded<Table>, Relation)> {
+/// the audit record are written with it); the table and the mask its
+/// figures are read under.
+async fn protected_table(ctx: &Context<'_>, query: Query) -> AppResult<(Table, Arc<Mask>)> {
     let rc = request_context(ctx)?;
     let writer = rc.writer(Action::ReadStatistics)?;
     let limits = rc.limits.statistics.clone();
@@ -206,8 +207,7 @@ async fn protected_table(ctx: &Context<'_>, query: Query) -> AppResult<(Guarded<
         statistics::run(&txn, &rc.decisions, &limits, query).await
     });
     let (table, relation) = result?;
-    let mask = rc.decisions.mask(Facts::base(relation));
-    Ok((Guarded::new(Arc::new(table), mask, None), relation))
+    Ok((table, rc.decisions.mask(Facts::base(relation))))
 }
 
 pub struct CaseStatisticNode {
@@ -277,8 +277,10 @@ impl StatisticsQuery {
             group_by,
             filter: filter.unwrap_or_default().into(),
         };
-        let (record, _) = protected_table(ctx, query).await?;
-        Ok(Some(StatisticsTableNode { record }))
+        let (table, mask) = protected_table(ctx, query).await?;
+        Ok(Some(StatisticsTableNode {
+            record: Guarded::new(Arc::new(table), mask, None),
+        }))
     }
 
     /// Case counts by service and status, protected like `statistics` (which
@@ -293,16 +295,15 @@ impl StatisticsQuery {
             group_by: vec![StatisticDimension::Service, StatisticDimension::Status],
             filter: Filter::default(),
         };
-        let (record, _) = protected_table(ctx, query).await?;
-        reveal(ctx, &record, FieldClass::Statistics, |t| {
-            Some(
-                t.cells
-                    .iter()
-                    .map(|f| CaseStatisticNode {
-                        record: record.part(Arc::new(f.clone())),
-                    })
-                    .collect(),
-            )
-        })
+        let (table, mask) = protected_table(ctx, query).await?;
+        Ok(Some(
+            table
+                .cells
+                .into_iter()
+                .map(|f| CaseStatisticNode {
+                    record: Guarded::new(Arc::new(f), mask.clone(), None),
+                })
+                .collect(),
+        ))
     }
 }

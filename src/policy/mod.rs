@@ -80,6 +80,9 @@ text_enum!(
         /// Subject access requests and their serious-harm reviews (the DPO;
         /// the student about their own requests).
         SubjectAccess => "SUBJECT_ACCESS",
+        /// The pseudonymised, k-anonymised research extract (analysts): about
+        /// no identified student.
+        ResearchExtract => "RESEARCH_EXTRACT",
         /// The monitoring view: waiting times, caseloads, open risk
         /// exceptions and overdue reviews (service leads, the DPO).
         Monitoring => "MONITORING",
@@ -144,7 +147,7 @@ impl FieldClass {
             | FieldClass::ChangeHistory
             | FieldClass::Retention
             | FieldClass::ErasureRequests => None,
-            FieldClass::SubjectAccess => None,
+            FieldClass::SubjectAccess | FieldClass::ResearchExtract => None,
             FieldClass::Monitoring => None,
         }
     }
@@ -180,7 +183,7 @@ impl FieldClass {
             | FieldClass::ChangeHistory
             | FieldClass::Retention
             | FieldClass::ErasureRequests => false,
-            FieldClass::SubjectAccess => false,
+            FieldClass::SubjectAccess | FieldClass::ResearchExtract => false,
             FieldClass::Monitoring => false,
         }
     }
@@ -327,6 +330,10 @@ text_enum!(
         ReadOwnSubjectAccessRequests => "read_own_subject_access_requests",
         /// Produce a subject access export (the DPO; the CLI acting as the DPO).
         ExportSubjectAccess => "export_subject_access",
+        /// Produce a research extract (analysts; the CLI acting as one).
+        ReadResearchExtract => "read_research_extract",
+        /// Re-identify a research pseudonym with the key (the DPO; the CLI).
+        ReidentifyResearchPseudonym => "reidentify_research_pseudonym",
         /// Read the monitoring view (a service lead: their own service; the DPO: all).
         ReadMonitoring => "read_monitoring",
     }

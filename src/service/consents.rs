@@ -138,6 +138,18 @@ pub async fn record(
         new.case_id.is_some(),
         Relation::Consented,
     )?;
+    if new.recipient.kind == RecipientKind::Research
+        && !categories.contains(&DataCategory::SupportSummary)
+    {
+        // The research extract is one row per support case: a research
+        // consent without SUPPORT_SUMMARY would be accepted and never used.
+        return Err(AppError::bad_input(
+            "input.categories",
+            "a research consent must name SUPPORT_SUMMARY (the research extract is \
+             one row per support case); ACADEMIC, CASE_NOTES and RISK add the \
+             department and year of study, the note labels and the risk level",
+        ));
+    }
     let excluded = unique(&new.excluded_labels);
     if !excluded.is_empty() && !categories.contains(&DataCategory::CaseNotes) {
         // Labels are carried by notes only: an exclusion without notes would be

@@ -191,6 +191,7 @@ async fn schema_execution_applies_the_same_guard_as_http() {
             break_glass_max_minutes: 60,
             risk_exception_max_hours: 168,
             statistics: Default::default(),
+            research: Default::default(),
         },
         false,
         uuid::Uuid::now_v7(),

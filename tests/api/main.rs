@@ -25,6 +25,7 @@ mod outside_audiences;
 mod partner_feed;
 mod races;
 mod reception;
+mod research;
 mod retention;
 mod rights;
 mod risk_exceptions;

@@ -40,7 +40,7 @@ const ALLOWLIST: &[&str] = &[
 
 const INTROSPECTION: &str = r#"{ __schema {
     queryType { name } mutationType { name }
-    types { name kind fields { name args { name } type { ...T } } }
+    types { name kind fields(includeDeprecated: true) { name args { name } type { ...T } } }
 } }
 fragment T on __Type { kind name ofType { kind name ofType { kind name ofType { kind name } } } }"#;
 
@@ -659,6 +659,7 @@ fn arguments(app: &TestApp, f: &Fixture, role: Role, n: usize) -> BTreeMap<&'sta
         "statistics",
         "(measure: STUDENTS, groupBy: [SERVICE, LABEL])".to_owned(),
     );
+    a.insert("researchExtract", String::new());
     a.insert("retentionDue", "(asOf: \"2100-01-01\")".to_owned());
     a.insert("myErasureRequests", String::new());
     a.insert("erasureRequests", "(openOnly: false)".to_owned());
@@ -1145,6 +1146,7 @@ async fn walk(fields: &str) {
                 "partnerFeed",
                 "caseStatistics",
                 "statistics",
+                "researchExtract",
                 "monitoring",
                 "me",
                 "emergencyReviews",
@@ -1203,6 +1205,7 @@ async fn under_a_deny_all_policy_every_route_is_refused_and_nothing_is_written()
         "student_change",
         "subject_access_request",
         "serious_harm_review",
+        "research_extract",
     ];
     let mut before = Vec::new();
     for t in tables {
