@@ -147,7 +147,7 @@ fn service<'a>(res: &'a Gql, name: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no service {name}: {:#}", res.body))
 }
 
-fn month<'a>(s: &'a Value, at: DateTime<Utc>) -> &'a Value {
+fn month(s: &Value, at: DateTime<Utc>) -> &Value {
     let m = month_text(at);
     s["waitingTimes"]
         .as_array()
