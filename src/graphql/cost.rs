@@ -63,6 +63,15 @@ const CONNECTIONS: &[&str] = &["students", "supportCases", "partnerFeed"];
 /// Lists with a `limit` argument (default 100).
 const LIMITED_LISTS: &[(&str, u64)] = &[("notes", 100)];
 
+/// Root fields that scan the whole population (statistics, the research
+/// extract): each costs this much by itself, so that one request cannot
+/// ask for many of them under aliases.
+const POPULATION_SCANS: &[(&str, u64)] = &[
+    ("statistics", 10_000),
+    ("caseStatistics", 10_000),
+    ("researchExtract", 10_000),
+];
+
 /// Lists of records without a page size: bounded by `list_bound`.
 const LISTS: &[&str] = &[
     "cases",
@@ -162,7 +171,11 @@ impl Walk<'_> {
                         multiplier = page.unwrap_or(self.limits.list_bound);
                     }
                     let children = self.selection_set(&field.selection_set.node, inner_page)?;
-                    1u64.saturating_add(multiplier.saturating_mul(children))
+                    let own = POPULATION_SCANS
+                        .iter()
+                        .find(|(n, _)| *n == field.name.node.as_str())
+                        .map_or(1, |(_, weight)| *weight);
+                    own.saturating_add(multiplier.saturating_mul(children))
                 }
                 Selection::FragmentSpread(spread) => {
                     let name = &spread.node.fragment_name.node;

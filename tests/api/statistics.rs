@@ -676,3 +676,33 @@ async fn every_statistics_query_is_audited_with_the_figures_released() {
         .iter()
         .all(|r| r.caller_id == app.demo.analyst && r.value >= 5));
 }
+
+#[tokio::test]
+async fn a_request_cannot_ask_for_many_tables_under_aliases() {
+    let app = spawn_app().await;
+    let one = "statistics(measure: CASES, groupBy: [SERVICE]) { total { count } }";
+    let four: String = (0..4).map(|i| format!("t{i}: {one} ")).collect();
+    let res = app
+        .as_caller(
+            app.demo.analyst,
+            Role::Analyst,
+            &format!("{{ {four} }}"),
+            json!({}),
+        )
+        .await;
+    res.assert_no_errors();
+    let five: String = (0..5).map(|i| format!("t{i}: {one} ")).collect();
+    let res = app
+        .as_caller(
+            app.demo.analyst,
+            Role::Analyst,
+            &format!("{{ {five} }}"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(res.codes(), vec!["QUERY_TOO_COSTLY"], "{:#}", res.body);
+    assert_eq!(
+        app.count("audit_event WHERE action = 'statistics'").await,
+        4
+    );
+}
