@@ -64,12 +64,13 @@ const CONNECTIONS: &[&str] = &["students", "supportCases", "partnerFeed"];
 const LIMITED_LISTS: &[(&str, u64)] = &[("notes", 100)];
 
 /// Root fields that scan the whole population (statistics, the research
-/// extract): each costs this much by itself, so that one request cannot
+/// extract, the monitoring view): each costs this much by itself, so that one request cannot
 /// ask for many of them under aliases.
 const POPULATION_SCANS: &[(&str, u64)] = &[
     ("statistics", 10_000),
     ("caseStatistics", 10_000),
     ("researchExtract", 10_000),
+    ("monitoring", 10_000),
 ];
 
 /// Lists of records without a page size: bounded by `list_bound`.

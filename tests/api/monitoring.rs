@@ -581,3 +581,27 @@ async fn every_monitoring_view_is_audited_with_the_figures_released_and_recorded
         res.body
     );
 }
+
+#[tokio::test]
+async fn a_request_cannot_ask_for_many_monitoring_views_under_aliases() {
+    let app = spawn_app().await;
+    let aliased = |n: usize| -> String {
+        let views: String = (0..n)
+            .map(|i| format!("m{i}: monitoring {{ releaseId }} "))
+            .collect();
+        format!("{{ {views} }}")
+    };
+    let res = app
+        .as_caller(app.demo.dpo, Role::Dpo, &aliased(4), json!({}))
+        .await;
+    res.assert_no_errors();
+    let res = app
+        .as_caller(app.demo.dpo, Role::Dpo, &aliased(5), json!({}))
+        .await;
+    assert_eq!(res.codes(), vec!["QUERY_TOO_COSTLY"], "{:#}", res.body);
+    assert_eq!(
+        audit(&app).await.len(),
+        4,
+        "nothing ran for the refused request"
+    );
+}
