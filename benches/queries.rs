@@ -4,6 +4,7 @@
 //!
 //! `cargo bench --bench queries`; BENCH_STUDENTS (default 2000) sizes the data.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![recursion_limit = "256"]
 
 use confide::auth::{load_caller, Caller};
 use confide::domain::Role;

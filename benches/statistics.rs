@@ -5,6 +5,7 @@
 //!
 //! `cargo bench --bench statistics`; BENCH_STUDENTS (default 10000) sizes the data.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![recursion_limit = "256"]
 
 use confide::auth::{load_caller, Caller};
 use confide::domain::Role;

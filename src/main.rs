@@ -1,3 +1,7 @@
+// The query root is deep: computing its future's layout in release
+// builds needs more than the default 128.
+#![recursion_limit = "256"]
+
 use clap::Parser;
 
 // mimalloc: glibc malloc was ~28% of server CPU under load (BENCHMARKS.md).
