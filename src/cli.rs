@@ -23,6 +23,8 @@ pub struct Cli {
 }
 
 #[derive(Subcommand, Debug)]
+// Parsed once at start: the size of the `serve` variant (its settings) does not matter.
+#[allow(clippy::large_enum_variant)]
 pub enum Command {
     /// Run the HTTP server.
     Serve {

@@ -421,7 +421,7 @@ mod tests {
             &entries,
             &relations,
             Measure::Cases,
-            &[prior.clone()],
+            std::slice::from_ref(&prior),
             RULES,
         );
         assert_eq!(out, vec![None]);
@@ -429,7 +429,13 @@ mod tests {
         let mut wide = entries.clone();
         wide[0].students = 30;
         wide[0].cases = 30;
-        let out = protect(&wide, &relations, Measure::Cases, &[prior.clone()], RULES);
+        let out = protect(
+            &wide,
+            &relations,
+            Measure::Cases,
+            std::slice::from_ref(&prior),
+            RULES,
+        );
         assert_eq!(out, vec![Some(30)]);
         // The same region again is not a difference (growth over time is not
         // protected: see the docs).
