@@ -99,6 +99,13 @@ const FIGURES: &str =
     "total { count } margins { key { value } count } cells { key { value } count }";
 
 fn benches(c: &mut Criterion) {
+    // STATS_TRACE=1: each query's phases (ledger, fetch, compute, record) on stderr.
+    if std::env::var("STATS_TRACE").is_ok() {
+        tracing_subscriber::fmt()
+            .with_env_filter("confide::statistics=debug")
+            .with_writer(std::io::stderr)
+            .init();
+    }
     let rt = tokio::runtime::Runtime::new().unwrap();
     let s = rt.block_on(setup());
     let queries = [

@@ -19,7 +19,6 @@ use entity::{
     emergency_access, emergency_disclosure, note, risk_exception, staff, statistics_release,
     student, support_case,
 };
-use sea_orm::prelude::Expr;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, JoinType, QueryFilter,
     QuerySelect, RelationTrait,
@@ -343,12 +342,8 @@ pub async fn run(
     let caller = decisions.caller();
     let now = decisions.now();
     // As statistics: the caller's releases are read and extended one query
-    // at a time (their staff row stays locked until commit on PostgreSQL).
-    staff::Entity::update_many()
-        .col_expr(staff::Column::Id, Expr::col(staff::Column::Id))
-        .filter(staff::Column::Id.eq(caller.id))
-        .exec(db)
-        .await?;
+    // at a time.
+    ledger::lock(db, caller.id).await?;
     let priors = ledger::load(
         db,
         caller.id,

@@ -19,6 +19,24 @@ use uuid::Uuid;
 /// limits on bound parameters).
 const ROWS_PER_STATEMENT: usize = 500;
 
+/// Takes the caller's ledger for this transaction, so that two queries of
+/// one caller are protected against each other: PostgreSQL locks the
+/// caller's staff row until commit (`SELECT ... FOR UPDATE`, which checks no
+/// foreign key, unlike an update of the row); on SQLite the request's write
+/// transaction (`BEGIN IMMEDIATE`) already serialises every writer.
+pub async fn lock(db: &impl ConnectionTrait, caller: Uuid) -> AppResult<()> {
+    if db.get_database_backend() == sea_orm::DbBackend::Postgres {
+        entity::staff::Entity::find_by_id(caller)
+            .select_only()
+            .column(entity::staff::Column::Id)
+            .lock_exclusive()
+            .into_tuple::<Uuid>()
+            .one(db)
+            .await?;
+    }
+    Ok(())
+}
+
 /// The figures released to the caller since `since`, each distinct one once.
 /// A region stored in a form this version cannot read is an error (fail
 /// closed: protection against it cannot be checked).

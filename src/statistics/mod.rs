@@ -13,7 +13,7 @@ use crate::error::{AppError, AppResult};
 use crate::policy::{Action, Decisions, Relation};
 use crate::service::audit::{self, Event};
 use chrono::{DateTime, Utc};
-use entity::{note, staff, student, support_case};
+use entity::{note, student, support_case};
 use protect::{Method, Rules};
 use region::{intersect_intervals, merge_intervals, Region};
 use sea_orm::prelude::Expr;
@@ -329,18 +329,15 @@ pub async fn run(
     }
     let caller = decisions.caller();
     let now = decisions.now();
-    // The caller's releases are read and extended one query at a time
-    // (PostgreSQL: their staff row stays locked until commit; SQLite: the
-    // write transaction already serialises writers).
-    staff::Entity::update_many()
-        .col_expr(staff::Column::Id, Expr::col(staff::Column::Id))
-        .filter(staff::Column::Id.eq(caller.id))
-        .exec(db)
-        .await?;
+    // The caller's releases are read and extended one query at a time.
+    let started = std::time::Instant::now();
+    ledger::lock(db, caller.id).await?;
     let since = now - chrono::Duration::days(limits.ledger_days);
     let priors = ledger::load(db, caller.id, since).await?;
     let needs_labels = dims.contains(&Dimension::Label) || base.labels.is_some();
+    let loaded = started.elapsed();
     let rows = load_rows(db, &base, needs_labels, now).await?;
+    let fetched = started.elapsed();
     let computed = table::compute(&rows, &base, &dims);
     if computed.entries.len() > limits.max_cells {
         return Err(AppError::bad_input(
@@ -355,6 +352,7 @@ pub async fn run(
         &priors,
         limits.rules(),
     );
+    let protected = started.elapsed();
     let release_id = Uuid::now_v7();
     ledger::record(
         db,
@@ -366,6 +364,15 @@ pub async fn run(
         now,
     )
     .await?;
+    tracing::debug!(
+        priors = priors.len(),
+        rows = rows.len(),
+        ledger_ms = loaded.as_secs_f64() * 1e3,
+        fetch_ms = (fetched - loaded).as_secs_f64() * 1e3,
+        compute_ms = (protected - fetched).as_secs_f64() * 1e3,
+        record_ms = (started.elapsed() - protected).as_secs_f64() * 1e3,
+        "statistics query"
+    );
     let released = shown.iter().filter(|s| s.is_some()).count();
     let suppressed = shown.len() - released;
     audit::write(
@@ -472,7 +479,7 @@ async fn load_rows(
         String,
     )> = select.into_tuple().all(db).await?;
     let label_bits = if labels {
-        case_labels(db, base).await?
+        case_labels(db).await?
     } else {
         HashMap::new()
     };
@@ -497,18 +504,18 @@ async fn load_rows(
         .collect())
 }
 
-/// The labels of each case's notes, as bits.
-async fn case_labels(db: &impl ConnectionTrait, base: &Region) -> AppResult<HashMap<Uuid, u32>> {
-    let mut select = note::Entity::find()
-        .join(JoinType::InnerJoin, note::Relation::SupportCase.def())
+/// The labels of each case's notes, as bits (only notes that carry a label
+/// are read).
+async fn case_labels(db: &impl ConnectionTrait) -> AppResult<HashMap<Uuid, u32>> {
+    let rows: Vec<(Uuid, serde_json::Value)> = note::Entity::find()
         .select_only()
         .column(note::Column::CaseId)
-        .column(note::Column::Labels);
-    if let Some(s) = &base.service {
-        select = select.filter(support_case::Column::Service.is_in(s.iter().cloned()));
-    }
-    let rows: Vec<(Uuid, serde_json::Value)> = select.into_tuple().all(db).await?;
-    let mut bits: HashMap<Uuid, u32> = HashMap::new();
+        .column(note::Column::Labels)
+        .filter(Expr::cust("CAST(labels AS TEXT) <> '[]'"))
+        .into_tuple()
+        .all(db)
+        .await?;
+    let mut bits: HashMap<Uuid, u32> = HashMap::with_capacity(rows.len());
     for (case, labels) in rows {
         let b = labels
             .as_array()

@@ -111,22 +111,84 @@ pub fn label_values(bits: u32) -> Vec<&'static str> {
         .collect()
 }
 
-/// A case's values on a dimension (several for labels), within the region's
-/// constraint on that dimension.
-fn values(dim: Dimension, row: &CaseRow, region: &Region) -> Vec<String> {
-    match dim {
-        Dimension::Service => vec![row.service.clone()],
-        Dimension::Status => vec![row.status.clone()],
-        Dimension::Department => vec![row.department.clone()],
-        Dimension::MonthOpened => vec![month_text(row.month)],
-        Dimension::AcademicYearOpened => vec![academic_year_text(academic_year_of(row.month))],
-        Dimension::DurationBand => vec![row.duration.as_str().to_owned()],
-        Dimension::RiskLevel => vec![row.risk.clone()],
-        Dimension::Label => label_values(row.labels)
-            .into_iter()
-            .filter(|v| region.labels.as_ref().is_none_or(|l| l.contains(*v)))
-            .map(str::to_owned)
-            .collect(),
+/// Dimension values as small codes while grouping (strings interned,
+/// months and academic years as numbers, labels as bit indexes), and back.
+#[derive(Default)]
+struct Codes {
+    strings: Vec<HashMap<String, u32>>,
+    names: Vec<Vec<String>>,
+}
+
+/// The code of "no label".
+const NONE_CODE: u32 = 31;
+
+impl Codes {
+    fn new(dims: usize) -> Self {
+        Codes {
+            strings: (0..dims).map(|_| HashMap::new()).collect(),
+            names: (0..dims).map(|_| Vec::new()).collect(),
+        }
+    }
+
+    fn intern(&mut self, d: usize, value: &str) -> u32 {
+        if let Some(c) = self.strings[d].get(value) {
+            return *c;
+        }
+        let c = self.names[d].len() as u32;
+        self.names[d].push(value.to_owned());
+        self.strings[d].insert(value.to_owned(), c);
+        c
+    }
+
+    /// A case's codes on dimension `d` (several for labels, within the
+    /// region's labels), into `out`.
+    fn of(&mut self, d: usize, dim: Dimension, row: &CaseRow, region: &Region, out: &mut Vec<u32>) {
+        out.clear();
+        match dim {
+            Dimension::Service => out.push(self.intern(d, &row.service)),
+            Dimension::Status => out.push(self.intern(d, &row.status)),
+            Dimension::Department => out.push(self.intern(d, &row.department)),
+            Dimension::RiskLevel => out.push(self.intern(d, &row.risk)),
+            Dimension::MonthOpened => out.push(row.month as u32),
+            Dimension::AcademicYearOpened => out.push(academic_year_of(row.month) as u32),
+            Dimension::DurationBand => out.push(row.duration.index() as u32),
+            Dimension::Label => {
+                let allowed = |v: &str| region.labels.as_ref().is_none_or(|l| l.contains(v));
+                if row.labels == 0 {
+                    if allowed(NO_LABEL) {
+                        out.push(NONE_CODE);
+                    }
+                } else {
+                    for l in SensitivityLabel::ALL {
+                        if row.labels & (1 << l.index()) != 0 && allowed(l.as_str()) {
+                            out.push(l.index() as u32);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn text(&self, d: usize, dim: Dimension, code: u32) -> String {
+        match dim {
+            Dimension::Service
+            | Dimension::Status
+            | Dimension::Department
+            | Dimension::RiskLevel => self.names[d]
+                .get(code as usize)
+                .cloned()
+                .unwrap_or_default(),
+            Dimension::MonthOpened => month_text(code as i32),
+            Dimension::AcademicYearOpened => academic_year_text(code as i32),
+            Dimension::DurationBand => DurationBand::ALL
+                .get(code as usize)
+                .map(|b| b.as_str().to_owned())
+                .unwrap_or_default(),
+            Dimension::Label => SensitivityLabel::ALL
+                .get(code as usize)
+                .map_or(NO_LABEL, |l| l.as_str())
+                .to_owned(),
+        }
     }
 }
 
@@ -194,41 +256,52 @@ impl Acc {
 
 /// Groups the cases of the base region by the dimensions.
 pub fn compute(rows: &[CaseRow], base: &Region, dims: &[Dimension]) -> Computed {
+    // A query names at most MAX_KEY dimensions (checked with its input).
+    let dims = &dims[..dims.len().min(MAX_KEY)];
+    let mut codes = Codes::new(dims.len());
     let mut total = Acc::default();
-    let mut margins: Vec<HashMap<String, Acc>> = dims.iter().map(|_| HashMap::new()).collect();
-    let mut cells: HashMap<Vec<String>, Acc> = HashMap::new();
+    let mut margins: Vec<HashMap<u32, Acc>> = dims.iter().map(|_| HashMap::new()).collect();
+    let mut cells: HashMap<[u32; MAX_KEY], Acc> = HashMap::new();
+    let mut per_dim: Vec<Vec<u32>> = dims.iter().map(|_| Vec::new()).collect();
+    let mut keys: Vec<[u32; MAX_KEY]> = Vec::new();
     for row in rows.iter().filter(|r| contains(base, r)) {
-        let per_dim: Vec<Vec<String>> = dims.iter().map(|d| values(*d, row, base)).collect();
+        for (d, dim) in dims.iter().enumerate() {
+            codes.of(d, *dim, row, base, &mut per_dim[d]);
+        }
         if per_dim.iter().any(Vec::is_empty) {
             continue;
         }
         total.add(row.student);
         for (d, vs) in per_dim.iter().enumerate() {
             for v in vs {
-                if let Some(m) = margins.get_mut(d) {
-                    m.entry(v.clone()).or_default().add(row.student);
-                }
+                margins[d].entry(*v).or_default().add(row.student);
             }
         }
         if dims.is_empty() {
             continue;
         }
         // Every combination of the case's values (several only for labels).
-        let mut keys: Vec<Vec<String>> = vec![Vec::new()];
-        for vs in &per_dim {
-            keys = keys
-                .into_iter()
-                .flat_map(|k| {
-                    vs.iter().map(move |v| {
-                        let mut k = k.clone();
-                        k.push(v.clone());
-                        k
-                    })
-                })
-                .collect();
+        keys.clear();
+        keys.push([0; MAX_KEY]);
+        for (d, vs) in per_dim.iter().enumerate() {
+            if vs.len() == 1 {
+                for k in keys.iter_mut() {
+                    k[d] = vs[0];
+                }
+            } else {
+                let mut next = Vec::with_capacity(keys.len() * vs.len());
+                for k in &keys {
+                    for v in vs {
+                        let mut k = *k;
+                        k[d] = *v;
+                        next.push(k);
+                    }
+                }
+                keys = next;
+            }
         }
-        for k in keys {
-            cells.entry(k).or_default().add(row.student);
+        for k in &keys {
+            cells.entry(*k).or_default().add(row.student);
         }
     }
 
@@ -239,17 +312,19 @@ pub fn compute(rows: &[CaseRow], base: &Region, dims: &[Dimension]) -> Computed 
         cases: total.cases,
         within: Vec::new(),
     }];
-    let mut keys: Vec<Key> = vec![Vec::new()];
+    let mut out_keys: Vec<Key> = vec![Vec::new()];
     let mut relations = Vec::new();
     // Margins: with one dimension they are the cells themselves.
-    let mut margin_index: HashMap<(usize, String), usize> = HashMap::new();
+    let mut margin_index: HashMap<(usize, u32), usize> = HashMap::new();
     if dims.len() >= 2 {
         for (d, dim) in dims.iter().enumerate() {
             let mut members = Vec::new();
-            let mut values: Vec<(String, Acc)> =
-                std::mem::take(&mut margins[d]).into_iter().collect();
+            let mut values: Vec<(String, u32, Acc)> = std::mem::take(&mut margins[d])
+                .into_iter()
+                .map(|(c, acc)| (codes.text(d, *dim, c), c, acc))
+                .collect();
             values.sort_by(|a, b| a.0.cmp(&b.0));
-            for (v, mut acc) in values {
+            for (v, c, mut acc) in values {
                 entries.push(Entry {
                     kind: Kind::Margin,
                     region: narrowed(base, *dim, &v),
@@ -257,23 +332,33 @@ pub fn compute(rows: &[CaseRow], base: &Region, dims: &[Dimension]) -> Computed 
                     cases: acc.cases,
                     within: vec![0],
                 });
-                keys.push(vec![(*dim, v.clone())]);
-                margin_index.insert((d, v), entries.len() - 1);
+                out_keys.push(vec![(*dim, v)]);
+                margin_index.insert((d, c), entries.len() - 1);
                 members.push(entries.len() - 1);
             }
             relations.push(Relation { total: 0, members });
         }
     }
-    let mut sorted: Vec<(Vec<String>, Acc)> = cells.into_iter().collect();
+    let mut sorted: Vec<(Vec<String>, [u32; MAX_KEY], Acc)> = cells
+        .into_iter()
+        .map(|(k, acc)| {
+            let texts = dims
+                .iter()
+                .enumerate()
+                .map(|(d, dim)| codes.text(d, *dim, k[d]))
+                .collect();
+            (texts, k, acc)
+        })
+        .collect();
     sorted.sort_by(|a, b| a.0.cmp(&b.0));
     let mut all = Vec::new();
     let mut lines: HashMap<usize, Vec<usize>> = HashMap::new();
-    for (values, mut acc) in sorted {
+    for (values, k, mut acc) in sorted {
         let mut region = base.clone();
         let mut within = Vec::new();
         for (d, v) in values.iter().enumerate() {
             region = narrowed(&region, dims[d], v);
-            if let Some(&m) = margin_index.get(&(d, v.clone())) {
+            if let Some(&m) = margin_index.get(&(d, k[d])) {
                 within.push(m);
             }
         }
@@ -291,7 +376,7 @@ pub fn compute(rows: &[CaseRow], base: &Region, dims: &[Dimension]) -> Computed 
             cases: acc.cases,
             within,
         });
-        keys.push(dims.iter().copied().zip(values).collect());
+        out_keys.push(dims.iter().copied().zip(values).collect());
         all.push(index);
     }
     let mut lines: Vec<(usize, Vec<usize>)> = lines.into_iter().collect();
@@ -309,10 +394,13 @@ pub fn compute(rows: &[CaseRow], base: &Region, dims: &[Dimension]) -> Computed 
     }
     Computed {
         entries,
-        keys,
+        keys: out_keys,
         relations,
     }
 }
+
+/// Most dimensions of a key.
+const MAX_KEY: usize = super::MAX_DIMENSIONS;
 
 #[cfg(test)]
 mod tests {
