@@ -3,7 +3,8 @@
 //! the whole request (authorisation, the release ledger, the SQL, grouping,
 //! protection, the ledger and audit writes), as the analyst.
 //!
-//! `cargo bench --bench statistics`; BENCH_STUDENTS (default 10000) sizes the data.
+//! `cargo bench --bench statistics`; BENCH_STUDENTS (default 10000) sizes the
+//! data; BENCH_DATABASE_URL=postgres://.../postgres runs it on PostgreSQL.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 #![recursion_limit = "256"]
 
@@ -29,10 +30,24 @@ struct Setup {
 
 async fn setup() -> Setup {
     let dir = tempfile::tempdir().unwrap();
-    let url = format!(
-        "sqlite://{}?mode=rwc",
-        dir.path().join("bench.db").display()
-    );
+    // BENCH_DATABASE_URL: a PostgreSQL server's admin database, in which a
+    // fresh database is created; SQLite in a temporary directory otherwise.
+    let url = match std::env::var("BENCH_DATABASE_URL") {
+        Ok(admin_url) => {
+            let name = format!("confide_bench_{}", uuid::Uuid::new_v4().simple());
+            let admin = sea_orm::Database::connect(&admin_url).await.unwrap();
+            admin
+                .execute_unprepared(&format!("CREATE DATABASE {name}"))
+                .await
+                .unwrap();
+            let base = admin_url.rsplit_once('/').unwrap().0;
+            format!("{base}/{name}")
+        }
+        Err(_) => format!(
+            "sqlite://{}?mode=rwc",
+            dir.path().join("bench.db").display()
+        ),
+    };
     let db = confide::db::connect(&url).await.unwrap();
     confide::db::migrate(&db).await.unwrap();
     let students = std::env::var("BENCH_STUDENTS")
