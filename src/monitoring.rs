@@ -275,7 +275,13 @@ fn waiting_table(
         }
         let mut days = days;
         days.sort_unstable();
-        (median(&days), percentile(&days, 90))
+        // The 90th percentile by nearest rank of fewer than ten values is the
+        // longest single wait: one student's. Shown from ten seen cases about
+        // at least twice the threshold of students.
+        let p90 = (days.len() >= 10 && entries[seen_at].students >= 2 * limits.threshold)
+            .then(|| percentile(&days, 90))
+            .flatten();
+        (median(&days), p90)
     };
     let row_at = |at: usize, month: Option<i32>| -> WaitingRow {
         let days = cases

@@ -60,6 +60,11 @@ pub struct RequestContext {
     grants: OnceCell<HashMap<Uuid, entity::emergency_access::Model>>,
     /// Grants this request read under (for the audit basis and the extension).
     used_grants: Mutex<HashMap<Uuid, entity::emergency_access::Model>>,
+    /// Held while a statistics table, monitoring view or research extract is
+    /// computed and recorded: root fields resolve concurrently, and each must
+    /// see the ledger rows of the ones before it (and nest its savepoint
+    /// inside no other).
+    scans: tokio::sync::Mutex<()>,
 }
 
 /// What a finished request hands back to the response.
@@ -216,11 +221,18 @@ impl RequestContext {
             access: tokio::sync::Mutex::new(HashMap::new()),
             grants: OnceCell::new(),
             used_grants: Mutex::new(HashMap::new()),
+            scans: tokio::sync::Mutex::new(()),
         }
     }
 
     pub fn caller(&self) -> &Caller {
         self.decisions.caller()
+    }
+
+    /// One population scan (statistics, monitoring, research extract) of this
+    /// request at a time: see `scans`.
+    pub async fn one_scan_at_a_time(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.scans.lock().await
     }
 
     pub fn now(&self) -> DateTime<Utc> {
@@ -1213,6 +1225,7 @@ impl RequestContext {
         k: Option<i64>,
     ) -> AppResult<Guarded<crate::research::extract::Extract>> {
         self.route(Action::ReadResearchExtract)?;
+        let _one = self.one_scan_at_a_time().await;
         let txn = self.write_txn().await?;
         let extract =
             crate::research::extract::create(txn, &self.decisions, &self.limits.research, k)

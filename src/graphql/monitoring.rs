@@ -273,6 +273,7 @@ impl MonitoringQuery {
     async fn monitoring(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<MonitoringNode>> {
         let rc = request_context(ctx)?;
         let writer = rc.writer(Action::ReadMonitoring)?;
+        let _one = rc.one_scan_at_a_time().await;
         let limits = rc.limits.statistics.clone();
         let services = rc.limits.services.clone();
         let result: AppResult<_> = in_transaction!(writer, |txn| {

@@ -120,6 +120,18 @@ pub fn protect(
     }
 
     let mut suppressed: Vec<bool> = entries.iter().map(|e| small(e.students)).collect();
+    // Figures of this table the caller already holds: the same region and
+    // measure released before. Suppressing them now hides nothing, so the
+    // relations count them as released.
+    let held: std::collections::HashSet<String> = priors
+        .iter()
+        .filter(|p| p.measure == measure)
+        .map(|p| p.region.to_text())
+        .collect();
+    let known: Vec<bool> = entries
+        .iter()
+        .map(|e| !held.is_empty() && held.contains(&e.region.to_text()))
+        .collect();
     loop {
         let mut changed = false;
 
@@ -130,8 +142,11 @@ pub fn protect(
             }
             let value = e.value(measure);
             let disclosive = priors.iter().any(|p| {
-                p.measure == measure
-                    && (small((p.value - value).abs()) || small((p.students - e.students).abs()))
+                // The values of the same measure; and, whatever the measures,
+                // the students behind them (a table of cases with one case a
+                // student shows its students too).
+                (small((p.students - e.students).abs())
+                    || (p.measure == measure && small((p.value - value).abs())))
                     && p.region.nested_with(&e.region)
             });
             if disclosive {
@@ -163,9 +178,9 @@ pub fn protect(
                 .members
                 .iter()
                 .copied()
-                .filter(|&m| suppressed[m])
+                .filter(|&m| suppressed[m] && !known[m])
                 .collect();
-            let needs_more = if suppressed[r.total] {
+            let needs_more = if suppressed[r.total] && !known[r.total] {
                 hidden.is_empty() && r.members.iter().any(|&m| entries[m].students > 0)
             } else {
                 let hidden_students: i64 = hidden.iter().map(|&m| entries[m].students).sum();
@@ -445,6 +460,79 @@ mod tests {
         }];
         let out = protect(&same, &relations, Measure::Cases, &[prior], RULES);
         assert_eq!(out, vec![Some(37)]);
+    }
+
+    #[test]
+    fn a_figure_the_caller_already_holds_does_not_count_as_hidden() {
+        // Earlier: History at medium risk, 12. Now History by risk: high 3,
+        // medium 12, low 30 (row total 45). Suppressing medium as the
+        // complement of high would hide nothing (45 - 30 - 12 = 3): low goes.
+        let one = |v: &str| Some(BTreeSet::from([v.to_owned()]));
+        let r = |risk: Option<&str>| Region {
+            department: one("History"),
+            risk: risk.and_then(one),
+            ..Region::default()
+        };
+        let cell = |risk: &str, n: i64| Entry {
+            kind: Kind::Cell,
+            region: r(Some(risk)),
+            students: n,
+            cases: n,
+            within: vec![0],
+        };
+        let entries = vec![
+            Entry {
+                kind: Kind::Total,
+                region: r(None),
+                students: 45,
+                cases: 45,
+                within: vec![],
+            },
+            cell("high", 3),
+            cell("low", 30),
+            cell("medium", 12),
+        ];
+        let relations = vec![Relation {
+            total: 0,
+            members: vec![1, 2, 3],
+        }];
+        let prior = Prior {
+            region: r(Some("medium")),
+            measure: Measure::Cases,
+            value: 12,
+            students: 12,
+        };
+        let out = protect(
+            &entries,
+            &relations,
+            Measure::Cases,
+            std::slice::from_ref(&prior),
+            RULES,
+        );
+        assert_eq!(out[1], None);
+        assert_eq!(out[2], None, "low is suppressed: medium is known");
+        // Without the earlier release, medium is the complement.
+        let out = protect(&entries, &relations, Measure::Cases, &[], RULES);
+        assert_eq!((out[1], out[2], out[3]), (None, Some(30), None));
+    }
+
+    #[test]
+    fn a_difference_in_students_counts_whatever_the_measures() {
+        let prior = Prior {
+            region: region(Some("History"), None),
+            measure: Measure::Students,
+            value: 35,
+            students: 35,
+        };
+        let entries = vec![Entry {
+            kind: Kind::Total,
+            region: region(Some("History"), Some("open")),
+            students: 33,
+            cases: 50,
+            within: vec![],
+        }];
+        let out = protect(&entries, &[], Measure::Cases, &[prior], RULES);
+        assert_eq!(out, vec![None]);
     }
 
     #[test]

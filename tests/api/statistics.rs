@@ -706,3 +706,88 @@ async fn a_request_cannot_ask_for_many_tables_under_aliases() {
         4
     );
 }
+
+#[tokio::test]
+async fn two_tables_in_one_request_cannot_be_differenced() {
+    let app = spawn_app().await;
+    populate(
+        &app,
+        &[
+            Group {
+                month: (2025, 10),
+                ..group("History", "open", 20)
+            },
+            Group {
+                month: (2025, 11),
+                ..group("History", "open", 15)
+            },
+            Group {
+                month: (2025, 12),
+                ..group("History", "open", 2)
+            },
+        ],
+    )
+    .await;
+    // Root fields resolve concurrently: each table still sees the other's
+    // released figures, and both are in the ledger and the audit trail.
+    let res = app
+        .as_caller(
+            app.demo.analyst,
+            Role::Analyst,
+            r#"{
+                a: statistics(measure: STUDENTS, filter: { departments: ["History"], openedFrom: "2025-10", openedTo: "2025-11" }) { total { count } }
+                b: statistics(measure: STUDENTS, filter: { departments: ["History"], openedFrom: "2025-10", openedTo: "2025-12" }) { total { count } }
+            }"#,
+            json!({}),
+        )
+        .await;
+    res.assert_no_errors();
+    let a = res.data()["a"]["total"]["count"].as_i64();
+    let b = res.data()["b"]["total"]["count"].as_i64();
+    assert!(a.is_none() || b.is_none(), "both released: {a:?} {b:?}");
+    assert_eq!(a.or(b).map(|n| n == 35 || n == 37), Some(true));
+    assert_eq!(
+        app.count("audit_event WHERE action = 'statistics'").await,
+        2
+    );
+    assert_eq!(app.count("statistics_release").await, 1);
+}
+
+#[tokio::test]
+async fn a_figure_asked_before_is_not_counted_as_hidden_in_a_later_table() {
+    let app = spawn_app().await;
+    populate(
+        &app,
+        &[
+            group("Art", "open", 3),
+            group("Bio", "open", 12),
+            group("Chem", "open", 30),
+        ],
+    )
+    .await;
+    // First Bio alone: 12.
+    let res = table(
+        &app,
+        analyst(&app),
+        "STUDENTS",
+        json!([]),
+        json!({ "departments": ["Bio"] }),
+    )
+    .await;
+    assert_eq!(count(&res, &[]), Some(12));
+    // Then by department: Art's 3 is suppressed, and suppressing Bio's 12 as
+    // its complement would hide nothing the caller does not hold (45 - 30 -
+    // 12 = 3); so Chem's 30 is suppressed too.
+    let res = table(
+        &app,
+        analyst(&app),
+        "STUDENTS",
+        json!(["DEPARTMENT"]),
+        json!({ "departments": ["Art", "Bio", "Chem"] }),
+    )
+    .await;
+    res.assert_no_errors();
+    assert_eq!(count(&res, &["Art"]), None);
+    assert_eq!(count(&res, &["Chem"]), None, "{:#}", res.body);
+    assert_eq!(count(&res, &[]), Some(45));
+}
