@@ -11,7 +11,7 @@ use crate::domain::Role;
 use crate::error::{AppError, AppResult};
 use crate::policy::{Action, Decisions, FieldClass, Relation};
 use crate::service::audit::{self, Event};
-use crate::statistics::protect::{self, Entry, Kind, Method, Rules};
+use crate::statistics::protect::{self, Entry, Kind};
 use crate::statistics::region::Region;
 use crate::statistics::{ledger, table, DisclosureMethod, Measure, StatisticsLimits};
 use chrono::{DateTime, Utc};
@@ -144,18 +144,6 @@ fn scope(decisions: &Decisions, services: &[String]) -> AppResult<(Relation, Vec
     Ok((relation, scoped))
 }
 
-fn rules(limits: &StatisticsLimits) -> Rules {
-    Rules {
-        threshold: limits.threshold,
-        method: match limits.method {
-            DisclosureMethod::Suppression => Method::Suppress,
-            DisclosureMethod::Rounding => Method::Round {
-                base: limits.rounding_base,
-            },
-        },
-    }
-}
-
 fn region(service: &str, from: i32, to: i32) -> Region {
     Region {
         service: Some(BTreeSet::from([service.to_owned()])),
@@ -255,7 +243,7 @@ fn waiting_table(
         total: 2,
         members: waiting_cells,
     });
-    let rules = rules(limits);
+    let rules = limits.rules();
     let mut shown = protect::protect(&entries, &relations, Measure::Cases, priors, rules);
     // A row whose case count is withheld shows none of its parts either, not
     // even a zero ("none of them seen yet" is itself about that small group).
@@ -331,7 +319,7 @@ fn protected_count(items: &[Uuid], limits: &StatisticsLimits) -> Count {
         cases: items.len() as i64,
         within: vec![],
     }];
-    let shown = protect::protect(&entries, &[], Measure::Cases, &[], rules(limits));
+    let shown = protect::protect(&entries, &[], Measure::Cases, &[], limits.rules());
     Count { count: shown[0] }
 }
 

@@ -3,51 +3,14 @@
 //! totals or from the caller's earlier queries (see `docs/statistics.md`).
 
 use super::{request_context, reveal};
-use crate::domain::{CaseStatus, RiskLevel};
+use crate::domain::CaseStatus;
 use crate::error::{AppError, AppResult};
 use crate::policy::{Action, Facts, FieldClass, Guarded, Mask, Relation};
 use crate::statistics::{
-    self, DisclosureMethod, DurationBand, Figure, Filter, Query, StatisticDimension,
-    StatisticMeasure, Table,
+    self, DisclosureMethod, Figure, Filter, Query, StatisticDimension, StatisticMeasure, Table,
 };
-use async_graphql::{Context, InputObject, Object, SimpleObject, ID};
+use async_graphql::{Context, Object, SimpleObject, ID};
 use std::sync::Arc;
-
-/// Filters of a statistics query; each list allows any of its values, and a
-/// filter left out allows every value. A service lead's figures are always
-/// their own service's.
-#[derive(InputObject, Default)]
-pub struct StatisticsFilter {
-    pub services: Option<Vec<String>>,
-    pub statuses: Option<Vec<CaseStatus>>,
-    pub departments: Option<Vec<String>>,
-    /// First month opened ("2025-09").
-    pub opened_from: Option<String>,
-    /// Last month opened ("2026-06").
-    pub opened_to: Option<String>,
-    /// Academic years opened ("2025/26").
-    pub academic_years: Option<Vec<String>>,
-    pub duration_bands: Option<Vec<DurationBand>>,
-    pub risk_levels: Option<Vec<RiskLevel>>,
-    /// Sensitivity labels (`MENTAL_HEALTH`, ...), or `NONE` for cases without any.
-    pub labels: Option<Vec<String>>,
-}
-
-impl From<StatisticsFilter> for Filter {
-    fn from(f: StatisticsFilter) -> Self {
-        Filter {
-            services: f.services,
-            statuses: f.statuses,
-            departments: f.departments,
-            opened_from: f.opened_from,
-            opened_to: f.opened_to,
-            academic_years: f.academic_years,
-            duration_bands: f.duration_bands,
-            risk_levels: f.risk_levels,
-            labels: f.labels,
-        }
-    }
-}
 
 /// One value of a figure's key.
 #[derive(SimpleObject, Clone)]
@@ -271,12 +234,12 @@ impl StatisticsQuery {
         ctx: &Context<'_>,
         measure: StatisticMeasure,
         #[graphql(default)] group_by: Vec<StatisticDimension>,
-        filter: Option<StatisticsFilter>,
+        filter: Option<Filter>,
     ) -> async_graphql::Result<Option<StatisticsTableNode>> {
         let query = Query {
             measure,
             group_by,
-            filter: filter.unwrap_or_default().into(),
+            filter: filter.unwrap_or_default(),
         };
         let (table, mask) = protected_table(ctx, query).await?;
         Ok(Some(StatisticsTableNode {

@@ -105,7 +105,8 @@ impl Default for StatisticsLimits {
 }
 
 impl StatisticsLimits {
-    fn rules(&self) -> Rules {
+    /// The protection rules these settings configure.
+    pub fn rules(&self) -> Rules {
         Rules {
             threshold: self.threshold,
             method: match self.method {
@@ -118,21 +119,24 @@ impl StatisticsLimits {
     }
 }
 
-/// Filters, all optional; each list allows any of its values.
-#[derive(Clone, Debug, Default)]
+/// Filters of a statistics query; each list allows any of its values, and a
+/// filter left out allows every value. A service lead's figures are always
+/// their own service's.
+#[derive(Clone, Debug, Default, async_graphql::InputObject)]
+#[graphql(name = "StatisticsFilter")]
 pub struct Filter {
     pub services: Option<Vec<String>>,
     pub statuses: Option<Vec<CaseStatus>>,
     pub departments: Option<Vec<String>>,
-    /// First month opened, "2025-09".
+    /// First month opened ("2025-09").
     pub opened_from: Option<String>,
-    /// Last month opened, "2026-06".
+    /// Last month opened ("2026-06").
     pub opened_to: Option<String>,
-    /// Academic years opened, "2025/26".
+    /// Academic years opened ("2025/26").
     pub academic_years: Option<Vec<String>>,
     pub duration_bands: Option<Vec<DurationBand>>,
     pub risk_levels: Option<Vec<RiskLevel>>,
-    /// Sensitivity labels, or `NONE` for cases without any.
+    /// Sensitivity labels (`MENTAL_HEALTH`, ...), or `NONE` for cases without any.
     pub labels: Option<Vec<String>>,
 }
 
@@ -517,11 +521,8 @@ async fn case_labels(db: &impl ConnectionTrait) -> AppResult<HashMap<Uuid, u32>>
         .await?;
     let mut bits: HashMap<Uuid, u32> = HashMap::with_capacity(rows.len());
     for (case, labels) in rows {
-        let b = labels
-            .as_array()
+        let b = crate::domain::labels_from_json(&labels)
             .into_iter()
-            .flatten()
-            .filter_map(|l| l.as_str().and_then(SensitivityLabel::parse))
             .fold(0u32, |acc, l| acc | (1 << l.index()));
         *bits.entry(case).or_insert(0) |= b;
     }
