@@ -179,3 +179,29 @@ pub async fn partner_consent(
     }
     consent_id(&record_consent(app, (app.demo.alice, Role::Student), input).await)
 }
+
+/// A student row with only the required details (number, name and email
+/// derived from the id), for tests that write their population straight to
+/// the database; override fields with `..student_row(id, department)`.
+pub fn student_row(id: Uuid, department: &str) -> entity::student::ActiveModel {
+    use sea_orm::ActiveValue::Set;
+    let now = chrono::Utc::now();
+    entity::student::ActiveModel {
+        id: Set(id),
+        student_number: Set(format!("S{}", &id.simple().to_string()[..10])),
+        name: Set(format!("Student {id}")),
+        preferred_name: Set(None),
+        email: Set(format!("{id}@uni.example")),
+        phone: Set(None),
+        term_address: Set(None),
+        home_address: Set(None),
+        date_of_birth: Set(None),
+        department: Set(department.into()),
+        course: Set("BA".into()),
+        emergency_contact: Set(None),
+        gp_practice: Set(None),
+        processing_restricted: Set(false),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+}

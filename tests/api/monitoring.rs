@@ -63,28 +63,10 @@ fn cases(service: &'static str, months_ago: u32, days: Vec<i64>, waiting: usize)
 
 async fn insert_student(app: &TestApp) -> Uuid {
     let id = Uuid::new_v4();
-    let now = Utc::now();
-    entity::student::Entity::insert(entity::student::ActiveModel {
-        id: Set(id),
-        student_number: Set(format!("S{}", &id.simple().to_string()[..10])),
-        name: Set(format!("Student {id}")),
-        preferred_name: Set(None),
-        email: Set(format!("{id}@uni.example")),
-        phone: Set(None),
-        term_address: Set(None),
-        home_address: Set(None),
-        date_of_birth: Set(None),
-        department: Set("History".into()),
-        course: Set("BA".into()),
-        emergency_contact: Set(None),
-        gp_practice: Set(None),
-        processing_restricted: Set(false),
-        created_at: Set(now),
-        updated_at: Set(now),
-    })
-    .exec(&app.db)
-    .await
-    .unwrap();
+    entity::student::Entity::insert(crate::fixtures::student_row(id, "History"))
+        .exec(&app.db)
+        .await
+        .unwrap();
     id
 }
 

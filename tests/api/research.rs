@@ -64,22 +64,16 @@ async fn seed(
     let name = format!("Research Student {}", &n[..6]);
     let email = format!("rs{}@student.uni.example", &n[..8]);
     student::ActiveModel {
-        id: Set(sid),
         student_number: Set(number.clone()),
         name: Set(name.clone()),
-        preferred_name: Set(None),
         email: Set(email.clone()),
         phone: Set(Some("07700 900999".into())),
-        term_address: Set(None),
-        home_address: Set(None),
         date_of_birth: Set(NaiveDate::from_ymd_opt(2003, 2, 1)),
-        department: Set(department.into()),
         course: Set("BA Something".into()),
-        emergency_contact: Set(None),
-        gp_practice: Set(None),
         processing_restricted: Set(research == Research::Restricted),
         created_at: Set(now),
         updated_at: Set(now),
+        ..crate::fixtures::student_row(sid, department)
     }
     .insert(db)
     .await

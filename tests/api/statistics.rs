@@ -2,6 +2,7 @@
 //! five students, none recoverable from its totals or by differencing two
 //! queries of the same caller, a service lead's figures their own service's.
 
+use crate::fixtures::student_row;
 use crate::helpers::{spawn_app, spawn_app_with, Gql, TestApp};
 use chrono::{TimeZone, Utc};
 use confide::domain::Role;
@@ -47,24 +48,7 @@ async fn populate(app: &TestApp, groups: &[Group]) {
         let mut notes = Vec::new();
         for _ in 0..g.students {
             let id = Uuid::new_v4();
-            students.push(entity::student::ActiveModel {
-                id: Set(id),
-                student_number: Set(format!("S{}", &id.simple().to_string()[..10])),
-                name: Set(format!("Student {id}")),
-                preferred_name: Set(None),
-                email: Set(format!("{id}@uni.example")),
-                phone: Set(None),
-                term_address: Set(None),
-                home_address: Set(None),
-                date_of_birth: Set(None),
-                department: Set(g.dept.into()),
-                course: Set("BA".into()),
-                emergency_contact: Set(None),
-                gp_practice: Set(None),
-                processing_restricted: Set(false),
-                created_at: Set(now),
-                updated_at: Set(now),
-            });
+            students.push(student_row(id, g.dept));
             for _ in 0..g.cases {
                 let case = Uuid::new_v4();
                 cases.push(entity::support_case::ActiveModel {
@@ -314,27 +298,19 @@ async fn a_student_with_many_cases_is_still_one_student() {
     assert_no_single_suppression(&res);
 }
 
+/// History's open cases over three months: 20 students in October, 15 in
+/// November, 2 in December.
+fn three_months() -> [Group; 3] {
+    [(10, 20), (11, 15), (12, 2)].map(|(month, students)| Group {
+        month: (2025, month),
+        ..group("History", "open", students)
+    })
+}
+
 #[tokio::test]
 async fn the_same_table_with_one_more_month_cannot_be_differenced() {
     let app = spawn_app().await;
-    populate(
-        &app,
-        &[
-            Group {
-                month: (2025, 10),
-                ..group("History", "open", 20)
-            },
-            Group {
-                month: (2025, 11),
-                ..group("History", "open", 15)
-            },
-            Group {
-                month: (2025, 12),
-                ..group("History", "open", 2)
-            },
-        ],
-    )
-    .await;
+    populate(&app, &three_months()).await;
     let two = json!({ "departments": ["History"], "openedFrom": "2025-10", "openedTo": "2025-11" });
     let three =
         json!({ "departments": ["History"], "openedFrom": "2025-10", "openedTo": "2025-12" });
@@ -710,24 +686,7 @@ async fn a_request_cannot_ask_for_many_tables_under_aliases() {
 #[tokio::test]
 async fn two_tables_in_one_request_cannot_be_differenced() {
     let app = spawn_app().await;
-    populate(
-        &app,
-        &[
-            Group {
-                month: (2025, 10),
-                ..group("History", "open", 20)
-            },
-            Group {
-                month: (2025, 11),
-                ..group("History", "open", 15)
-            },
-            Group {
-                month: (2025, 12),
-                ..group("History", "open", 2)
-            },
-        ],
-    )
-    .await;
+    populate(&app, &three_months()).await;
     // Root fields resolve concurrently: each table still sees the other's
     // released figures, and both are in the ledger and the audit trail.
     let res = app

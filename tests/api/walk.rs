@@ -153,25 +153,16 @@ async fn insert_student(
     now: chrono::DateTime<chrono::Utc>,
 ) {
     entity::student::ActiveModel {
-        id: Set(id),
         student_number: Set(number.into()),
         name: Set(name.into()),
-        preferred_name: Set(None),
         email: Set(format!(
             "{}@uni.example",
             name.to_lowercase().replace(' ', ".")
         )),
-        phone: Set(None),
-        term_address: Set(None),
-        home_address: Set(None),
-        date_of_birth: Set(None),
-        department: Set("history".into()),
         course: Set("BA History".into()),
-        emergency_contact: Set(None),
-        gp_practice: Set(None),
-        processing_restricted: Set(false),
         created_at: Set(now),
         updated_at: Set(now),
+        ..crate::fixtures::student_row(id, "history")
     }
     .insert(&app.db)
     .await
