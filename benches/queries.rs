@@ -156,6 +156,7 @@ async fn run(
             risk_exception_max_hours: 168,
             statistics: Default::default(),
             research: Default::default(),
+            population: Default::default(),
         },
         false,
         uuid::Uuid::now_v7(),

@@ -25,6 +25,7 @@ struct Setup {
     schema: ConfideSchema,
     policy: Arc<Policy>,
     analyst: Caller,
+    limits: Limits,
     _dir: tempfile::TempDir,
 }
 
@@ -81,6 +82,19 @@ async fn setup() -> Setup {
         schema: schema(),
         policy: confide::policy::load(None).await.unwrap(),
         analyst,
+        // One server's limits, with the statistics population it keeps.
+        limits: Limits {
+            max_page_size: 100,
+            cost: confide::graphql::cost::CostLimits::default(),
+            services: Arc::new(vec!["counselling".to_owned()]),
+            feed_settle: chrono::Duration::zero(),
+            emergency_review_working_days: 2,
+            break_glass_max_minutes: 60,
+            risk_exception_max_hours: 168,
+            statistics: Default::default(),
+            research: Default::default(),
+            population: Default::default(),
+        },
         _dir: dir,
     }
 }
@@ -91,17 +105,7 @@ async fn run(s: &Setup, query: &str) {
         s.db.clone(),
         s.policy.clone(),
         s.analyst.clone(),
-        Limits {
-            max_page_size: 100,
-            cost: confide::graphql::cost::CostLimits::default(),
-            services: Arc::new(vec!["counselling".to_owned()]),
-            feed_settle: chrono::Duration::zero(),
-            emergency_review_working_days: 2,
-            break_glass_max_minutes: 60,
-            risk_exception_max_hours: 168,
-            statistics: Default::default(),
-            research: Default::default(),
-        },
+        s.limits.clone(),
         false,
         uuid::Uuid::now_v7(),
         async_graphql::Request::new(query),
@@ -162,7 +166,21 @@ fn benches(c: &mut Criterion) {
             .sample_size(20)
             .measurement_time(Duration::from_secs(8))
             .warm_up_time(Duration::from_secs(2));
+        // "guarded": the population as the server keeps it between writes;
+        // "after a write": the statistics version moves before each query
+        // (as any write to a case, a department or a note's labels does), so
+        // every query reads the population from the database.
         group.bench_function("guarded", |b| b.to_async(&rt).iter(|| run(&s, &query)));
+        group.bench_function("after a write", |b| {
+            b.to_async(&rt).iter(|| async {
+                s.db.execute_unprepared(
+                    "UPDATE statistics_version SET version = version + 1 WHERE id = 1",
+                )
+                .await
+                .unwrap();
+                run(&s, &query).await
+            })
+        });
         group.finish();
         let rows = rt
             .block_on(s.db.query_one_raw(sea_orm::Statement::from_string(

@@ -98,6 +98,7 @@ impl Application {
                 risk_exception_max_hours: settings.risk_exception_max_hours,
                 statistics: Arc::new(statistics),
                 research: crate::research::Config::from_settings(&settings.research)?,
+                population: Default::default(),
             },
             report_cost: settings.report_cost,
         });

@@ -42,6 +42,7 @@ mod m20261126_000070_create_subject_access_request;
 mod m20261126_000071_create_serious_harm_review;
 mod m20261126_000080_create_statistics_release;
 mod m20261126_000085_create_research_extract;
+mod m20261126_000086_create_statistics_version;
 
 pub struct Migrator;
 
@@ -89,6 +90,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000071_create_serious_harm_review::Migration),
             Box::new(m20261126_000080_create_statistics_release::Migration),
             Box::new(m20261126_000085_create_research_extract::Migration),
+            Box::new(m20261126_000086_create_statistics_version::Migration),
         ]
     }
 }

@@ -152,6 +152,8 @@ pub struct Limits {
     pub risk_exception_max_hours: i64,
     /// Disclosure control of statistics.
     pub statistics: Arc<crate::statistics::StatisticsLimits>,
+    /// The statistics population last read (shared by the server's requests).
+    pub population: crate::statistics::population::PopulationCache,
     /// The research extract's k and pseudonym key.
     pub research: crate::research::Config,
 }

@@ -166,9 +166,10 @@ async fn protected_table(ctx: &Context<'_>, query: Query) -> AppResult<(Table, A
     let rc = request_context(ctx)?;
     let writer = rc.writer(Action::ReadStatistics)?;
     let limits = rc.limits.statistics.clone();
+    let population = rc.limits.population.clone();
     let _one = rc.one_scan_at_a_time().await;
     let result: AppResult<(Table, Relation)> = in_transaction!(writer, |txn| {
-        statistics::run(&txn, &rc.decisions, &limits, query).await
+        statistics::run(&txn, &rc.decisions, &limits, &population, query).await
     });
     let (table, relation) = result?;
     Ok((table, rc.decisions.mask(Facts::base(relation))))

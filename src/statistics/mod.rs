@@ -4,6 +4,7 @@
 //! differenced, and audited. The method and its limits: `docs/statistics.md`.
 
 pub mod ledger;
+pub mod population;
 pub mod protect;
 pub mod region;
 pub mod table;
@@ -12,16 +13,12 @@ use crate::domain::{text_enum, CaseStatus, RiskLevel, Role, SensitivityLabel};
 use crate::error::{AppError, AppResult};
 use crate::policy::{Action, Decisions, Relation};
 use crate::service::audit::{self, Event};
-use chrono::{DateTime, Utc};
-use entity::{note, student, support_case};
+use population::PopulationCache;
 use protect::{Method, Rules};
 use region::{intersect_intervals, merge_intervals, Region};
-use sea_orm::prelude::Expr;
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, JoinType, QueryFilter, QuerySelect, RelationTrait,
-};
-use std::collections::{BTreeSet, HashMap};
-use table::{CaseRow, Key};
+use sea_orm::ConnectionTrait;
+use std::collections::BTreeSet;
+use table::Key;
 use uuid::Uuid;
 
 text_enum!(
@@ -314,6 +311,7 @@ pub async fn run(
     db: &impl ConnectionTrait,
     decisions: &Decisions,
     limits: &StatisticsLimits,
+    population: &PopulationCache,
     query: Query,
 ) -> AppResult<(Table, Relation)> {
     let mut base = base_region(&query.filter)?;
@@ -338,11 +336,10 @@ pub async fn run(
     ledger::lock(db, caller.id).await?;
     let since = now - chrono::Duration::days(limits.ledger_days);
     let priors = ledger::load(db, caller.id, since).await?;
-    let needs_labels = dims.contains(&Dimension::Label) || base.labels.is_some();
     let loaded = started.elapsed();
-    let rows = load_rows(db, &base, needs_labels, now).await?;
+    let (rows, source) = population.rows(db).await?;
     let fetched = started.elapsed();
-    let computed = table::compute(&rows, &base, &dims);
+    let computed = table::compute(&rows, &base, &dims, now.timestamp());
     if computed.entries.len() > limits.max_cells {
         return Err(AppError::bad_input(
             "groupBy",
@@ -371,6 +368,7 @@ pub async fn run(
     tracing::debug!(
         priors = priors.len(),
         rows = rows.len(),
+        population = ?source,
         ledger_ms = loaded.as_secs_f64() * 1e3,
         fetch_ms = (fetched - loaded).as_secs_f64() * 1e3,
         compute_ms = (protected - fetched).as_secs_f64() * 1e3,
@@ -437,94 +435,4 @@ pub async fn run(
         },
         relation,
     ))
-}
-
-/// The cases statistics count: every case of a student whose processing is
-/// not restricted, narrowed in SQL by the filters SQL can apply.
-async fn load_rows(
-    db: &impl ConnectionTrait,
-    base: &Region,
-    labels: bool,
-    now: DateTime<Utc>,
-) -> AppResult<Vec<CaseRow>> {
-    let mut select = support_case::Entity::find()
-        .join(JoinType::InnerJoin, support_case::Relation::Student.def())
-        .filter(student::Column::ProcessingRestricted.eq(false))
-        .select_only()
-        .column(support_case::Column::Id)
-        .column(support_case::Column::StudentId)
-        .column(support_case::Column::Service)
-        .column(support_case::Column::Status)
-        .column(student::Column::Department)
-        .column(support_case::Column::OpenedAt)
-        .column(support_case::Column::ClosedAt)
-        .column(support_case::Column::RiskLevel);
-    if let Some(s) = &base.service {
-        select = select.filter(support_case::Column::Service.is_in(s.iter().cloned()));
-    }
-    if let Some(s) = &base.status {
-        select = select.filter(support_case::Column::Status.is_in(s.iter().cloned()));
-    }
-    if let Some(s) = &base.department {
-        select = select.filter(student::Column::Department.is_in(s.iter().cloned()));
-    }
-    if let Some(s) = &base.risk {
-        select = select.filter(support_case::Column::RiskLevel.is_in(s.iter().cloned()));
-    }
-    #[allow(clippy::type_complexity)]
-    let raw: Vec<(
-        Uuid,
-        Uuid,
-        String,
-        String,
-        String,
-        DateTime<Utc>,
-        Option<DateTime<Utc>>,
-        String,
-    )> = select.into_tuple().all(db).await?;
-    let label_bits = if labels {
-        case_labels(db).await?
-    } else {
-        HashMap::new()
-    };
-    let mut students: HashMap<Uuid, u32> = HashMap::new();
-    Ok(raw
-        .into_iter()
-        .map(
-            |(id, student, service, status, department, opened, closed, risk)| {
-                let next = students.len() as u32;
-                CaseRow {
-                    student: *students.entry(student).or_insert(next),
-                    service,
-                    status,
-                    department,
-                    month: table::month_number(opened),
-                    duration: table::duration_band(opened, closed, now),
-                    risk,
-                    labels: label_bits.get(&id).copied().unwrap_or(0),
-                }
-            },
-        )
-        .collect())
-}
-
-/// The labels of each case's notes, as bits (only notes that carry a label
-/// are read).
-async fn case_labels(db: &impl ConnectionTrait) -> AppResult<HashMap<Uuid, u32>> {
-    let rows: Vec<(Uuid, serde_json::Value)> = note::Entity::find()
-        .select_only()
-        .column(note::Column::CaseId)
-        .column(note::Column::Labels)
-        .filter(Expr::cust("CAST(labels AS TEXT) <> '[]'"))
-        .into_tuple()
-        .all(db)
-        .await?;
-    let mut bits: HashMap<Uuid, u32> = HashMap::with_capacity(rows.len());
-    for (case, labels) in rows {
-        let b = crate::domain::labels_from_json(&labels)
-            .into_iter()
-            .fold(0u32, |acc, l| acc | (1 << l.index()));
-        *bits.entry(case).or_insert(0) |= b;
-    }
-    Ok(bits)
 }

@@ -8,25 +8,43 @@ use super::{Dimension, DurationBand};
 use crate::domain::SensitivityLabel;
 use chrono::{DateTime, Datelike, Utc};
 use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
 
-/// One case, as statistics see it.
+/// One case, as statistics see it. Text values are shared (a population
+/// holds each distinct one once); times are seconds since the epoch, so the
+/// duration band is worked out at the time of each query.
 #[derive(Clone, Debug)]
 pub struct CaseRow {
     /// The student, as an index (distinct students are counted, never named).
     pub student: u32,
-    pub service: String,
-    pub status: String,
-    pub department: String,
+    pub service: Arc<str>,
+    pub status: Arc<str>,
+    pub department: Arc<str>,
     /// `year * 12 + month - 1`.
     pub month: i32,
-    pub duration: DurationBand,
-    pub risk: String,
+    pub opened: i64,
+    pub closed: Option<i64>,
+    pub risk: Arc<str>,
     /// The labels on the case's notes, by [`SensitivityLabel::index`].
     pub labels: u32,
 }
 
+impl CaseRow {
+    /// How long the case has run (to `now`, in seconds, if still open).
+    pub fn duration(&self, now: i64) -> DurationBand {
+        duration_band(self.opened, self.closed, now)
+    }
+}
+
 /// The label value of a case without any label.
 pub const NO_LABEL: &str = "NONE";
+
+/// The month of a time in seconds since the epoch (an error out of range).
+pub fn month_of_seconds(seconds: i64) -> crate::error::AppResult<i32> {
+    DateTime::from_timestamp(seconds, 0)
+        .map(month_number)
+        .ok_or_else(|| crate::error::AppError::internal("statistics", "a time out of range"))
+}
 
 pub fn month_number(at: DateTime<Utc>) -> i32 {
     at.year() * 12 + at.month0() as i32
@@ -66,12 +84,9 @@ pub fn parse_month(text: &str) -> Option<i32> {
     (y.len() == 4 && m.len() == 2 && (1..=12).contains(&month)).then_some(year * 12 + month - 1)
 }
 
-pub fn duration_band(
-    opened: DateTime<Utc>,
-    closed: Option<DateTime<Utc>>,
-    now: DateTime<Utc>,
-) -> DurationBand {
-    let days = (closed.unwrap_or(now) - opened).num_days();
+/// The band of a case's duration; times in seconds since the epoch.
+pub fn duration_band(opened: i64, closed: Option<i64>, now: i64) -> DurationBand {
+    let days = (closed.unwrap_or(now) - opened) / 86_400;
     match days {
         d if d < 30 => DurationBand::UnderOneMonth,
         d if d < 91 => DurationBand::OneToThreeMonths,
@@ -82,13 +97,13 @@ pub fn duration_band(
 }
 
 /// Whether a case lies in the region.
-pub fn contains(region: &Region, row: &CaseRow) -> bool {
+pub fn contains(region: &Region, row: &CaseRow, now: i64) -> bool {
     let has = |set: &Option<BTreeSet<String>>, v: &str| set.as_ref().is_none_or(|s| s.contains(v));
     has(&region.service, &row.service)
         && has(&region.status, &row.status)
         && has(&region.department, &row.department)
         && has(&region.risk, &row.risk)
-        && has(&region.duration, row.duration.as_str())
+        && has(&region.duration, row.duration(now).as_str())
         && region
             .months
             .as_ref()
@@ -142,7 +157,15 @@ impl Codes {
 
     /// A case's codes on dimension `d` (several for labels, within the
     /// region's labels), into `out`.
-    fn of(&mut self, d: usize, dim: Dimension, row: &CaseRow, region: &Region, out: &mut Vec<u32>) {
+    fn of(
+        &mut self,
+        d: usize,
+        dim: Dimension,
+        row: &CaseRow,
+        region: &Region,
+        now: i64,
+        out: &mut Vec<u32>,
+    ) {
         out.clear();
         match dim {
             Dimension::Service => out.push(self.intern(d, &row.service)),
@@ -151,7 +174,7 @@ impl Codes {
             Dimension::RiskLevel => out.push(self.intern(d, &row.risk)),
             Dimension::MonthOpened => out.push(row.month as u32),
             Dimension::AcademicYearOpened => out.push(academic_year_of(row.month) as u32),
-            Dimension::DurationBand => out.push(row.duration.index() as u32),
+            Dimension::DurationBand => out.push(row.duration(now).index() as u32),
             Dimension::Label => {
                 let allowed = |v: &str| region.labels.as_ref().is_none_or(|l| l.contains(v));
                 if row.labels == 0 {
@@ -254,8 +277,9 @@ impl Acc {
     }
 }
 
-/// Groups the cases of the base region by the dimensions.
-pub fn compute(rows: &[CaseRow], base: &Region, dims: &[Dimension]) -> Computed {
+/// Groups the cases of the base region by the dimensions, at `now` (seconds
+/// since the epoch: the duration of open cases runs to it).
+pub fn compute(rows: &[CaseRow], base: &Region, dims: &[Dimension], now: i64) -> Computed {
     // A query names at most MAX_KEY dimensions (checked with its input).
     let dims = &dims[..dims.len().min(MAX_KEY)];
     let mut codes = Codes::new(dims.len());
@@ -264,9 +288,9 @@ pub fn compute(rows: &[CaseRow], base: &Region, dims: &[Dimension]) -> Computed 
     let mut cells: HashMap<[u32; MAX_KEY], Acc> = HashMap::new();
     let mut per_dim: Vec<Vec<u32>> = dims.iter().map(|_| Vec::new()).collect();
     let mut keys: Vec<[u32; MAX_KEY]> = Vec::new();
-    for row in rows.iter().filter(|r| contains(base, r)) {
+    for row in rows.iter().filter(|r| contains(base, r, now)) {
         for (d, dim) in dims.iter().enumerate() {
-            codes.of(d, *dim, row, base, &mut per_dim[d]);
+            codes.of(d, *dim, row, base, now, &mut per_dim[d]);
         }
         if per_dim.iter().any(Vec::is_empty) {
             continue;
@@ -413,7 +437,8 @@ mod tests {
             status: status.into(),
             department: dept.into(),
             month: 2025 * 12 + 9,
-            duration: DurationBand::UnderOneMonth,
+            opened: 0,
+            closed: Some(86_400),
             risk: "low".into(),
             labels,
         }
@@ -444,6 +469,7 @@ mod tests {
             &rows,
             &Region::default(),
             &[Dimension::Department, Dimension::Status],
+            0,
         );
         assert_eq!((t.entries[0].students, t.entries[0].cases), (3, 4));
         let history = t
@@ -468,14 +494,14 @@ mod tests {
             row(1, "History", "open", 0b11),
             row(2, "History", "open", 0),
         ];
-        let t = compute(&rows, &Region::default(), &[Dimension::Label]);
+        let t = compute(&rows, &Region::default(), &[Dimension::Label], 0);
         let labels: Vec<&str> = t.keys[1..].iter().map(|k| k[0].1.as_str()).collect();
         assert_eq!(labels, vec!["MENTAL_HEALTH", "NONE", "PHYSICAL_HEALTH"]);
         let filtered = Region {
             labels: Some(BTreeSet::from(["MENTAL_HEALTH".to_owned()])),
             ..Region::default()
         };
-        let t = compute(&rows, &filtered, &[Dimension::Label]);
+        let t = compute(&rows, &filtered, &[Dimension::Label], 0);
         assert_eq!(t.entries.len(), 2, "only the filtered label's cell");
         assert_eq!(t.entries[0].students, 1);
     }

@@ -750,3 +750,107 @@ async fn a_figure_asked_before_is_not_counted_as_hidden_in_a_later_table() {
     assert_eq!(count(&res, &["Chem"]), None, "{:#}", res.body);
     assert_eq!(count(&res, &[]), Some(45));
 }
+
+/// The server keeps the population between queries; these tests write
+/// straight to the database between two queries, as a writer the server does
+/// not know of would, and the second query must count from the new data.
+/// (Two callers, so that the first's ledger does not shape the second table.)
+#[tokio::test]
+async fn a_student_restricted_after_a_query_is_not_counted_by_the_next() {
+    let app = spawn_app().await;
+    populate(
+        &app,
+        &[group("History", "open", 12), group("Physics", "open", 6)],
+    )
+    .await;
+    let by_department = |who| {
+        table(
+            &app,
+            who,
+            "STUDENTS",
+            json!(["DEPARTMENT"]),
+            json!({ "departments": ["History", "Physics"] }),
+        )
+    };
+    let res = by_department((app.demo.dpo, Role::Dpo)).await;
+    res.assert_no_errors();
+    assert_eq!(count(&res, &["Physics"]), Some(6));
+    let physics: Vec<Uuid> = entity::student::Entity::find()
+        .filter(entity::student::Column::Department.eq("Physics"))
+        .all(&app.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.id)
+        .take(2)
+        .collect();
+    entity::student::Entity::update_many()
+        .col_expr(
+            entity::student::Column::ProcessingRestricted,
+            sea_orm::sea_query::Expr::value(true),
+        )
+        .filter(entity::student::Column::Id.is_in(physics))
+        .exec(&app.db)
+        .await
+        .unwrap();
+    let res = by_department(analyst(&app)).await;
+    res.assert_no_errors();
+    assert_eq!(
+        count(&res, &["Physics"]),
+        None,
+        "four unrestricted Physics students: suppressed"
+    );
+    assert_eq!(
+        count(&res, &["History"]),
+        None,
+        "else 16 - 12 gives it away"
+    );
+}
+
+#[tokio::test]
+async fn a_label_changed_after_a_query_is_counted_by_the_next() {
+    let app = spawn_app().await;
+    populate(
+        &app,
+        &[
+            Group {
+                labels: &["FAMILY"],
+                ..group("History", "open", 8)
+            },
+            group("History", "closed", 9),
+        ],
+    )
+    .await;
+    let by_label = |who| {
+        table(
+            &app,
+            who,
+            "CASES",
+            json!(["LABEL"]),
+            json!({ "departments": ["History"] }),
+        )
+    };
+    let res = by_label((app.demo.dpo, Role::Dpo)).await;
+    res.assert_no_errors();
+    assert_eq!(count(&res, &["FAMILY"]), Some(8));
+    entity::note::Entity::update_many()
+        .col_expr(
+            entity::note::Column::Labels,
+            sea_orm::sea_query::Expr::value(json!(["MENTAL_HEALTH"])),
+        )
+        .filter(entity::note::Column::Body.eq("met"))
+        .exec(&app.db)
+        .await
+        .unwrap();
+    let res = by_label(analyst(&app)).await;
+    res.assert_no_errors();
+    assert_eq!(count(&res, &["MENTAL_HEALTH"]), Some(8));
+    let cells = res.data()["statistics"]["cells"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert!(
+        cells.iter().all(|c| c["key"][0]["value"] != "FAMILY"),
+        "no case has FAMILY any more: {cells:?}"
+    );
+}
