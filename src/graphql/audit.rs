@@ -20,6 +20,7 @@ pub async fn record_request(
     db: &impl ConnectionTrait,
     caller: &Caller,
     request_id: Uuid,
+    policy_version: &str,
     access: &HashMap<Uuid, Arc<StudentAccess>>,
     grants: &HashMap<Uuid, Uuid>,
     releases: Releases,
@@ -106,7 +107,11 @@ pub async fn record_request(
                 },
             ))
             .collect();
-    audit::write(db, caller, Some(request_id), events).await
+    let origin = audit::Origin {
+        request_id: Some(request_id),
+        policy_version: Some(policy_version),
+    };
+    audit::write(db, caller, origin, events).await
 }
 
 /// One record of the audit trail. Every field but the id is category AUDIT_TRAIL.

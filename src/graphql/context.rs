@@ -319,6 +319,7 @@ impl RequestContext {
             &db,
             self.caller(),
             self.request_id,
+            self.decisions.policy_version(),
             &access,
             &grants,
             releases,
