@@ -43,6 +43,7 @@ mod legal;
 mod me;
 mod monitoring;
 mod mutation;
+mod node;
 mod note;
 mod pagination;
 mod partner_feed;
@@ -76,6 +77,7 @@ pub use context::RequestContext;
 #[derive(MergedObject, Default)]
 pub struct QueryRoot(
     query::CoreQuery,
+    node::NodeQuery,
     me::MeQuery,
     statistics::StatisticsQuery,
     risk_exception::RiskExceptionQuery,

@@ -26,6 +26,8 @@ use std::sync::{Arc, Mutex, OnceLock};
 pub use facts::{Facts, Relation};
 pub use guarded::{Guarded, Ledger, Permit, Record, Revealed};
 pub use rules::Policy;
+/// The shipped policy (served until a version is published, without `--policy-path`).
+pub use rules::DEFAULT_POLICY;
 
 text_enum!(
     /// A class of guarded fields. Each belongs to one data category of the
