@@ -76,7 +76,7 @@ impl NodeQuery {
         &self,
         ctx: &Context<'_>,
         ids: Vec<ID>,
-    ) -> async_graphql::Result<Vec<Option<Node>>> {
+    ) -> async_graphql::Result<Option<Vec<Option<Node>>>> {
         let bound = request_context(ctx)?.limits.cost.list_bound;
         if ids.len() as u64 > bound {
             return Err(AppError::bad_input("ids", format!("at most {bound} ids")).into());
@@ -85,6 +85,6 @@ impl NodeQuery {
         for id in &ids {
             out.push(resolve(ctx, id).await?);
         }
-        Ok(out)
+        Ok(Some(out))
     }
 }

@@ -177,3 +177,59 @@ async fn a_node_the_caller_cannot_see_answers_like_a_missing_one() {
         .await;
     assert_eq!(refused.codes(), vec!["BAD_USER_INPUT"], "{:#}", refused.body);
 }
+
+/// The typed client example (clients/rust, generated from schema.graphql by
+/// graphql_client) sends its operations to a real server and decodes the
+/// answers into its generated types.
+#[tokio::test]
+async fn the_typed_client_example_decodes_real_answers() {
+    use confide_client::{dashboard, refetch, Response};
+    let app = spawn_app().await;
+    let token = app.token(app.demo.counsellor, Role::Practitioner);
+    let send = |body: Value| {
+        let app = &app;
+        let token = token.clone();
+        async move {
+            app.client
+                .post(format!("{}/graphql", app.address))
+                .bearer_auth(token)
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        }
+    };
+    let body = send(serde_json::to_value(confide_client::dashboard_request(10)).unwrap()).await;
+    let decoded: Response<dashboard::ResponseData> = serde_json::from_value(body.clone()).unwrap();
+    let data = decoded.data.expect("dashboard data");
+    let me = data.me.expect("me");
+    assert_eq!(me.id, id(app.demo.counsellor));
+    let cases = data.support_cases.expect("cases");
+    assert!(cases.total_count > 0, "{body:#}");
+    let edges = cases.edges.expect("edges");
+    let counselling = edges
+        .iter()
+        .find(|e| e.node.id == id(app.demo.alice_counselling_case))
+        .expect("the counsellor's case");
+    assert_eq!(counselling.node.service.as_deref(), Some("counselling"));
+    // A case of another service: its guarded fields decode as None (redacted).
+    assert!(edges.iter().any(|e| e.node.notes.is_none()), "{body:#}");
+
+    let body = send(
+        serde_json::to_value(confide_client::refetch_request(&id(app.demo.alice_counselling_case)))
+            .unwrap(),
+    )
+    .await;
+    let decoded: Response<refetch::ResponseData> = serde_json::from_value(body.clone()).unwrap();
+    let node = decoded.data.and_then(|d| d.node).expect("node");
+    assert_eq!(node.id, id(app.demo.alice_counselling_case));
+    match node.on {
+        refetch::RefetchNodeOn::SupportCase(case) => {
+            assert_eq!(case.service.as_deref(), Some("counselling"))
+        }
+        other => panic!("expected a SupportCase: {other:?}"),
+    }
+}
