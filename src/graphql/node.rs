@@ -38,10 +38,7 @@ async fn resolve(ctx: &Context<'_>, id: &ID) -> async_graphql::Result<Option<Nod
     // A caller whose role reaches no Node type is refused, as by the types'
     // own root queries; otherwise only the types the caller may route to
     // are tried, so an unreachable type answers like a missing record.
-    let routes: Vec<Action> = TYPES
-        .into_iter()
-        .filter(|a| rc.route(*a).is_ok())
-        .collect();
+    let routes: Vec<Action> = TYPES.into_iter().filter(|a| rc.route(*a).is_ok()).collect();
     if routes.is_empty() {
         rc.route(Action::ListStudents)?;
     }

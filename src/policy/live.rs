@@ -19,8 +19,7 @@ use crate::error::{AppError, AppResult};
 use arc_swap::ArcSwap;
 use entity::policy_version;
 use sea_orm::{
-    ActiveModelTrait, ConnectionTrait, EntityTrait, QueryOrder, QuerySelect, Set,
-    TransactionTrait,
+    ActiveModelTrait, ConnectionTrait, EntityTrait, QueryOrder, QuerySelect, Set, TransactionTrait,
 };
 use sha2::{Digest, Sha256};
 use std::path::Path;
@@ -80,7 +79,9 @@ async fn load_version(db: &impl ConnectionTrait, id: i64) -> AppResult<Policy> {
             format!("version {id}: the stored text does not match its hash"),
         ));
     }
-    Ok(Policy::from_text(&row.body).await?.with_version(id.to_string()))
+    Ok(Policy::from_text(&row.body)
+        .await?
+        .with_version(id.to_string()))
 }
 
 /// The policy to start with: the latest published version (which must load:

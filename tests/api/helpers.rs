@@ -22,7 +22,7 @@ pub struct TestApp {
 
 /// A fresh database URL: a new SQLite file, or a new PostgreSQL database on the
 /// server named by CONFIDE_TEST_DATABASE_URL.
-async fn fresh_database() -> (String, Option<tempfile::TempDir>) {
+pub async fn fresh_database() -> (String, Option<tempfile::TempDir>) {
     match std::env::var("CONFIDE_TEST_DATABASE_URL") {
         Ok(admin_url) if !admin_url.is_empty() => {
             let name = format!("confide_test_{}", uuid::Uuid::new_v4().simple());

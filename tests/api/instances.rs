@@ -38,7 +38,10 @@ fn contact_redacted_for_reception() -> String {
         "p, reception, any, CONTACT, allow, -",
         "p, reception, any, CONTACT, redact, ROLE_NOT_PERMITTED",
     );
-    assert_ne!(changed, shipped, "the rule to change is in the shipped policy");
+    assert_ne!(
+        changed, shipped,
+        "the rule to change is in the shipped policy"
+    );
     changed
 }
 
@@ -133,15 +136,22 @@ async fn a_published_policy_reaches_both_instances_and_is_reported_and_audited()
     let embedded = policy_version_of(&first_a);
     assert!(embedded.starts_with("embedded:"), "{embedded}");
     assert_eq!(policy_version_of(&first_b), embedded);
-    assert_eq!(first_a.data()["student"]["email"], "alice@student.uni.example");
+    assert_eq!(
+        first_a.data()["student"]["email"],
+        "alice@student.uni.example"
+    );
     assert_eq!(first_a.data(), first_b.data());
 
     let dir = tempfile::tempdir().unwrap();
     let file = write_policy(&dir, "policy.csv", &contact_redacted_for_reception());
-    let published =
-        confide::cli::publish_policy(&a.db_url, &file, Some("test"), Some("reception: no contact"))
-            .await
-            .unwrap();
+    let published = confide::cli::publish_policy(
+        &a.db_url,
+        &file,
+        Some("test"),
+        Some("reception: no contact"),
+    )
+    .await
+    .unwrap();
     assert_eq!(published.id, 1);
 
     // Within the poll interval (1 s) plus the load, bounded here at 10 s.
@@ -187,14 +197,21 @@ async fn a_malformed_policy_is_refused_and_the_old_one_keeps_serving() {
     let bad = write_policy(
         &dir,
         "bad.csv",
-        &format!("{}\np, reception, any, CONTACT, allow_maybe, -\n", confide::policy::DEFAULT_POLICY),
+        &format!(
+            "{}\np, reception, any, CONTACT, allow_maybe, -\n",
+            confide::policy::DEFAULT_POLICY
+        ),
     );
     let refused = confide::cli::publish_policy(&a.db_url, &bad, Some("test"), None)
         .await
         .unwrap_err()
         .to_string();
     assert!(refused.contains("does not load"), "{refused}");
-    assert!(policy_version::Entity::find().all(&a.db).await.unwrap().is_empty());
+    assert!(policy_version::Entity::find()
+        .all(&a.db)
+        .await
+        .unwrap()
+        .is_empty());
 
     let good = write_policy(&dir, "good.csv", &contact_redacted_for_reception());
     confide::cli::publish_policy(&a.db_url, &good, Some("test"), None)
@@ -230,7 +247,9 @@ async fn a_malformed_policy_is_refused_and_the_old_one_keeps_serving() {
     // An instance starting now refuses to start on it (fail closed) ...
     let mut settings = confide::settings::Settings::new(&a.db_url, crate::helpers::SECRET);
     settings.policy_poll_secs = 1;
-    assert!(confide::startup::Application::build(settings).await.is_err());
+    assert!(confide::startup::Application::build(settings)
+        .await
+        .is_err());
 
     // ... and the next good version is served by both.
     let shipped = write_policy(&dir, "shipped.csv", &confide::policy::DEFAULT_POLICY);
@@ -263,4 +282,41 @@ async fn sighup_makes_an_instance_check_for_a_new_version_at_once() {
     assert!(status.success());
     let res = until_version(&a, "1", Duration::from_secs(10)).await;
     assert!(res.data()["student"]["email"].is_null());
+}
+
+/// PostgreSQL: instances starting at once over a fresh database both migrate
+/// it safely (an advisory lock serialises them: the second finds nothing
+/// pending), and an instance started with `--no-migrate` on a database with a
+/// migration pending refuses to start. (SQLite: one host, one instance
+/// migrating first; skipped.)
+#[tokio::test]
+async fn instances_starting_together_migrate_once_and_no_migrate_refuses_a_stale_schema() {
+    let (url, _dir) = crate::helpers::fresh_database().await;
+    if !url.starts_with("postgres") {
+        eprintln!("skipped: PostgreSQL only (CONFIDE_TEST_DATABASE_URL)");
+        return;
+    }
+    let stale = {
+        let mut s = confide::settings::Settings::new(&url, crate::helpers::SECRET);
+        s.no_migrate = true;
+        s
+    };
+    let refused = confide::startup::Application::build(stale).await;
+    assert!(refused.is_err(), "started on an unmigrated database");
+
+    let settings = || confide::settings::Settings::new(&url, crate::helpers::SECRET);
+    let (a, b, c) = tokio::join!(
+        confide::startup::Application::build(settings()),
+        confide::startup::Application::build(settings()),
+        confide::startup::Application::build(settings()),
+    );
+    assert!(
+        a.is_ok() && b.is_ok() && c.is_ok(),
+        "an instance failed to start"
+    );
+    let mut migrated = confide::settings::Settings::new(&url, crate::helpers::SECRET);
+    migrated.no_migrate = true;
+    confide::startup::Application::build(migrated)
+        .await
+        .expect("--no-migrate starts on a migrated database");
 }

@@ -1168,7 +1168,11 @@ async fn walk(fields: &str) {
             }
             assert_eq!(value["__typename"], ty, "{:#}", res.body);
             *exercised
-                .entry(if ty == "Student" { "node:Student" } else { "node:SupportCase" })
+                .entry(if ty == "Student" {
+                    "node:Student"
+                } else {
+                    "node:SupportCase"
+                })
                 .or_default() += 1;
             let decided = decided_paths(&res.body);
             let before = findings.leaks.len();
