@@ -252,7 +252,7 @@ async fn a_malformed_policy_is_refused_and_the_old_one_keeps_serving() {
         .is_err());
 
     // ... and the next good version is served by both.
-    let shipped = write_policy(&dir, "shipped.csv", &confide::policy::DEFAULT_POLICY);
+    let shipped = write_policy(&dir, "shipped.csv", confide::policy::DEFAULT_POLICY);
     let v3 = confide::cli::publish_policy(&a.db_url, &shipped, Some("test"), None)
         .await
         .unwrap();
