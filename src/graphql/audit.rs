@@ -19,8 +19,7 @@ use uuid::Uuid;
 pub async fn record_request(
     db: &impl ConnectionTrait,
     caller: &Caller,
-    request_id: Uuid,
-    policy_version: &str,
+    origin: audit::Origin<'_>,
     access: &HashMap<Uuid, Arc<StudentAccess>>,
     grants: &HashMap<Uuid, Uuid>,
     releases: Releases,
@@ -107,10 +106,6 @@ pub async fn record_request(
                 },
             ))
             .collect();
-    let origin = audit::Origin {
-        request_id: Some(request_id),
-        policy_version: Some(policy_version),
-    };
     audit::write(db, caller, origin, events).await
 }
 
