@@ -1,6 +1,6 @@
 //! The command line: `serve`, `token`, `seed`, `migrate`, `admin create`,
 //! `audit verify`, `retention report | purge | rule`, `export-sar`,
-//! `research-extract`, `research-reidentify`.
+//! `research-extract`, `research-reidentify`, `policy publish | list`.
 
 pub mod retention;
 
@@ -70,6 +70,12 @@ pub enum Command {
     Admin {
         #[command(subcommand)]
         command: AdminCommand,
+    },
+    /// Policy versions stored in the database: the one with the highest id is
+    /// served by every instance within `--policy-poll-secs` of its publication.
+    Policy {
+        #[command(subcommand)]
+        command: PolicyCommand,
     },
     /// The audit trail.
     Audit {
@@ -245,6 +251,54 @@ pub async fn research_reidentify(
     .map_err(|e| anyhow::anyhow!("{e}"))?;
     txn.commit().await?;
     Ok(found)
+}
+
+#[derive(Subcommand, Debug)]
+pub enum PolicyCommand {
+    /// Publish a policy file as the next version. A policy that does not load
+    /// is refused (exit 1) and nothing is stored. Prints the version's id.
+    Publish {
+        #[command(flatten)]
+        database: DatabaseSettings,
+        /// The policy file (CSV, as `--policy-path`).
+        file: std::path::PathBuf,
+        /// Who publishes it (recorded with the version; default: $USER).
+        #[arg(long)]
+        by: Option<String>,
+        /// Why (recorded with the version).
+        #[arg(long)]
+        comment: Option<String>,
+    },
+    /// List the published versions, newest (the one served) first.
+    List {
+        #[command(flatten)]
+        database: DatabaseSettings,
+    },
+}
+
+/// `confide policy publish`: applies the migrations (the table may be new),
+/// then stores the file as the next version if it loads.
+pub async fn publish_policy(
+    url: &str,
+    file: &std::path::Path,
+    by: Option<&str>,
+    comment: Option<&str>,
+) -> anyhow::Result<crate::policy::live::Published> {
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
+    let db = crate::db::connect(url)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    crate::db::migrate(&db)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let by = by
+        .map(str::to_owned)
+        .or_else(|| std::env::var("USER").ok())
+        .unwrap_or_else(|| "cli".to_owned());
+    crate::policy::live::publish(&db, &text, &by, comment)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))
 }
 
 #[derive(Subcommand, Debug)]
@@ -463,7 +517,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let db = crate::db::connect(&database.resolved_url())
                 .await
                 .map_err(|e| anyhow::anyhow!("{e:?}"))?;
-            let policy = crate::policy::load(policy_path.as_deref())
+            let policy = crate::policy::current(&db, policy_path.as_deref())
                 .await
                 .map_err(|e| anyhow::anyhow!("{e:?}"))?;
             let document = export_sar(&db, policy, request).await?;
@@ -488,7 +542,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let db = crate::db::connect(&database.resolved_url())
                 .await
                 .map_err(|e| anyhow::anyhow!("{e:?}"))?;
-            let policy = crate::policy::load(policy_path.as_deref())
+            let policy = crate::policy::current(&db, policy_path.as_deref())
                 .await
                 .map_err(|e| anyhow::anyhow!("{e:?}"))?;
             let config = crate::research::Config::from_settings(&research)
@@ -522,7 +576,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let db = crate::db::connect(&database.resolved_url())
                 .await
                 .map_err(|e| anyhow::anyhow!("{e:?}"))?;
-            let policy = crate::policy::load(policy_path.as_deref())
+            let policy = crate::policy::current(&db, policy_path.as_deref())
                 .await
                 .map_err(|e| anyhow::anyhow!("{e:?}"))?;
             let config = crate::research::Config::from_settings(&research)
@@ -549,5 +603,52 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Retention { command } => retention::run(command).await,
+        Command::Policy {
+            command:
+                PolicyCommand::Publish {
+                    database,
+                    file,
+                    by,
+                    comment,
+                },
+        } => {
+            let published = publish_policy(
+                &database.resolved_url(),
+                &file,
+                by.as_deref(),
+                comment.as_deref(),
+            )
+            .await?;
+            println!("{}", published.id);
+            eprintln!(
+                "policy version {} published (sha256 {}); instances serve it within their poll interval (--policy-poll-secs) or at once on SIGHUP",
+                published.id, published.sha256
+            );
+            Ok(())
+        }
+        Command::Policy {
+            command: PolicyCommand::List { database },
+        } => {
+            let db = crate::db::connect(&database.resolved_url())
+                .await
+                .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+            let versions = crate::policy::live::list(&db)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+            if versions.is_empty() {
+                println!("no policy version published: instances serve --policy-path or the embedded default");
+            }
+            for v in versions {
+                println!(
+                    "{}\t{}\t{}\t{}\t{}",
+                    v.id,
+                    v.published_at.to_rfc3339(),
+                    v.sha256,
+                    v.published_by,
+                    v.comment.unwrap_or_default()
+                );
+            }
+            Ok(())
+        }
     }
 }

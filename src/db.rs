@@ -117,9 +117,46 @@ pub async fn connect_with(url: &str, db_options: DbOptions) -> AppResult<Databas
     Ok(db)
 }
 
-/// Applies every pending migration.
+/// The PostgreSQL advisory lock key held while migrating (`confide-mg`).
+const MIGRATION_LOCK: i64 = 0x636f_6e66_6964_656d;
+
+/// Applies every pending migration. Safe to run from several instances at
+/// once: on PostgreSQL the migrations run in one transaction holding an
+/// advisory lock, so a second instance waits for the first, then finds nothing
+/// pending (SQLite serialises writers itself).
 pub async fn migrate(db: &DatabaseConnection) -> AppResult<()> {
-    Migrator::up(db, None)
+    use sea_orm::{ConnectionTrait, TransactionTrait};
+    let result = if db.get_database_backend() == sea_orm::DbBackend::Postgres {
+        async {
+            let txn = db.begin().await?;
+            txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({MIGRATION_LOCK})"))
+                .await?;
+            Migrator::up(&txn, None).await?;
+            txn.commit().await
+        }
         .await
-        .map_err(|e| AppError::internal("migrate", e))
+    } else {
+        Migrator::up(db, None).await
+    };
+    result.map_err(|e| AppError::internal("migrate", e))
+}
+
+/// Refuses a database whose schema is behind this release (for `serve
+/// --no-migrate`, where `confide migrate` is run once by the deployment).
+pub async fn check_migrated(db: &DatabaseConnection) -> AppResult<()> {
+    let pending = Migrator::get_pending_migrations(db)
+        .await
+        .map_err(|e| AppError::internal("migrate", e))?;
+    if let Some(first) = pending.first() {
+        return Err(AppError::internal(
+            "migrate",
+            format!(
+                "{} migration(s) pending (first: {}): run `confide migrate` first, \
+                 or start without --no-migrate",
+                pending.len(),
+                first.name()
+            ),
+        ));
+    }
+    Ok(())
 }

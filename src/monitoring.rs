@@ -474,7 +474,7 @@ pub async fn run(
     audit::write(
         db,
         caller,
-        decisions.request_id(),
+        decisions.origin(),
         vec![Event {
             student_id: None,
             action: "monitoring",

@@ -21,6 +21,19 @@ pub struct Settings {
     #[arg(long, env = "CONFIDE_POLICY_PATH")]
     pub policy_path: Option<PathBuf>,
 
+    /// Seconds between checks for a newer published policy version (also
+    /// checked at once on SIGHUP): a version published reaches every instance
+    /// within this time, plus the time to load it.
+    #[arg(long, env = "CONFIDE_POLICY_POLL_SECS", default_value_t = 5,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub policy_poll_secs: u64,
+
+    /// Do not apply migrations at start: the database must already be at this
+    /// release's schema (applied once by `confide migrate`), else the server
+    /// refuses to start.
+    #[arg(long, env = "CONFIDE_NO_MIGRATE", default_value_t = false)]
+    pub no_migrate: bool,
+
     /// Largest `first` a list accepts.
     #[arg(long, env = "CONFIDE_MAX_PAGE_SIZE", default_value_t = 100)]
     pub max_page_size: u32,
@@ -288,6 +301,8 @@ impl Settings {
                 ..JwtSettings::default()
             },
             policy_path: None,
+            policy_poll_secs: 5,
+            no_migrate: false,
             max_page_size: 100,
             graphiql: false,
             outside_introspection: false,

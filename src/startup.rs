@@ -3,7 +3,7 @@
 use crate::auth::Authenticator;
 use crate::error::AppError;
 use crate::graphql::{self, ConfideSchema, Limits};
-use crate::policy::{self, Policy};
+use crate::policy;
 use crate::settings::Settings;
 use crate::{db, demo};
 use actix_web::dev::Server;
@@ -18,7 +18,8 @@ use tracing::Instrument;
 /// Shared, immutable state of a running server.
 pub struct AppState {
     pub db: DatabaseConnection,
-    pub policy: Arc<Policy>,
+    /// The policy in force: each request takes one snapshot of it when it starts.
+    pub policy: Arc<policy::live::Live>,
     pub auth: Authenticator,
     pub schema: ConfideSchema,
     /// The schema outside audiences are served by: without introspection and
@@ -34,6 +35,17 @@ pub struct Application {
     port: u16,
     server: Server,
     state: web::Data<AppState>,
+    /// Checks for new policy versions while the server runs.
+    policy_watcher: WatcherGuard,
+}
+
+/// Stops the policy watcher with the server (or if the server never ran).
+struct WatcherGuard(tokio::task::JoinHandle<()>);
+
+impl Drop for WatcherGuard {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 impl Application {
@@ -53,7 +65,11 @@ impl Application {
                 .unwrap_or(defaults.busy_timeout),
         };
         let db = db::connect_with(&settings.database.resolved_url(), options).await?;
-        db::migrate(&db).await?;
+        if settings.no_migrate {
+            db::check_migrated(&db).await?;
+        } else {
+            db::migrate(&db).await?;
+        }
         Self::build_with_db(settings, db).await
     }
 
@@ -61,7 +77,13 @@ impl Application {
         settings: Settings,
         db: DatabaseConnection,
     ) -> Result<Self, AppError> {
-        let policy = policy::load(settings.policy_path.as_deref()).await?;
+        let policy = Arc::new(policy::live::Live::new(
+            policy::live::initial(&db, settings.policy_path.as_deref()).await?,
+        ));
+        let policy_watcher = policy.clone().spawn_watcher(
+            db.clone(),
+            std::time::Duration::from_secs(settings.policy_poll_secs),
+        );
         let auth = Authenticator::from_settings(&settings.jwt)?;
         let statistics = settings
             .statistics
@@ -132,6 +154,7 @@ impl Application {
             port,
             server,
             state,
+            policy_watcher: WatcherGuard(policy_watcher),
         })
     }
 
@@ -145,6 +168,7 @@ impl Application {
 
     /// Serves until SIGINT/SIGTERM, then drains in-flight requests (graceful shutdown).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let _watcher = self.policy_watcher;
         self.server.await
     }
 
@@ -259,7 +283,8 @@ async fn handle(
     let response = graphql::execute(
         schema,
         state.db.clone(),
-        state.policy.clone(),
+        // One snapshot of the policy decides the whole request.
+        state.policy.snapshot(),
         caller,
         state.limits.clone(),
         state.report_cost,

@@ -32,6 +32,10 @@ pub struct Model {
     /// The UK GDPR Art. 6 and Art. 9 conditions the basis rests on.
     #[sea_orm(column_type = "Text", nullable)]
     pub lawful_basis: Option<String>,
+    /// The policy version the request was decided by (`policy_version.id`, or
+    /// `file:`/`embedded:` and a hash prefix before any version was published).
+    #[sea_orm(column_type = "Text", nullable)]
+    pub policy_version: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -15,6 +15,7 @@ pub mod legal_authority;
 pub mod legal_hold;
 pub mod note;
 pub mod partner_organisation;
+pub mod policy_version;
 pub mod research_extract;
 pub mod restriction;
 pub mod retention_rule;

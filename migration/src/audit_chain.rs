@@ -27,6 +27,10 @@ pub struct Chained<'a> {
     pub detail: Option<&'a str>,
     pub request_id: Option<uuid::Uuid>,
     pub lawful_basis: Option<&'a str>,
+    /// The policy version the record was decided by. Records without one
+    /// (written before versions were recorded) keep the v1 form unchanged; a
+    /// record with one is hashed in the v2 form, which adds it.
+    pub policy_version: Option<&'a str>,
     pub prev_hash: &'a str,
 }
 
@@ -35,7 +39,7 @@ impl Chained<'_> {
     /// RFC 3339 UTC to the microsecond (what PostgreSQL stores), absent values
     /// as `null`.
     pub fn canonical(&self) -> String {
-        serde_json::json!([
+        let mut form = serde_json::json!([
             "confide-audit-v1",
             self.seq,
             self.id.to_string(),
@@ -52,8 +56,15 @@ impl Chained<'_> {
             self.request_id.map(|r| r.to_string()),
             self.lawful_basis,
             self.prev_hash,
-        ])
-        .to_string()
+        ]);
+        if let (Some(version), serde_json::Value::Array(items)) = (self.policy_version, &mut form) {
+            // v2: the policy version before the previous hash.
+            items[0] = serde_json::json!("confide-audit-v2");
+            let prev = items.pop();
+            items.push(serde_json::json!(version));
+            items.extend(prev);
+        }
+        form.to_string()
     }
 
     /// Hex SHA-256 of the canonical serialisation.

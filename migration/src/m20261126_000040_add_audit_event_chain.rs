@@ -92,6 +92,7 @@ impl MigrationTrait for Migration {
                 detail: detail.as_deref(),
                 request_id: row.try_get("", "request_id")?,
                 lawful_basis: None,
+                policy_version: None,
                 prev_hash: &prev,
             }
             .hash();

@@ -19,7 +19,7 @@ use uuid::Uuid;
 pub async fn record_request(
     db: &impl ConnectionTrait,
     caller: &Caller,
-    request_id: Uuid,
+    origin: audit::Origin<'_>,
     access: &HashMap<Uuid, Arc<StudentAccess>>,
     grants: &HashMap<Uuid, Uuid>,
     releases: Releases,
@@ -106,7 +106,7 @@ pub async fn record_request(
                 },
             ))
             .collect();
-    audit::write(db, caller, Some(request_id), events).await
+    audit::write(db, caller, origin, events).await
 }
 
 /// One record of the audit trail. Every field but the id is category AUDIT_TRAIL.

@@ -318,7 +318,10 @@ impl RequestContext {
         super::audit::record_request(
             &db,
             self.caller(),
-            self.request_id,
+            crate::service::audit::Origin {
+                request_id: Some(self.request_id),
+                policy_version: Some(self.decisions.policy_version()),
+            },
             &access,
             &grants,
             releases,

@@ -106,6 +106,8 @@ const LISTS: &[&str] = &[
     "services",
     "caseload",
     "edges",
+    // Relay: at most `list_bound` ids.
+    "nodes",
 ];
 
 struct Walk<'a> {

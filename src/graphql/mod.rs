@@ -43,6 +43,7 @@ mod legal;
 mod me;
 mod monitoring;
 mod mutation;
+mod node;
 mod note;
 mod pagination;
 mod partner_feed;
@@ -76,6 +77,7 @@ pub use context::RequestContext;
 #[derive(MergedObject, Default)]
 pub struct QueryRoot(
     query::CoreQuery,
+    node::NodeQuery,
     me::MeQuery,
     statistics::StatisticsQuery,
     risk_exception::RiskExceptionQuery,
@@ -243,9 +245,39 @@ fn null_at_error_paths(response: &mut Response) {
     }
 }
 
-/// Runs one request for one authenticated caller.
+/// Runs one request for one authenticated caller, every decision by `policy`
+/// (one version: its name is in `extensions.policyVersion`).
 #[allow(clippy::too_many_arguments)] // each is one independent input of a request
 pub async fn execute(
+    schema: &ConfideSchema,
+    db: DatabaseConnection,
+    policy: Arc<Policy>,
+    caller: Caller,
+    limits: Limits,
+    report_cost: bool,
+    request_id: Uuid,
+    request: Request,
+) -> Response {
+    let version = async_graphql::Value::String(policy.version().to_owned());
+    let mut response = execute_with(
+        schema,
+        db,
+        policy,
+        caller,
+        limits,
+        report_cost,
+        request_id,
+        request,
+    )
+    .await;
+    response
+        .extensions
+        .insert("policyVersion".to_owned(), version);
+    response
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn execute_with(
     schema: &ConfideSchema,
     db: DatabaseConnection,
     policy: Arc<Policy>,

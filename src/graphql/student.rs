@@ -28,7 +28,7 @@ impl From<StudentRecord> for StudentNode {
 /// A student who uses Student Support.
 #[Object(name = "Student")]
 impl StudentNode {
-    async fn id(&self) -> ID {
+    pub(crate) async fn id(&self) -> ID {
         id(self.record.id())
     }
 

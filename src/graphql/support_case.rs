@@ -29,7 +29,7 @@ impl From<CaseRecord> for CaseNode {
 /// A support case of one Student Support service.
 #[Object(name = "SupportCase")]
 impl CaseNode {
-    async fn id(&self) -> ID {
+    pub(crate) async fn id(&self) -> ID {
         id(self.record.id())
     }
 

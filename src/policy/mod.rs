@@ -10,6 +10,7 @@
 pub mod access;
 pub mod facts;
 pub mod guarded;
+pub mod live;
 pub(crate) mod rules;
 pub mod table;
 
@@ -25,6 +26,8 @@ use std::sync::{Arc, Mutex, OnceLock};
 pub use facts::{Facts, Relation};
 pub use guarded::{Guarded, Ledger, Permit, Record, Revealed};
 pub use rules::Policy;
+/// The shipped policy (served until a version is published, without `--policy-path`).
+pub use rules::DEFAULT_POLICY;
 
 text_enum!(
     /// A class of guarded fields. Each belongs to one data category of the
@@ -445,6 +448,19 @@ impl Decisions {
         self.request_id
     }
 
+    /// The version of the policy every decision of this request is made by.
+    pub fn policy_version(&self) -> &str {
+        self.policy.version()
+    }
+
+    /// Where this request's audit records come from: its id and policy version.
+    pub fn origin(&self) -> crate::service::audit::Origin<'_> {
+        crate::service::audit::Origin {
+            request_id: self.request_id,
+            policy_version: Some(self.policy.version()),
+        }
+    }
+
     /// The field classes the policy allows a caller of `role` under
     /// `relation` (decided once when the policy was loaded): for decisions about
     /// an audience rather than one record, e.g. whether a consent naming a
@@ -523,13 +539,32 @@ impl Decisions {
     }
 }
 
-/// Loads the policy: the file at `path`, or the embedded default.
+/// Loads the policy: the file at `path`, or the embedded default (named
+/// `file:` or `embedded:` and the first 12 hex digits of its SHA-256).
 pub async fn load(path: Option<&Path>) -> AppResult<Arc<Policy>> {
-    let text = match path {
-        Some(p) => std::fs::read_to_string(p).map_err(|e| {
-            AppError::internal("policy", format!("cannot read {}: {e}", p.display()))
-        })?,
-        None => rules::DEFAULT_POLICY.to_owned(),
+    Ok(Arc::new(load_text(path).await?))
+}
+
+pub(crate) async fn load_text(path: Option<&Path>) -> AppResult<Policy> {
+    let (source, text) = match path {
+        Some(p) => (
+            "file",
+            std::fs::read_to_string(p).map_err(|e| {
+                AppError::internal("policy", format!("cannot read {}: {e}", p.display()))
+            })?,
+        ),
+        None => ("embedded", rules::DEFAULT_POLICY.to_owned()),
     };
-    Ok(Arc::new(Policy::from_text(&text).await?))
+    let hash = live::sha256_hex(&text);
+    let version = format!("{source}:{}", hash.get(..12).unwrap_or(&hash));
+    Ok(Policy::from_text(&text).await?.with_version(version))
+}
+
+/// The policy a process outside the server (the command line) decides with:
+/// the latest published version, else the file at `path`, else the default.
+pub async fn current(
+    db: &impl sea_orm::ConnectionTrait,
+    path: Option<&Path>,
+) -> AppResult<Arc<Policy>> {
+    Ok(Arc::new(live::initial(db, path).await?))
 }

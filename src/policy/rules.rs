@@ -28,6 +28,9 @@ pub struct Policy {
     /// about a whole audience rather than one record (which changes a recipient
     /// may read, for the partner feed; whether a consent would be honoured).
     allowed: HashMap<(Role, Relation), OnceLock<ClassSet>>,
+    /// The version's name, reported in responses and audit records: a
+    /// published version's id, else `file:`/`embedded:` and a hash prefix.
+    version: String,
 }
 
 impl Policy {
@@ -80,12 +83,25 @@ impl Policy {
                     .map(|rel| ((*role, *rel), OnceLock::new()))
             })
             .collect();
+        let hash = super::live::sha256_hex(text);
         Ok(Self {
             enforcer,
             actions,
             named,
             allowed,
+            version: format!("sha256:{}", hash.get(..12).unwrap_or(&hash)),
         })
+    }
+
+    /// The same policy, named `version`.
+    pub fn with_version(mut self, version: String) -> Self {
+        self.version = version;
+        self
+    }
+
+    /// The version's name.
+    pub fn version(&self) -> &str {
+        &self.version
     }
 
     /// The field classes a caller of `role` may read under `relation`.

@@ -441,7 +441,7 @@ async fn record(
     audit::write(
         db,
         caller,
-        decisions.request_id(),
+        decisions.origin(),
         vec![Event {
             student_id: None,
             action: "research_extract",

@@ -49,7 +49,7 @@ pub async fn reidentify(
     audit::write(
         db,
         caller,
-        decisions.request_id(),
+        decisions.origin(),
         vec![Event {
             student_id: found,
             action: "research_reidentify",

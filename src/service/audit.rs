@@ -11,6 +11,24 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
+/// Where audit records come from: the request that wrote them and the policy
+/// version it was decided by (none for the command line's own records).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Origin<'a> {
+    pub request_id: Option<Uuid>,
+    pub policy_version: Option<&'a str>,
+}
+
+impl From<Option<Uuid>> for Origin<'_> {
+    /// A request (or none) whose policy version is not known here.
+    fn from(request_id: Option<Uuid>) -> Self {
+        Origin {
+            request_id,
+            policy_version: None,
+        }
+    }
+}
+
 /// One audit record to write.
 #[derive(Clone, Debug)]
 pub struct Event {
@@ -176,12 +194,14 @@ async fn lock_head(db: &impl ConnectionTrait) -> AppResult<(i64, String, LawfulB
 /// began): the head stays locked from its read to its update, so concurrent
 /// writers cannot fork the chain. (A writer that somehow read a stale head
 /// fails on the unique `seq` index rather than forking it.)
-pub async fn write(
+pub async fn write<'o>(
     db: &impl ConnectionTrait,
     caller: &Caller,
-    request_id: Option<Uuid>,
+    origin: impl Into<Origin<'o>>,
     events: Vec<Event>,
 ) -> AppResult<()> {
+    let origin = origin.into();
+    let request_id = origin.request_id;
     if events.is_empty() {
         return Ok(());
     }
@@ -213,6 +233,7 @@ pub async fn write(
             detail: e.detail.as_deref(),
             request_id,
             lawful_basis: lawful.as_deref(),
+            policy_version: origin.policy_version,
             prev_hash: &prev,
         }
         .hash();
@@ -232,6 +253,7 @@ pub async fn write(
             prev_hash: Set(Some(std::mem::replace(&mut prev, hash.clone()))),
             hash: Set(Some(hash)),
             lawful_basis: Set(lawful),
+            policy_version: Set(origin.policy_version.map(str::to_owned)),
         });
     }
     for chunk in rows.chunks(ROWS_PER_STATEMENT) {
@@ -385,6 +407,7 @@ pub async fn verify(db: &impl ConnectionTrait) -> AppResult<Verification> {
                 detail: row.detail.as_deref(),
                 request_id: row.request_id,
                 lawful_basis: row.lawful_basis.as_deref(),
+                policy_version: row.policy_version.as_deref(),
                 prev_hash: &prev,
             }
             .hash();

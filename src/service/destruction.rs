@@ -94,7 +94,7 @@ pub async fn held(db: &impl ConnectionTrait, student_id: Uuid) -> AppResult<bool
 pub async fn destroy(
     db: &impl ConnectionTrait,
     caller: &Caller,
-    request_id: Option<Uuid>,
+    origin: super::audit::Origin<'_>,
     student_id: Uuid,
     grounds: &Grounds,
 ) -> AppResult<Counts> {
@@ -225,7 +225,7 @@ pub async fn destroy(
     audit::write(
         db,
         caller,
-        request_id,
+        origin,
         vec![Event {
             student_id: Some(student_id),
             action: "destroyed",
@@ -291,7 +291,7 @@ pub async fn purge_one(
     let counts = destroy(
         db,
         caller,
-        None,
+        super::audit::Origin::default(),
         student_id,
         &Grounds {
             basis: format!("retention:{rule}"),

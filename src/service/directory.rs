@@ -97,7 +97,7 @@ async fn audit_one(
     audit::write(
         db,
         caller,
-        decisions.request_id(),
+        decisions.origin(),
         vec![event(caller.role, action, id, detail)],
     )
     .await

@@ -96,7 +96,7 @@ pub async fn record(
     audit::write(
         db,
         caller,
-        decisions.request_id(),
+        decisions.origin(),
         vec![Event {
             student_id: Some(student.id),
             action: "disclosure",

@@ -62,7 +62,7 @@ pub async fn open(
     audit::write(
         db,
         caller,
-        decisions.request_id(),
+        decisions.origin(),
         vec![Event {
             student_id: Some(student.id),
             action: "emergency_access",

@@ -40,7 +40,7 @@ async fn write_event(
     audit::write(
         db,
         decisions.caller(),
-        decisions.request_id(),
+        decisions.origin(),
         vec![Event {
             student_id: Some(model.student_id),
             action,
@@ -207,7 +207,7 @@ pub async fn grant(
     destruction::destroy(
         db,
         decisions.caller(),
-        decisions.request_id(),
+        decisions.origin(),
         model.student_id,
         &Grounds {
             basis: basis(model.id),

@@ -82,7 +82,7 @@ pub async fn set(
     audit::write(
         db,
         caller,
-        decisions.request_id(),
+        decisions.origin(),
         vec![Event {
             student_id: None,
             action: "lawful_basis_configured",

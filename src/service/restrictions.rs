@@ -37,7 +37,7 @@ async fn write_event(
     audit::write(
         db,
         decisions.caller(),
-        decisions.request_id(),
+        decisions.origin(),
         vec![Event {
             student_id: Some(model.student_id),
             action,

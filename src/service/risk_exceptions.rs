@@ -497,7 +497,7 @@ pub async fn record_disclosure(
     audit::write(
         db,
         caller,
-        decisions.request_id(),
+        decisions.origin(),
         vec![Event {
             student_id: Some(student.id),
             action: "disclosure",

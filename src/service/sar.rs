@@ -132,7 +132,7 @@ async fn write_event(
     audit::write(
         db,
         decisions.caller(),
-        decisions.request_id(),
+        decisions.origin(),
         vec![Event {
             student_id: Some(request.student_id),
             action,
@@ -499,7 +499,7 @@ pub async fn record_third_party_justification(
     audit::write(
         db,
         decisions.caller(),
-        decisions.request_id(),
+        decisions.origin(),
         vec![Event {
             student_id: Some(case.student_id),
             action: "third_party_disclosure_justified",

@@ -713,7 +713,7 @@ async fn write(
     audit::write(
         db,
         decisions.caller(),
-        decisions.request_id(),
+        decisions.origin(),
         vec![Event {
             student_id: Some(request.student_id),
             action: "export",

@@ -49,7 +49,7 @@ pub async fn record_registration(
     audit::write(
         db,
         caller,
-        decisions.request_id(),
+        decisions.origin(),
         vec![Event {
             student_id: None,
             action: "registration",

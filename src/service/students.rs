@@ -410,7 +410,7 @@ async fn record_history(
     super::audit::write(
         db,
         caller,
-        decisions.request_id(),
+        decisions.origin(),
         vec![super::audit::Event {
             student_id: Some(student_id),
             action: "rectification",

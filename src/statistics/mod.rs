@@ -380,7 +380,7 @@ pub async fn run(
     audit::write(
         db,
         caller,
-        decisions.request_id(),
+        decisions.origin(),
         vec![Event {
             student_id: None,
             action: "statistics",

@@ -22,7 +22,7 @@ pub struct TestApp {
 
 /// A fresh database URL: a new SQLite file, or a new PostgreSQL database on the
 /// server named by CONFIDE_TEST_DATABASE_URL.
-async fn fresh_database() -> (String, Option<tempfile::TempDir>) {
+pub async fn fresh_database() -> (String, Option<tempfile::TempDir>) {
     match std::env::var("CONFIDE_TEST_DATABASE_URL") {
         Ok(admin_url) if !admin_url.is_empty() => {
             let name = format!("confide_test_{}", uuid::Uuid::new_v4().simple());
@@ -81,6 +81,35 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
         demo,
         auth,
         _dir: dir,
+    }
+}
+
+impl TestApp {
+    /// A second server (another instance behind the same load balancer) over
+    /// this app's database: its own process state, the same data. It migrates
+    /// at start like any instance (nothing is pending) and seeds nothing.
+    pub async fn another_instance(&self, configure: impl FnOnce(&mut Settings)) -> TestApp {
+        let mut settings = Settings::new(&self.db_url, SECRET);
+        settings.report_cost = true;
+        settings.feed_settle_secs = 0;
+        configure(&mut settings);
+        let app = Application::build(settings).await.expect("build app");
+        let port = app.port();
+        let db = app.state().db.clone();
+        tokio::spawn(app.run_until_stopped());
+        TestApp {
+            address: format!("http://127.0.0.1:{port}"),
+            db_url: self.db_url.clone(),
+            client: reqwest::Client::new(),
+            db,
+            demo: self.demo.clone(),
+            auth: Authenticator::from_settings(&JwtSettings {
+                secret: Some(SECRET.to_owned()),
+                ..JwtSettings::default()
+            })
+            .expect("authenticator"),
+            _dir: None,
+        }
     }
 }
 
