@@ -133,6 +133,23 @@ pub fn schema() -> ConfideSchema {
     schema_builder().finish()
 }
 
+/// The schema builder, with a span per root field when `traced` (spans exported).
+pub fn schema_builder_traced(
+    traced: bool,
+) -> SchemaBuilder<QueryRoot, MutationRoot, EmptySubscription> {
+    let builder = schema_builder();
+    if traced {
+        builder.extension(crate::telemetry::RootFieldSpans)
+    } else {
+        builder
+    }
+}
+
+/// [`schema`], with a span per root field when `traced`.
+pub fn schema_traced(traced: bool) -> ConfideSchema {
+    schema_builder_traced(traced).finish()
+}
+
 /// Limits of one request's lists.
 #[derive(Clone, Debug)]
 pub struct Limits {
@@ -258,6 +275,7 @@ pub async fn execute(
     // The cost of the request, computed before anything runs (and before
     // async-graphql's validation, which expands fragments without memoising).
     if let Err(refused) = cost::check_size(&request.query, limits.cost) {
+        crate::telemetry::cost_refused(refused.what);
         return Response::from_errors(vec![crate::error::server_error(&AppError::TooCostly {
             what: refused.what,
             cost: refused.cost,
@@ -283,6 +301,7 @@ pub async fn execute(
                 limit = refused.limit,
                 "refused a costly request"
             );
+            crate::telemetry::cost_refused(refused.what);
             return Response::from_errors(vec![crate::error::server_error(&AppError::TooCostly {
                 what: refused.what,
                 cost: refused.cost,
@@ -323,6 +342,7 @@ pub async fn execute(
         Ok(finished) => finished,
         Err(e) => {
             tracing::error!(error = ?e, "audit write or commit failed; withholding the response");
+            crate::telemetry::audit_withheld();
             return Response::from_errors(vec![crate::error::server_error(&AppError::internal(
                 "audit",
                 "the audit trail could not be written",

@@ -176,6 +176,7 @@ async fn lock_head(db: &impl ConnectionTrait) -> AppResult<(i64, String, LawfulB
 /// began): the head stays locked from its read to its update, so concurrent
 /// writers cannot fork the chain. (A writer that somehow read a stale head
 /// fails on the unique `seq` index rather than forking it.)
+#[tracing::instrument(name = "audit.write", skip_all, fields(events = events.len()))]
 pub async fn write(
     db: &impl ConnectionTrait,
     caller: &Caller,
@@ -185,6 +186,18 @@ pub async fn write(
     if events.is_empty() {
         return Ok(());
     }
+    let count = events.len();
+    let written = write_chain(db, caller, request_id, events).await;
+    crate::telemetry::audit_write(written.is_ok(), count);
+    written
+}
+
+async fn write_chain(
+    db: &impl ConnectionTrait,
+    caller: &Caller,
+    request_id: Option<Uuid>,
+    events: Vec<Event>,
+) -> AppResult<()> {
     // Stored to the microsecond on both databases, so the hash computed here
     // is the hash recomputed from what is read back.
     let now = chrono::Utc::now();
