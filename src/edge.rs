@@ -10,6 +10,7 @@ use crate::settings::EdgeSettings;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header;
+use actix_web::HttpMessage;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota};
 use std::num::NonZeroU32;
@@ -151,7 +152,10 @@ impl RateLimits {
     }
 
     /// A request that failed authentication, keyed by its TCP peer.
-    pub fn check_unauthenticated(&self, peer: Option<std::net::SocketAddr>) -> Result<(), AppError> {
+    pub fn check_unauthenticated(
+        &self,
+        peer: Option<std::net::SocketAddr>,
+    ) -> Result<(), AppError> {
         match &self.unauthenticated {
             Some(limiter) => {
                 let key = peer.map(|p| p.ip().to_string()).unwrap_or_default();
@@ -166,7 +170,10 @@ impl RateLimits {
 /// or partner organisation (others: none).
 fn organisation(caller: &Caller) -> Option<String> {
     match caller.role {
-        Role::Department => caller.department.as_ref().map(|d| format!("department:{d}")),
+        Role::Department => caller
+            .department
+            .as_ref()
+            .map(|d| format!("department:{d}")),
         Role::UniversityService => caller.unit.as_ref().map(|u| format!("unit:{u}")),
         Role::Partner => Some(format!("partner:{}", caller.id)),
         _ => None,

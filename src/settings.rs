@@ -114,7 +114,11 @@ pub struct Settings {
 pub struct EdgeSettings {
     /// Origins a browser may call the API from (comma-separated, exact, e.g.
     /// `https://dashboard.example.ac.uk`). None: no cross-origin browser access.
-    #[arg(long = "cors-origin", env = "CONFIDE_CORS_ORIGINS", value_delimiter = ',')]
+    #[arg(
+        long = "cors-origin",
+        env = "CONFIDE_CORS_ORIGINS",
+        value_delimiter = ','
+    )]
     pub cors_origins: Vec<String>,
 
     /// Let browsers send credentials (cookies, TLS client certificates) on
@@ -128,7 +132,11 @@ pub struct EdgeSettings {
     pub hsts_max_age_secs: Option<u64>,
 
     /// Requests per second one authenticated caller may make (0: no limit).
-    #[arg(long, env = "CONFIDE_RATE_LIMIT_CALLER_PER_SECOND", default_value_t = 0)]
+    #[arg(
+        long,
+        env = "CONFIDE_RATE_LIMIT_CALLER_PER_SECOND",
+        default_value_t = 0
+    )]
     pub rate_limit_caller_per_second: u32,
 
     /// Burst allowed above the caller rate (requests).
@@ -137,20 +145,36 @@ pub struct EdgeSettings {
 
     /// Requests per second all callers of one organisation (a department, a
     /// university service, a partner organisation) may make together (0: no limit).
-    #[arg(long, env = "CONFIDE_RATE_LIMIT_ORGANISATION_PER_SECOND", default_value_t = 0)]
+    #[arg(
+        long,
+        env = "CONFIDE_RATE_LIMIT_ORGANISATION_PER_SECOND",
+        default_value_t = 0
+    )]
     pub rate_limit_organisation_per_second: u32,
 
     /// Burst allowed above the organisation rate (requests).
-    #[arg(long, env = "CONFIDE_RATE_LIMIT_ORGANISATION_BURST", default_value_t = 200)]
+    #[arg(
+        long,
+        env = "CONFIDE_RATE_LIMIT_ORGANISATION_BURST",
+        default_value_t = 200
+    )]
     pub rate_limit_organisation_burst: u32,
 
     /// Requests per second that fail authentication one peer IP address may
     /// make (0: no limit). The TCP peer: behind a load balancer, that is the balancer.
-    #[arg(long, env = "CONFIDE_RATE_LIMIT_UNAUTHENTICATED_PER_SECOND", default_value_t = 0)]
+    #[arg(
+        long,
+        env = "CONFIDE_RATE_LIMIT_UNAUTHENTICATED_PER_SECOND",
+        default_value_t = 0
+    )]
     pub rate_limit_unauthenticated_per_second: u32,
 
     /// Burst allowed above the unauthenticated rate (requests).
-    #[arg(long, env = "CONFIDE_RATE_LIMIT_UNAUTHENTICATED_BURST", default_value_t = 20)]
+    #[arg(
+        long,
+        env = "CONFIDE_RATE_LIMIT_UNAUTHENTICATED_BURST",
+        default_value_t = 20
+    )]
     pub rate_limit_unauthenticated_burst: u32,
 
     /// Address of the admin listener serving Prometheus metrics at `/metrics`

@@ -136,7 +136,9 @@ impl Application {
             App::new()
                 .wrap(crate::edge::cors(&edge))
                 .wrap(crate::edge::security_headers(&edge))
-                .wrap(tracing_actix_web::TracingLogger::<crate::edge::ConfideRootSpan>::new())
+                .wrap(tracing_actix_web::TracingLogger::<
+                    crate::edge::ConfideRootSpan,
+                >::new())
                 .app_data(data.clone())
                 .route("/graphql", web::post().to(graphql_handler))
                 .route("/graphql", web::get().to(graphiql))
@@ -385,16 +387,13 @@ async fn handle(
             return exit(err, request_id, None);
         }
     };
-    let operation = request.operation_name.clone();
-    if let Some(name) = &operation {
-        tracing::Span::current().record("operation", name.as_str());
-    }
+    let mut operation = None;
     let schema = if caller.role.is_outside() {
         &state.outside_schema
     } else {
         &state.schema
     };
-    let mut response = graphql::execute(
+    let mut response = graphql::execute_named(
         schema,
         state.db.clone(),
         state.policy.clone(),
@@ -403,8 +402,12 @@ async fn handle(
         state.report_cost,
         request_id,
         request,
+        &mut operation,
     )
     .await;
+    if let Some(name) = &operation {
+        tracing::Span::current().record("operation", name.as_str());
+    }
     let code = response.errors.first().map(|e| {
         e.extensions
             .as_ref()

@@ -8,8 +8,8 @@
 
 use crate::policy::{Outcome, Reason};
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
-    IntGaugeVec, Opts, Registry, TextEncoder,
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec, Opts,
+    Registry, TextEncoder,
 };
 use std::collections::HashSet;
 use std::sync::{LazyLock, RwLock};
@@ -78,7 +78,8 @@ fn build() -> Result<Metrics, prometheus::Error> {
     let mut decisions = vec![decisions_vec.get_metric_with_label_values(&["allow", ""])?];
     for outcome in ["redact", "deny"] {
         for reason in Reason::ALL {
-            decisions.push(decisions_vec.get_metric_with_label_values(&[outcome, reason.as_str()])?);
+            decisions
+                .push(decisions_vec.get_metric_with_label_values(&[outcome, reason.as_str()])?);
         }
     }
     let audit = IntCounterVec::new(
@@ -238,7 +239,11 @@ fn operation_label(m: &Metrics, name: Option<&str>) -> String {
 /// The outcome label of an error code (`None`: ok).
 fn outcome_label(code: Option<&str>) -> &'static str {
     let code = code.unwrap_or("ok");
-    OUTCOMES.iter().find(|c| **c == code).copied().unwrap_or("ERROR")
+    OUTCOMES
+        .iter()
+        .find(|c| **c == code)
+        .copied()
+        .unwrap_or("ERROR")
 }
 
 /// Counts one GraphQL request and observes its latency.
@@ -284,8 +289,9 @@ pub fn render(db: &sea_orm::DatabaseConnection) -> String {
 
 /// Open, idle and most connections of the database pool.
 fn pool_usage(db: &sea_orm::DatabaseConnection) -> Option<(i64, i64, i64)> {
-    match db {
-        sea_orm::DatabaseConnection::SqlxSqlitePoolConnection(_) => {
+    use sea_orm::DatabaseConnectionType as Kind;
+    match &db.inner {
+        Kind::SqlxSqlitePoolConnection(_) => {
             let pool = db.get_sqlite_connection_pool();
             Some((
                 i64::from(pool.size()),
@@ -293,7 +299,7 @@ fn pool_usage(db: &sea_orm::DatabaseConnection) -> Option<(i64, i64, i64)> {
                 i64::from(pool.options().get_max_connections()),
             ))
         }
-        sea_orm::DatabaseConnection::SqlxPostgresPoolConnection(_) => {
+        Kind::SqlxPostgresPoolConnection(_) => {
             let pool = db.get_postgres_connection_pool();
             Some((
                 i64::from(pool.size()),
@@ -301,7 +307,6 @@ fn pool_usage(db: &sea_orm::DatabaseConnection) -> Option<(i64, i64, i64)> {
                 i64::from(pool.options().get_max_connections()),
             ))
         }
-        #[allow(unreachable_patterns)]
         _ => None,
     }
 }
@@ -371,7 +376,10 @@ pub fn init(
     let otel = tracing_opentelemetry::layer()
         .with_tracer(tracer)
         .with_filter(trace_filter);
-    tracing_subscriber::registry().with(fmt).with(otel).try_init()?;
+    tracing_subscriber::registry()
+        .with(fmt)
+        .with(otel)
+        .try_init()?;
     opentelemetry::global::set_text_map_propagator(
         opentelemetry_sdk::propagation::TraceContextPropagator::new(),
     );

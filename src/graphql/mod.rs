@@ -270,8 +270,39 @@ pub async fn execute(
     limits: Limits,
     report_cost: bool,
     request_id: Uuid,
-    mut request: Request,
+    request: Request,
 ) -> Response {
+    let mut operation = None;
+    execute_named(
+        schema,
+        db,
+        policy,
+        caller,
+        limits,
+        report_cost,
+        request_id,
+        request,
+        &mut operation,
+    )
+    .await
+}
+
+/// [`execute`], also setting `operation` to the operation's name: the
+/// request's `operationName`, else the name of the document's one operation
+/// (for the request metrics; the document is parsed once).
+#[allow(clippy::too_many_arguments)] // each is one independent input of a request
+pub async fn execute_named(
+    schema: &ConfideSchema,
+    db: DatabaseConnection,
+    policy: Arc<Policy>,
+    caller: Caller,
+    limits: Limits,
+    report_cost: bool,
+    request_id: Uuid,
+    mut request: Request,
+    operation: &mut Option<String>,
+) -> Response {
+    operation.clone_from(&request.operation_name);
     // The cost of the request, computed before anything runs (and before
     // async-graphql's validation, which expands fragments without memoising).
     if let Err(refused) = cost::check_size(&request.query, limits.cost) {
@@ -307,6 +338,14 @@ pub async fn execute(
                 cost: refused.cost,
                 limit: refused.limit,
             })]);
+        }
+        if operation.is_none() {
+            if let async_graphql::parser::types::DocumentOperations::Multiple(ops) = &doc.operations
+            {
+                if ops.len() == 1 {
+                    *operation = ops.keys().next().map(|name| name.to_string());
+                }
+            }
         }
         request.set_parsed_query(doc);
     }

@@ -68,11 +68,22 @@ async fn metrics_are_served_on_the_admin_address_only_and_move_with_requests() {
         .as_caller(
             app.demo.counsellor,
             Role::Practitioner,
-            &format!("{{ {} }}", (0..200).map(|i| format!("a{i}: __typename")).collect::<Vec<_>>().join(" ")),
+            &format!(
+                "{{ {} }}",
+                (0..200)
+                    .map(|i| format!("a{i}: __typename"))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            ),
             json!({}),
         )
         .await;
-    assert_eq!(costly.codes(), vec!["QUERY_TOO_COSTLY"], "{:#}", costly.body);
+    assert_eq!(
+        costly.codes(),
+        vec!["QUERY_TOO_COSTLY"],
+        "{:#}",
+        costly.body
+    );
 
     let after = scrape(&app).await;
     assert!(sample(&after, "confide_graphql_requests_total", &ok) >= requests_before + 1.0);
@@ -84,7 +95,13 @@ async fn metrics_are_served_on_the_admin_address_only_and_move_with_requests() {
         ) >= 1.0
     );
     assert!(sample(&after, "confide_policy_decisions_total", &[]) > decisions_before);
-    assert!(sample(&after, "confide_policy_decisions_total", &[("outcome", "allow")]) >= 1.0);
+    assert!(
+        sample(
+            &after,
+            "confide_policy_decisions_total",
+            &[("outcome", "allow")]
+        ) >= 1.0
+    );
     assert!(sample(&after, "confide_audit_writes_total", &[("result", "ok")]) > audits_before);
     assert!(sample(&after, "confide_cost_refusals_total", &[]) >= 1.0);
     assert!(
@@ -130,7 +147,10 @@ async fn a_traceparent_names_the_request_in_its_response_and_its_audit_records()
         .all(&app.db)
         .await
         .unwrap();
-    assert!(!audited.is_empty(), "the read is audited under the trace id");
+    assert!(
+        !audited.is_empty(),
+        "the read is audited under the trace id"
+    );
     assert!(audited
         .iter()
         .all(|r| r.student_id == Some(app.demo.alice) && r.actor_id == app.demo.counsellor));
@@ -254,9 +274,9 @@ async fn spans_are_exported_over_otlp_under_the_incoming_trace_id() {
     exported.expect("a span of the trace reached the collector");
     // The request's span is in it, by name.
     let bodies = received.lock().unwrap();
-    assert!(bodies
-        .iter()
-        .any(|b| b.windows(b"POST /graphql".len()).any(|w| w == b"POST /graphql")));
+    assert!(bodies.iter().any(|b| b
+        .windows(b"POST /graphql".len())
+        .any(|w| w == b"POST /graphql")));
 }
 
 fn hex_bytes(hex: &str) -> Vec<u8> {
