@@ -15,8 +15,12 @@ conns="${CONNECTIONS:-16}"
 secret="bench-secret-bench-secret-bench-secret-0001"
 off_port=18181; on_port=18182; admin_port=18183; sink_port=18184
 command -v wrk >/dev/null || { apt-get install -y -qq wrk >/dev/null; }
-if [ "$profile" = release ]; then cargo build --release --quiet; else cargo build --quiet; fi
 bin=target/$profile/confide
+# The binary `cargo test` builds is the same program: reuse it unless BUILD=1
+# (a plain `cargo build` resolves features differently and rebuilds the dependencies).
+if [ "${BUILD:-0}" = 1 ] || [ ! -x "$bin" ]; then
+  if [ "$profile" = release ]; then cargo build --release --quiet; else cargo build --quiet; fi
+fi
 mkdir -p target/bench
 db=target/bench/observability.db
 if [ ! -f "$db.seeded" ]; then

@@ -186,6 +186,12 @@ pub struct EdgeSettings {
     /// `http://127.0.0.1:4318` (spans are posted to `/v1/traces`). Unset: no export.
     #[arg(long = "otlp-endpoint", env = "CONFIDE_OTLP_ENDPOINT")]
     pub otlp_endpoint: Option<String>,
+
+    /// A span per root field of each query (resolver spans). Off: adding any
+    /// async-graphql extension puts every field of a response through the
+    /// extension chain, which cost the dashboard more than its 5 % budget.
+    #[arg(long, env = "CONFIDE_TRACE_RESOLVERS", default_value_t = false)]
+    pub trace_resolvers: bool,
 }
 
 /// The research extract: its smallest k, and the pseudonym key.

@@ -72,8 +72,8 @@ impl Application {
             .statistics
             .limits()
             .map_err(|e| AppError::internal("settings", e))?;
-        // Root fields get spans only when spans are exported.
-        let traced = settings.edge.otlp_endpoint.is_some();
+        // Root fields get spans only when asked for (they cost every field).
+        let traced = settings.edge.trace_resolvers;
         let rate_limits = crate::edge::RateLimits::from_settings(&settings.edge);
         if rate_limits.any() {
             let limits = rate_limits.clone();
