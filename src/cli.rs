@@ -22,6 +22,16 @@ pub struct Cli {
     pub command: Command,
 }
 
+impl Cli {
+    /// Where `serve` exports its spans (OTLP), if configured.
+    pub fn otlp_endpoint(&self) -> Option<&str> {
+        match &self.command {
+            Command::Serve { settings, .. } => settings.edge.otlp_endpoint.as_deref(),
+            _ => None,
+        }
+    }
+}
+
 #[derive(Subcommand, Debug)]
 // Parsed once at start: the size of the `serve` variant (its settings) does not matter.
 #[allow(clippy::large_enum_variant)]

@@ -29,6 +29,9 @@ pub enum AppError {
     /// A request body over the configured limit (HTTP 413).
     #[error("the request body is larger than {limit} bytes")]
     TooLarge { limit: usize },
+    /// Over a rate limit (HTTP 429, with `Retry-After`).
+    #[error("too many requests: retry after {retry_after_secs} s")]
+    RateLimited { retry_after_secs: u64 },
     /// Anything the caller cannot fix. The context and the cause chain go to the
     /// log; the client sees "internal error".
     #[error("internal error")]
@@ -54,6 +57,7 @@ impl AppError {
             AppError::Conflict(_) => "CONFLICT",
             AppError::TooLarge { .. } | AppError::TooSlow => "BAD_USER_INPUT",
             AppError::TooCostly { .. } => "QUERY_TOO_COSTLY",
+            AppError::RateLimited { .. } => "RATE_LIMITED",
             AppError::Internal { .. } => "INTERNAL",
         }
     }
@@ -69,6 +73,7 @@ impl AppError {
             AppError::TooLarge { .. } => 413,
             AppError::TooSlow => 408,
             AppError::TooCostly { .. } => 400,
+            AppError::RateLimited { .. } => 429,
             AppError::Internal { .. } => 500,
         }
     }
@@ -159,6 +164,9 @@ impl ErrorExtensions for AppError {
                 e.set("cost", *cost);
                 e.set("limit", *limit);
             }
+            if let AppError::RateLimited { retry_after_secs } = self {
+                e.set("retryAfterSeconds", *retry_after_secs);
+            }
         })
     }
 }
@@ -236,6 +244,24 @@ mod tests {
         assert_eq!(code_of(AppError::Conflict("dup".into())), "CONFLICT");
         assert_eq!(code_of(AppError::internal("x", "y")), "INTERNAL");
         assert_eq!(code_of(AppError::TooLarge { limit: 1 }), "BAD_USER_INPUT");
+    }
+
+    #[test]
+    fn a_rate_limited_request_maps_to_rate_limited_and_429() {
+        let err = AppError::RateLimited {
+            retry_after_secs: 3,
+        };
+        assert_eq!(err.http_status(), 429);
+        let body = response_body(&err);
+        assert_eq!(body["data"], serde_json::Value::Null);
+        assert_eq!(body["errors"][0]["extensions"]["code"], "RATE_LIMITED");
+        assert_eq!(body["errors"][0]["extensions"]["retryAfterSeconds"], 3);
+        assert_eq!(
+            code_of(AppError::RateLimited {
+                retry_after_secs: 1
+            }),
+            "RATE_LIMITED"
+        );
     }
 
     #[test]

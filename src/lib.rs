@@ -7,6 +7,7 @@ pub mod cli;
 pub mod db;
 pub mod demo;
 pub mod domain;
+pub mod edge;
 pub mod error;
 pub mod graphql;
 pub mod monitoring;
@@ -17,5 +18,6 @@ pub mod service;
 pub mod settings;
 pub mod startup;
 pub mod statistics;
+pub mod telemetry;
 
 pub use graphql::schema;

@@ -10,12 +10,14 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("CONFIDE_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
-    confide::cli::run(confide::cli::Cli::parse()).await
+    let cli = confide::cli::Cli::parse();
+    let tracer = confide::telemetry::init(cli.otlp_endpoint())?;
+    let result = confide::cli::run(cli).await;
+    if let Some(tracer) = tracer {
+        // Export the spans still buffered.
+        if let Err(e) = tracer.shutdown() {
+            eprintln!("trace export did not finish: {e}");
+        }
+    }
+    result
 }

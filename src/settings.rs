@@ -116,6 +116,95 @@ pub struct Settings {
 
     #[command(flatten)]
     pub research: ResearchSettings,
+
+    #[command(flatten)]
+    pub edge: EdgeSettings,
+}
+
+/// Browsers (CORS, security headers), rate limits, metrics and tracing
+/// (see `docs/operations.md`).
+#[derive(Args, Clone, Debug, Default)]
+pub struct EdgeSettings {
+    /// Origins a browser may call the API from (comma-separated, exact, e.g.
+    /// `https://dashboard.example.ac.uk`). None: no cross-origin browser access.
+    #[arg(
+        long = "cors-origin",
+        env = "CONFIDE_CORS_ORIGINS",
+        value_delimiter = ','
+    )]
+    pub cors_origins: Vec<String>,
+
+    /// Let browsers send credentials (cookies, TLS client certificates) on
+    /// cross-origin requests. Off: bearer tokens in `Authorization` need no credentials mode.
+    #[arg(long, env = "CONFIDE_CORS_ALLOW_CREDENTIALS", default_value_t = false)]
+    pub cors_allow_credentials: bool,
+
+    /// Send `Strict-Transport-Security` with this max-age (seconds) on every
+    /// response. Unset: no HSTS header (set it when Confide is only reached over HTTPS).
+    #[arg(long, env = "CONFIDE_HSTS_MAX_AGE_SECS")]
+    pub hsts_max_age_secs: Option<u64>,
+
+    /// Requests per second one authenticated caller may make (0: no limit).
+    #[arg(
+        long,
+        env = "CONFIDE_RATE_LIMIT_CALLER_PER_SECOND",
+        default_value_t = 0
+    )]
+    pub rate_limit_caller_per_second: u32,
+
+    /// Burst allowed above the caller rate (requests).
+    #[arg(long, env = "CONFIDE_RATE_LIMIT_CALLER_BURST", default_value_t = 50)]
+    pub rate_limit_caller_burst: u32,
+
+    /// Requests per second all callers of one organisation (a department, a
+    /// university service, a partner organisation) may make together (0: no limit).
+    #[arg(
+        long,
+        env = "CONFIDE_RATE_LIMIT_ORGANISATION_PER_SECOND",
+        default_value_t = 0
+    )]
+    pub rate_limit_organisation_per_second: u32,
+
+    /// Burst allowed above the organisation rate (requests).
+    #[arg(
+        long,
+        env = "CONFIDE_RATE_LIMIT_ORGANISATION_BURST",
+        default_value_t = 200
+    )]
+    pub rate_limit_organisation_burst: u32,
+
+    /// Requests per second that fail authentication one peer IP address may
+    /// make (0: no limit). The TCP peer: behind a load balancer, that is the balancer.
+    #[arg(
+        long,
+        env = "CONFIDE_RATE_LIMIT_UNAUTHENTICATED_PER_SECOND",
+        default_value_t = 0
+    )]
+    pub rate_limit_unauthenticated_per_second: u32,
+
+    /// Burst allowed above the unauthenticated rate (requests).
+    #[arg(
+        long,
+        env = "CONFIDE_RATE_LIMIT_UNAUTHENTICATED_BURST",
+        default_value_t = 20
+    )]
+    pub rate_limit_unauthenticated_burst: u32,
+
+    /// Address of the admin listener serving Prometheus metrics at `/metrics`
+    /// (e.g. `127.0.0.1:9090`). Unset: no admin listener. Keep it off the public network.
+    #[arg(long = "admin-bind", env = "CONFIDE_ADMIN_BIND")]
+    pub admin_bind: Option<String>,
+
+    /// OTLP/HTTP (protobuf) collector base URL to export traces to, e.g.
+    /// `http://127.0.0.1:4318` (spans are posted to `/v1/traces`). Unset: no export.
+    #[arg(long = "otlp-endpoint", env = "CONFIDE_OTLP_ENDPOINT")]
+    pub otlp_endpoint: Option<String>,
+
+    /// A span per root field of each query (resolver spans). Off: adding any
+    /// async-graphql extension puts every field of a response through the
+    /// extension chain, which cost the dashboard more than its 5 % budget.
+    #[arg(long, env = "CONFIDE_TRACE_RESOLVERS", default_value_t = false)]
+    pub trace_resolvers: bool,
 }
 
 /// The research extract: its smallest k, and the pseudonym key.
@@ -321,6 +410,7 @@ impl Settings {
             statistics: StatisticsSettings::default(),
             report_cost: false,
             research: ResearchSettings::default(),
+            edge: EdgeSettings::default(),
         }
     }
 }

@@ -29,11 +29,16 @@ pub struct AppState {
     pub body_timeout: std::time::Duration,
     pub limits: Limits,
     pub report_cost: bool,
+    pub rate_limits: crate::edge::RateLimits,
+    /// The Content-Security-Policy of the GraphiQL page.
+    pub graphiql_csp: String,
 }
 
 pub struct Application {
     port: u16,
     server: Server,
+    /// The admin listener (`/metrics`), when configured.
+    admin: Option<(u16, Server)>,
     state: web::Data<AppState>,
     /// Checks for new policy versions while the server runs.
     policy_watcher: WatcherGuard,
@@ -89,15 +94,28 @@ impl Application {
             .statistics
             .limits()
             .map_err(|e| AppError::internal("settings", e))?;
+        // Root fields get spans only when asked for (they cost every field).
+        let traced = settings.edge.trace_resolvers;
+        let rate_limits = crate::edge::RateLimits::from_settings(&settings.edge);
+        if rate_limits.any() {
+            let limits = rate_limits.clone();
+            tokio::spawn(async move {
+                let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
+                loop {
+                    every.tick().await;
+                    limits.forget_idle();
+                }
+            });
+        }
         let state = web::Data::new(AppState {
             db,
             policy,
             auth,
-            schema: graphql::schema(),
+            schema: graphql::schema_traced(traced),
             outside_schema: if settings.outside_introspection {
-                graphql::schema()
+                graphql::schema_traced(traced)
             } else {
-                graphql::schema_builder()
+                graphql::schema_builder_traced(traced)
                     .disable_introspection()
                     .disable_suggestions()
                     .finish()
@@ -123,6 +141,8 @@ impl Application {
                 population: Default::default(),
             },
             report_cost: settings.report_cost,
+            rate_limits,
+            graphiql_csp: crate::edge::graphiql_csp(GRAPHIQL_PAGE),
         });
         let listener = TcpListener::bind(&settings.bind)
             .map_err(|e| AppError::internal("bind", format!("{}: {e}", settings.bind)))?;
@@ -131,8 +151,16 @@ impl Application {
             .map_err(|e| AppError::internal("bind", e))?
             .port();
         let data = state.clone();
+        let edge = settings.edge.clone();
         let server = HttpServer::new(move || {
+            // The last wrap is the outermost: the root span around everything,
+            // security headers on every response (CORS refusals and 404s too).
             App::new()
+                .wrap(crate::edge::cors(&edge))
+                .wrap(crate::edge::security_headers(&edge))
+                .wrap(tracing_actix_web::TracingLogger::<
+                    crate::edge::ConfideRootSpan,
+                >::new())
                 .app_data(data.clone())
                 .route("/graphql", web::post().to(graphql_handler))
                 .route("/graphql", web::get().to(graphiql))
@@ -150,9 +178,14 @@ impl Application {
         .listen(listener)
         .map_err(|e| AppError::internal("listen", e))?
         .run();
+        let admin = match &settings.edge.admin_bind {
+            Some(bind) => Some(admin_server(bind, state.clone())?),
+            None => None,
+        };
         Ok(Application {
             port,
             server,
+            admin,
             state,
             policy_watcher: WatcherGuard(policy_watcher),
         })
@@ -162,6 +195,11 @@ impl Application {
         self.port
     }
 
+    /// The port of the admin listener (`/metrics`), when one is configured.
+    pub fn admin_port(&self) -> Option<u16> {
+        self.admin.as_ref().map(|(port, _)| *port)
+    }
+
     pub fn state(&self) -> &AppState {
         &self.state
     }
@@ -169,7 +207,12 @@ impl Application {
     /// Serves until SIGINT/SIGTERM, then drains in-flight requests (graceful shutdown).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let _watcher = self.policy_watcher;
-        self.server.await
+        match self.admin {
+            Some((_, admin)) => futures_util::future::try_join(self.server, admin)
+                .await
+                .map(|_| ()),
+            None => self.server.await,
+        }
     }
 
     /// Seeds demo data if the database has none.
@@ -184,6 +227,35 @@ impl Application {
     }
 }
 
+/// The admin listener: Prometheus metrics at `GET /metrics`, nothing else.
+fn admin_server(bind: &str, state: web::Data<AppState>) -> Result<(u16, Server), AppError> {
+    let listener = TcpListener::bind(bind)
+        .map_err(|e| AppError::internal("admin bind", format!("{bind}: {e}")))?;
+    let port = listener
+        .local_addr()
+        .map_err(|e| AppError::internal("admin bind", e))?
+        .port();
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .route("/metrics", web::get().to(metrics))
+    })
+    .workers(1)
+    .shutdown_timeout(5)
+    .listen(listener)
+    .map_err(|e| AppError::internal("admin listen", e))?
+    .run();
+    Ok((port, server))
+}
+
+async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(crate::telemetry::render(&state.db))
+}
+
+const GRAPHIQL_PAGE: &str = include_str!("assets/graphiql.html");
+
 /// Largest request body accepted, in bytes.
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
 
@@ -197,6 +269,12 @@ fn early_exit(err: &AppError, request_id: uuid::Uuid) -> HttpResponse {
     response.insert_header((REQUEST_ID_HEADER, request_id.to_string()));
     if matches!(err, AppError::Unauthenticated) {
         response.insert_header(("WWW-Authenticate", "Bearer"));
+    }
+    if let AppError::RateLimited { retry_after_secs } = err {
+        response.insert_header((
+            actix_web::http::header::RETRY_AFTER,
+            retry_after_secs.to_string(),
+        ));
     }
     response.json(crate::error::response_body(err))
 }
@@ -236,12 +314,59 @@ async fn graphql_handler(
     state: web::Data<AppState>,
     http: HttpRequest,
     payload: web::Payload,
+    root: tracing_actix_web::RootSpan,
 ) -> HttpResponse {
-    let request_id = uuid::Uuid::now_v7();
-    let span = tracing::info_span!("request", id = %request_id);
-    handle(state, http, payload, request_id)
+    let root: tracing::Span = root.into();
+    let request_id = crate::edge::request_id(&http, &root);
+    root.record("request_id", tracing::field::display(request_id));
+    let span = tracing::info_span!("graphql", id = %request_id, operation = tracing::field::Empty);
+    let started = std::time::Instant::now();
+    let (mut response, operation, code) = handle(state, http, payload, request_id)
         .instrument(span)
-        .await
+        .await;
+    crate::telemetry::request(
+        operation.as_deref(),
+        code.as_deref(),
+        started.elapsed().as_secs_f64(),
+    );
+    let headers = response.headers_mut();
+    headers.insert(
+        actix_web::http::header::HeaderName::from_static(REQUEST_ID_HEADER),
+        actix_web::http::header::HeaderValue::from(RequestIdHeader(request_id, false)),
+    );
+    headers.insert(
+        actix_web::http::header::HeaderName::from_static(TRACE_ID_HEADER),
+        actix_web::http::header::HeaderValue::from(RequestIdHeader(request_id, true)),
+    );
+    response
+}
+
+const TRACE_ID_HEADER: &str = "x-trace-id";
+
+/// A request id as a header value: the UUID, or its 32 hex digits (the W3C trace id).
+struct RequestIdHeader(uuid::Uuid, bool);
+
+impl From<RequestIdHeader> for actix_web::http::header::HeaderValue {
+    fn from(RequestIdHeader(id, hex): RequestIdHeader) -> Self {
+        let mut buffer = uuid::Uuid::encode_buffer();
+        let text: &str = if hex {
+            id.simple().encode_lower(&mut buffer)
+        } else {
+            id.hyphenated().encode_lower(&mut buffer)
+        };
+        // Hex digits and hyphens: always a valid header value.
+        actix_web::http::header::HeaderValue::from_str(text)
+            .unwrap_or_else(|_| actix_web::http::header::HeaderValue::from_static(""))
+    }
+}
+
+/// A response, its operation name (if the request named one) and its first
+/// error code (none: ok), for the request metrics.
+type Handled = (HttpResponse, Option<String>, Option<String>);
+
+fn exit(err: AppError, request_id: uuid::Uuid, operation: Option<String>) -> Handled {
+    let response = early_exit(&err, request_id);
+    (response, operation, Some(err.code().to_owned()))
 }
 
 async fn handle(
@@ -249,7 +374,7 @@ async fn handle(
     http: HttpRequest,
     payload: web::Payload,
     request_id: uuid::Uuid,
-) -> HttpResponse {
+) -> Handled {
     let mut headers = http
         .headers()
         .get_all(actix_web::http::header::AUTHORIZATION);
@@ -257,30 +382,42 @@ async fn handle(
     if headers.next().is_some() {
         // Two credentials: which one is meant is ambiguous, so neither is used.
         tracing::info!("rejected request with more than one Authorization header");
-        return early_exit(&AppError::Unauthenticated, request_id);
+        if let Err(limited) = state.rate_limits.check_unauthenticated(http.peer_addr()) {
+            return exit(limited, request_id, None);
+        }
+        return exit(AppError::Unauthenticated, request_id, None);
     }
     let caller = match state.auth.authenticate(&state.db, header).await {
         Ok(caller) => caller,
-        Err(e) => return early_exit(&e, request_id),
+        Err(e) => {
+            if let Err(limited) = state.rate_limits.check_unauthenticated(http.peer_addr()) {
+                return exit(limited, request_id, None);
+            }
+            return exit(e, request_id, None);
+        }
     };
+    if let Err(limited) = state.rate_limits.check_caller(&caller) {
+        return exit(limited, request_id, None);
+    }
     let body = match read_body(payload, state.body_timeout).await {
         Ok(body) => body,
-        Err(e) => return early_exit(&e, request_id),
+        Err(e) => return exit(e, request_id, None),
     };
     let request = match serde_json::from_slice::<async_graphql::Request>(&body) {
         Ok(request) => request,
         Err(e) => {
             tracing::info!(error = %e, "unparseable GraphQL request body");
             let err = AppError::bad_input("body", "must be a JSON GraphQL request (one operation)");
-            return early_exit(&err, request_id);
+            return exit(err, request_id, None);
         }
     };
+    let mut operation = None;
     let schema = if caller.role.is_outside() {
         &state.outside_schema
     } else {
         &state.schema
     };
-    let response = graphql::execute(
+    let mut response = graphql::execute_named(
         schema,
         state.db.clone(),
         // One snapshot of the policy decides the whole request.
@@ -290,22 +427,32 @@ async fn handle(
         state.report_cost,
         request_id,
         request,
+        &mut operation,
     )
     .await;
-    let body: GraphQLResponse = response.into();
-    let mut http_response = body.respond_to(&http).map_into_boxed_body();
-    let headers = http_response.headers_mut();
-    headers.insert(
-        actix_web::http::header::CACHE_CONTROL,
-        actix_web::http::header::HeaderValue::from_static("no-store"),
-    );
-    if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&request_id.to_string()) {
-        headers.insert(
-            actix_web::http::header::HeaderName::from_static(REQUEST_ID_HEADER),
-            value,
-        );
+    if let Some(name) = &operation {
+        tracing::Span::current().record("operation", name.as_str());
     }
-    http_response
+    let code = response.errors.first().map(|e| {
+        e.extensions
+            .as_ref()
+            .and_then(|x| match x.get("code") {
+                Some(async_graphql::Value::String(code)) => Some(code.clone()),
+                _ => None,
+            })
+            .unwrap_or_default()
+    });
+    response.extensions.insert(
+        "requestId".to_owned(),
+        async_graphql::Value::String(request_id.to_string()),
+    );
+    response.extensions.insert(
+        "traceId".to_owned(),
+        async_graphql::Value::String(request_id.simple().to_string()),
+    );
+    let body: GraphQLResponse = response.into();
+    let http_response = body.respond_to(&http).map_into_boxed_body();
+    (http_response, operation, code)
 }
 
 /// GraphiQL, when enabled: a page whose scripts are exact versions checked by
@@ -317,7 +464,11 @@ async fn graphiql(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
         .insert_header(("Cache-Control", "no-store"))
-        .body(include_str!("assets/graphiql.html"))
+        .insert_header((
+            actix_web::http::header::CONTENT_SECURITY_POLICY,
+            state.graphiql_csp.as_str(),
+        ))
+        .body(GRAPHIQL_PAGE)
 }
 
 async fn healthz() -> HttpResponse {

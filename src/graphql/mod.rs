@@ -135,6 +135,23 @@ pub fn schema() -> ConfideSchema {
     schema_builder().finish()
 }
 
+/// The schema builder, with a span per root field when `traced` (spans exported).
+pub fn schema_builder_traced(
+    traced: bool,
+) -> SchemaBuilder<QueryRoot, MutationRoot, EmptySubscription> {
+    let builder = schema_builder();
+    if traced {
+        builder.extension(crate::telemetry::RootFieldSpans)
+    } else {
+        builder
+    }
+}
+
+/// [`schema`], with a span per root field when `traced`.
+pub fn schema_traced(traced: bool) -> ConfideSchema {
+    schema_builder_traced(traced).finish()
+}
+
 /// Limits of one request's lists.
 #[derive(Clone, Debug)]
 pub struct Limits {
@@ -258,8 +275,8 @@ pub async fn execute(
     request_id: Uuid,
     request: Request,
 ) -> Response {
-    let version = async_graphql::Value::String(policy.version().to_owned());
-    let mut response = execute_with(
+    let mut operation = None;
+    execute_named(
         schema,
         db,
         policy,
@@ -268,6 +285,37 @@ pub async fn execute(
         report_cost,
         request_id,
         request,
+        &mut operation,
+    )
+    .await
+}
+
+/// [`execute`], also setting `operation` to the operation's name: the
+/// request's `operationName`, else the name of the document's one operation
+/// (for the request metrics; the document is parsed once).
+#[allow(clippy::too_many_arguments)] // each is one independent input of a request
+pub async fn execute_named(
+    schema: &ConfideSchema,
+    db: DatabaseConnection,
+    policy: Arc<Policy>,
+    caller: Caller,
+    limits: Limits,
+    report_cost: bool,
+    request_id: Uuid,
+    request: Request,
+    operation: &mut Option<String>,
+) -> Response {
+    let version = async_graphql::Value::String(policy.version().to_owned());
+    let mut response = execute_inner(
+        schema,
+        db,
+        policy,
+        caller,
+        limits,
+        report_cost,
+        request_id,
+        request,
+        operation,
     )
     .await;
     response
@@ -277,7 +325,7 @@ pub async fn execute(
 }
 
 #[allow(clippy::too_many_arguments)]
-async fn execute_with(
+async fn execute_inner(
     schema: &ConfideSchema,
     db: DatabaseConnection,
     policy: Arc<Policy>,
@@ -286,10 +334,13 @@ async fn execute_with(
     report_cost: bool,
     request_id: Uuid,
     mut request: Request,
+    operation: &mut Option<String>,
 ) -> Response {
+    operation.clone_from(&request.operation_name);
     // The cost of the request, computed before anything runs (and before
     // async-graphql's validation, which expands fragments without memoising).
     if let Err(refused) = cost::check_size(&request.query, limits.cost) {
+        crate::telemetry::cost_refused(refused.what);
         return Response::from_errors(vec![crate::error::server_error(&AppError::TooCostly {
             what: refused.what,
             cost: refused.cost,
@@ -315,11 +366,20 @@ async fn execute_with(
                 limit = refused.limit,
                 "refused a costly request"
             );
+            crate::telemetry::cost_refused(refused.what);
             return Response::from_errors(vec![crate::error::server_error(&AppError::TooCostly {
                 what: refused.what,
                 cost: refused.cost,
                 limit: refused.limit,
             })]);
+        }
+        if operation.is_none() {
+            if let async_graphql::parser::types::DocumentOperations::Multiple(ops) = &doc.operations
+            {
+                if ops.len() == 1 {
+                    *operation = ops.keys().next().map(|name| name.to_string());
+                }
+            }
         }
         request.set_parsed_query(doc);
     }
@@ -355,6 +415,7 @@ async fn execute_with(
         Ok(finished) => finished,
         Err(e) => {
             tracing::error!(error = ?e, "audit write or commit failed; withholding the response");
+            crate::telemetry::audit_withheld();
             return Response::from_errors(vec![crate::error::server_error(&AppError::internal(
                 "audit",
                 "the audit trail could not be written",

@@ -356,8 +356,11 @@ impl Mask {
     pub fn outcome(&self, class: FieldClass) -> Outcome {
         *self.cells[class.index()].get_or_init(|| {
             self.evaluations.fetch_add(1, Ordering::Relaxed);
-            self.policy
-                .evaluate(self.role, self.facts.relation_for(class), class.as_str())
+            let outcome =
+                self.policy
+                    .evaluate(self.role, self.facts.relation_for(class), class.as_str());
+            crate::telemetry::decision(outcome);
+            outcome
         })
     }
 
@@ -526,10 +529,11 @@ impl Decisions {
     /// A write: permitted, or `FORBIDDEN` before any side effect.
     pub fn authorize(&self, action: Action, relation: Relation) -> AppResult<()> {
         self.evaluations.fetch_add(1, Ordering::Relaxed);
-        match self
+        let outcome = self
             .policy
-            .evaluate(self.caller.role, relation, action.as_str())
-        {
+            .evaluate(self.caller.role, relation, action.as_str());
+        crate::telemetry::decision(outcome);
+        match outcome {
             Outcome::Allow => Ok(()),
             _ => Err(AppError::Forbidden(format!(
                 "{} is not permitted for this caller",

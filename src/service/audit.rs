@@ -194,6 +194,7 @@ async fn lock_head(db: &impl ConnectionTrait) -> AppResult<(i64, String, LawfulB
 /// began): the head stays locked from its read to its update, so concurrent
 /// writers cannot fork the chain. (A writer that somehow read a stale head
 /// fails on the unique `seq` index rather than forking it.)
+#[tracing::instrument(name = "audit.write", skip_all, fields(events = events.len()))]
 pub async fn write<'o>(
     db: &impl ConnectionTrait,
     caller: &Caller,
@@ -201,10 +202,22 @@ pub async fn write<'o>(
     events: Vec<Event>,
 ) -> AppResult<()> {
     let origin = origin.into();
-    let request_id = origin.request_id;
     if events.is_empty() {
         return Ok(());
     }
+    let count = events.len();
+    let written = write_chain(db, caller, origin, events).await;
+    crate::telemetry::audit_write(written.is_ok(), count);
+    written
+}
+
+async fn write_chain(
+    db: &impl ConnectionTrait,
+    caller: &Caller,
+    origin: Origin<'_>,
+    events: Vec<Event>,
+) -> AppResult<()> {
+    let request_id = origin.request_id;
     // Stored to the microsecond on both databases, so the hash computed here
     // is the hash recomputed from what is read back.
     let now = chrono::Utc::now();

@@ -11,6 +11,8 @@ pub const SECRET: &str = "test-secret-test-secret-test-secret-0123456789";
 /// A running server with the demo data loaded.
 pub struct TestApp {
     pub address: String,
+    /// The admin listener (`/metrics`), when the test configured one.
+    pub admin_address: Option<String>,
     /// The database URL the server runs on.
     pub db_url: String,
     pub client: reqwest::Client,
@@ -65,6 +67,9 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     configure(&mut settings);
     let app = Application::build(settings).await.expect("build app");
     let port = app.port();
+    let admin_address = app
+        .admin_port()
+        .map(|port| format!("http://127.0.0.1:{port}"));
     let db = app.state().db.clone();
     let demo = confide::demo::seed(&db).await.expect("seed demo data");
     tokio::spawn(app.run_until_stopped());
@@ -75,6 +80,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     .expect("authenticator");
     TestApp {
         address: format!("http://127.0.0.1:{port}"),
+        admin_address,
         db_url,
         client: reqwest::Client::new(),
         db,
