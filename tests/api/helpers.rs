@@ -101,10 +101,14 @@ impl TestApp {
         configure(&mut settings);
         let app = Application::build(settings).await.expect("build app");
         let port = app.port();
+        let admin_address = app
+            .admin_port()
+            .map(|port| format!("http://127.0.0.1:{port}"));
         let db = app.state().db.clone();
         tokio::spawn(app.run_until_stopped());
         TestApp {
             address: format!("http://127.0.0.1:{port}"),
+            admin_address,
             db_url: self.db_url.clone(),
             client: reqwest::Client::new(),
             db,
