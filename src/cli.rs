@@ -1,7 +1,8 @@
 //! The command line: `serve`, `token`, `seed`, `migrate`, `admin create`,
 //! `audit verify`, `retention report | purge | rule`, `export-sar`,
-//! `research-extract`, `research-reidentify`.
+//! `research-extract`, `research-reidentify`, `operations add | list`.
 
+pub mod operations;
 pub mod retention;
 
 use crate::auth::Authenticator;
@@ -81,6 +82,12 @@ pub enum Command {
     Retention {
         #[command(subcommand)]
         command: retention::RetentionCommand,
+    },
+    /// Registered (persisted) operations: the only documents departments,
+    /// university services and partners may run.
+    Operations {
+        #[command(subcommand)]
+        command: operations::OperationsCommand,
     },
     /// Produce the export of a subject access request (`confide-sar/1` JSON),
     /// as the API's `subjectAccessExport` does, audited as an export by the
@@ -549,5 +556,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Retention { command } => retention::run(command).await,
+        Command::Operations { command } => operations::run(command).await,
     }
 }

@@ -23,6 +23,11 @@ pub enum AppError {
         cost: u64,
         limit: u64,
     },
+    /// A department, university service or partner sent a document that is
+    /// not a registered operation (or a hash no operation is registered
+    /// under): FORBIDDEN, `reason: OPERATION_NOT_REGISTERED`, before execution.
+    #[error("only registered operations may be run by this caller")]
+    OperationNotRegistered,
     /// A request body that did not arrive in time (HTTP 408).
     #[error("the request body did not arrive in time")]
     TooSlow,
@@ -48,7 +53,7 @@ impl AppError {
     pub fn code(&self) -> &'static str {
         match self {
             AppError::Unauthenticated => "UNAUTHENTICATED",
-            AppError::Forbidden(_) => "FORBIDDEN",
+            AppError::Forbidden(_) | AppError::OperationNotRegistered => "FORBIDDEN",
             AppError::NotFound(_) => "NOT_FOUND",
             AppError::BadUserInput { .. } => "BAD_USER_INPUT",
             AppError::Conflict(_) => "CONFLICT",
@@ -62,7 +67,7 @@ impl AppError {
     pub fn http_status(&self) -> u16 {
         match self {
             AppError::Unauthenticated => 401,
-            AppError::Forbidden(_) => 403,
+            AppError::Forbidden(_) | AppError::OperationNotRegistered => 403,
             AppError::NotFound(_) => 404,
             AppError::BadUserInput { .. } => 400,
             AppError::Conflict(_) => 409,
@@ -154,6 +159,9 @@ impl ErrorExtensions for AppError {
             if let AppError::BadUserInput { field, .. } = self {
                 e.set("field", field.as_str());
             }
+            if let AppError::OperationNotRegistered = self {
+                e.set("reason", "OPERATION_NOT_REGISTERED");
+            }
             if let AppError::TooCostly { what, cost, limit } = self {
                 e.set("what", *what);
                 e.set("cost", *cost);
@@ -228,6 +236,15 @@ mod tests {
     fn each_variant_maps_to_its_extensions_code() {
         assert_eq!(code_of(AppError::Unauthenticated), "UNAUTHENTICATED");
         assert_eq!(code_of(AppError::forbidden()), "FORBIDDEN");
+        assert_eq!(code_of(AppError::OperationNotRegistered), "FORBIDDEN");
+        let ext = AppError::OperationNotRegistered.extend().extensions.unwrap();
+        assert_eq!(
+            ext.get("reason"),
+            Some(&async_graphql::Value::String(
+                "OPERATION_NOT_REGISTERED".into()
+            ))
+        );
+        assert_eq!(AppError::OperationNotRegistered.http_status(), 403);
         assert_eq!(code_of(AppError::NotFound("student")), "NOT_FOUND");
         assert_eq!(
             code_of(AppError::bad_input("email", "bad")),

@@ -63,6 +63,7 @@ impl Application {
     ) -> Result<Self, AppError> {
         let policy = policy::load(settings.policy_path.as_deref()).await?;
         let auth = Authenticator::from_settings(&settings.jwt)?;
+        auth.start_key_refresh();
         let statistics = settings
             .statistics
             .limits()
@@ -251,6 +252,10 @@ async fn handle(
             return early_exit(&err, request_id);
         }
     };
+    let request = match registered_operation(&state.db, &caller, request).await {
+        Ok(request) => request,
+        Err(e) => return early_exit(&e, request_id),
+    };
     let schema = if caller.role.is_outside() {
         &state.outside_schema
     } else {
@@ -281,6 +286,59 @@ async fn handle(
         );
     }
     http_response
+}
+
+/// The document a request runs. A request may name a registered operation by
+/// hash (Apollo's `extensions.persistedQuery.sha256Hash`, with or without the
+/// query text; with it, the hash must be the text's): the registered document
+/// is run. Departments, university services and partners run registered
+/// operations only: a hash nothing is registered under, or a document whose
+/// text is not registered, is refused (`OperationNotRegistered`) before any
+/// parsing or execution. Staff may send any document (within the cost limits).
+async fn registered_operation(
+    db: &sea_orm::DatabaseConnection,
+    caller: &crate::auth::Caller,
+    mut request: async_graphql::Request,
+) -> Result<async_graphql::Request, AppError> {
+    use crate::service::operations;
+    let named = request
+        .extensions
+        .remove("persistedQuery")
+        .map(|v| match v {
+            async_graphql::Value::Object(map) => match map.get("sha256Hash") {
+                Some(async_graphql::Value::String(h)) => Ok(h.to_ascii_lowercase()),
+                _ => Err(AppError::bad_input(
+                    "persistedQuery",
+                    "must carry a sha256Hash string",
+                )),
+            },
+            _ => Err(AppError::bad_input("persistedQuery", "must be an object")),
+        })
+        .transpose()?;
+    let text = !request.query.trim().is_empty();
+    let hash = match (&named, text) {
+        (Some(h), true) if *h != operations::hash(&request.query) => {
+            return Err(AppError::bad_input(
+                "persistedQuery",
+                "sha256Hash is not the hash of the query",
+            ))
+        }
+        (Some(h), _) => h.clone(),
+        (None, _) if !caller.role.is_outside() => return Ok(request),
+        (None, _) => operations::hash(&request.query),
+    };
+    match operations::find(db, &hash).await? {
+        Some(op) => {
+            tracing::info!(operation = %hash, name = ?op.name, "registered operation");
+            request.query = op.document;
+            Ok(request)
+        }
+        None if !caller.role.is_outside() && text => Ok(request),
+        None => {
+            tracing::info!(operation = %hash, role = caller.role.as_str(), "refused an unregistered operation");
+            Err(AppError::OperationNotRegistered)
+        }
+    }
 }
 
 /// GraphiQL, when enabled: a page whose scripts are exact versions checked by

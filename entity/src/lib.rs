@@ -13,6 +13,7 @@ pub mod erasure_request;
 pub mod lawful_basis;
 pub mod legal_authority;
 pub mod legal_hold;
+pub mod registered_operation;
 pub mod note;
 pub mod partner_organisation;
 pub mod research_extract;

@@ -44,6 +44,7 @@ mod me;
 mod monitoring;
 mod mutation;
 mod note;
+pub mod operations;
 mod pagination;
 mod partner_feed;
 mod query;
@@ -91,6 +92,7 @@ pub struct QueryRoot(
     sar::SubjectAccessQuery,
     research::ResearchQuery,
     monitoring::MonitoringQuery,
+    operations::OperationsQuery,
 );
 
 /// The mutation root.

@@ -160,7 +160,20 @@ impl TestApp {
         .expect("encode")
     }
 
+    /// Posts a request. Every document sent is first registered (as an
+    /// operator would with `confide operations add`), so that departments,
+    /// university services and partners may run it; a document registration
+    /// refuses (invalid, introspection) stays unregistered.
+    /// [`TestApp::post_unregistered`] sends without registering.
     pub async fn post_raw(&self, authorization: Option<&str>, body: Value) -> Gql {
+        if let Some(query) = body["query"].as_str() {
+            let _ = confide::service::operations::register(&self.db, query, "test").await;
+        }
+        self.post_unregistered(authorization, body).await
+    }
+
+    /// Posts a request as it is, registering nothing.
+    pub async fn post_unregistered(&self, authorization: Option<&str>, body: Value) -> Gql {
         let mut request = self
             .client
             .post(format!("{}/graphql", self.address))
