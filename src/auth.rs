@@ -537,7 +537,10 @@ mod tests {
     #[test]
     fn the_role_claim_is_mapped_and_must_name_one_role() {
         let plain = mapping("role", &[]);
-        assert_eq!(plain.role(&serde_json::json!({"role": "dpo"})), Some(Role::Dpo));
+        assert_eq!(
+            plain.role(&serde_json::json!({"role": "dpo"})),
+            Some(Role::Dpo)
+        );
         assert_eq!(plain.role(&serde_json::json!({"role": "boss"})), None);
         let mapped = mapping(
             "realm_access.roles",

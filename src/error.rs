@@ -28,6 +28,13 @@ pub enum AppError {
     /// under): FORBIDDEN, `reason: OPERATION_NOT_REGISTERED`, before execution.
     #[error("only registered operations may be run by this caller")]
     OperationNotRegistered,
+    /// A request that names an operation by hash alone (Apollo's
+    /// `extensions.persistedQuery.sha256Hash`, no query text) when nothing is
+    /// registered under it: `PERSISTED_QUERY_NOT_FOUND` (Apollo's code and
+    /// message, so an Apollo client retries with the text; from an outside
+    /// audience that text is then refused unless registered).
+    #[error("PersistedQueryNotFound")]
+    PersistedQueryNotFound,
     /// A request body that did not arrive in time (HTTP 408).
     #[error("the request body did not arrive in time")]
     TooSlow,
@@ -59,6 +66,7 @@ impl AppError {
             AppError::Conflict(_) => "CONFLICT",
             AppError::TooLarge { .. } | AppError::TooSlow => "BAD_USER_INPUT",
             AppError::TooCostly { .. } => "QUERY_TOO_COSTLY",
+            AppError::PersistedQueryNotFound => "PERSISTED_QUERY_NOT_FOUND",
             AppError::Internal { .. } => "INTERNAL",
         }
     }
@@ -74,6 +82,9 @@ impl AppError {
             AppError::TooLarge { .. } => 413,
             AppError::TooSlow => 408,
             AppError::TooCostly { .. } => 400,
+            // As Apollo Server: the request is fine, the client should resend
+            // it with the text.
+            AppError::PersistedQueryNotFound => 200,
             AppError::Internal { .. } => 500,
         }
     }
@@ -237,7 +248,10 @@ mod tests {
         assert_eq!(code_of(AppError::Unauthenticated), "UNAUTHENTICATED");
         assert_eq!(code_of(AppError::forbidden()), "FORBIDDEN");
         assert_eq!(code_of(AppError::OperationNotRegistered), "FORBIDDEN");
-        let ext = AppError::OperationNotRegistered.extend().extensions.unwrap();
+        let ext = AppError::OperationNotRegistered
+            .extend()
+            .extensions
+            .unwrap();
         assert_eq!(
             ext.get("reason"),
             Some(&async_graphql::Value::String(
@@ -245,6 +259,15 @@ mod tests {
             ))
         );
         assert_eq!(AppError::OperationNotRegistered.http_status(), 403);
+        assert_eq!(
+            code_of(AppError::PersistedQueryNotFound),
+            "PERSISTED_QUERY_NOT_FOUND"
+        );
+        assert_eq!(AppError::PersistedQueryNotFound.http_status(), 200);
+        assert_eq!(
+            AppError::PersistedQueryNotFound.to_string(),
+            "PersistedQueryNotFound"
+        );
         assert_eq!(code_of(AppError::NotFound("student")), "NOT_FOUND");
         assert_eq!(
             code_of(AppError::bad_input("email", "bad")),

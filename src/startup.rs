@@ -292,9 +292,10 @@ async fn handle(
 /// hash (Apollo's `extensions.persistedQuery.sha256Hash`, with or without the
 /// query text; with it, the hash must be the text's): the registered document
 /// is run. Departments, university services and partners run registered
-/// operations only: a hash nothing is registered under, or a document whose
-/// text is not registered, is refused (`OperationNotRegistered`) before any
-/// parsing or execution. Staff may send any document (within the cost limits).
+/// operations only: a document whose text is not registered is refused
+/// (`OperationNotRegistered`) before any parsing or execution. A hash alone
+/// that nothing is registered under is `PersistedQueryNotFound` for everyone.
+/// Staff may send any document (within the cost limits).
 async fn registered_operation(
     db: &sea_orm::DatabaseConnection,
     caller: &crate::auth::Caller,
@@ -334,6 +335,13 @@ async fn registered_operation(
             Ok(request)
         }
         None if !caller.role.is_outside() && text => Ok(request),
+        // A hash alone, registered under nothing: Apollo's answer, so that a
+        // client resends the text (refused below if the caller is an
+        // outside audience and the text is not registered).
+        None if !text => {
+            tracing::info!(operation = %hash, "persisted query not found");
+            Err(AppError::PersistedQueryNotFound)
+        }
         None => {
             tracing::info!(operation = %hash, role = caller.role.as_str(), "refused an unregistered operation");
             Err(AppError::OperationNotRegistered)

@@ -141,7 +141,10 @@ impl Jwks {
             return Some(key);
         }
         if last.is_some_and(|t| t.elapsed() < self.min_refetch) {
-            tracing::info!(kid, "unknown key id; JWKS fetched too recently to fetch again");
+            tracing::info!(
+                kid,
+                "unknown key id; JWKS fetched too recently to fetch again"
+            );
             return None;
         }
         *last = Some(Instant::now());
@@ -157,8 +160,7 @@ impl Jwks {
             Source::Url(url) => checked_url(url)?,
             Source::Discovery { issuer } => {
                 let base = issuer.trim_end_matches('/');
-                let discovery =
-                    checked_url(&format!("{base}/.well-known/openid-configuration"))?;
+                let discovery = checked_url(&format!("{base}/.well-known/openid-configuration"))?;
                 let doc: Discovery = self.get_json(discovery).await?;
                 checked_url(&doc.jwks_uri)?
             }

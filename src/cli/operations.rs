@@ -15,6 +15,10 @@ pub enum OperationsCommand {
         database: DatabaseSettings,
         /// The document's file.
         file: std::path::PathBuf,
+        /// The name the DPO sees (which integration this is); default: the
+        /// operation's own name.
+        #[arg(long)]
+        name: Option<String>,
     },
     /// List the registered operations (hash, name, data categories, field
     /// classes, when), newest first: what each outside integration reads.
@@ -26,14 +30,23 @@ pub enum OperationsCommand {
 
 pub async fn run(command: OperationsCommand) -> anyhow::Result<()> {
     match command {
-        OperationsCommand::Add { database, file } => {
+        OperationsCommand::Add {
+            database,
+            file,
+            name,
+        } => {
             let document = std::fs::read_to_string(&file)
                 .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
             let db = super::retention::connect(&database).await?;
             let user = std::env::var("USER").unwrap_or_else(|_| "unknown".to_owned());
-            let op = crate::service::operations::register(&db, &document, &format!("cli:{user}"))
-                .await
-                .map_err(|e| anyhow::anyhow!("{}: {e}", e.code()))?;
+            let op = crate::service::operations::register_named(
+                &db,
+                &document,
+                name.as_deref(),
+                &format!("cli:{user}"),
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("{}: {e}", e.code()))?;
             println!("{}", op.sha256);
             eprintln!(
                 "registered {} ({}): {}",

@@ -45,16 +45,17 @@ fn type_class(ty: &str) -> Option<FieldClass> {
         "CaseStatistic" | "StatisticFigure" | "StatisticsTable" => C::Statistics,
         "ConcernNotice" => C::ConcernNotice,
         "Consent" => C::Consents,
-        "Department" | "PartnerOrganisation" | "StaffAccount" | "UniversityService" => {
-            C::Directory
-        }
+        "Department" | "PartnerOrganisation" | "StaffAccount" | "UniversityService" => C::Directory,
         "EmergencyAccess" | "EmergencyDisclosure" => C::EmergencyDisclosures,
         "Enrolment" => C::Academic,
         "ErasureRequest" => C::ErasureRequests,
         "LegalAuthority" => C::LegalAuthorities,
         "LegalHold" | "RetentionDue" => C::Retention,
         "Me" => C::Caller,
-        "Monitoring" | "MonitoringCount" | "PractitionerCaseload" | "ServiceMonitoring"
+        "Monitoring"
+        | "MonitoringCount"
+        | "PractitionerCaseload"
+        | "ServiceMonitoring"
         | "WaitingTime" => C::Monitoring,
         "Note" => C::CaseNotes,
         "PartnerFeedEntry" => C::FeedEntries,
@@ -62,9 +63,7 @@ fn type_class(ty: &str) -> Option<FieldClass> {
         "ResearchExtract" | "ResearchExtractRow" => C::ResearchExtract,
         "Restriction" => C::Restrictions,
         "RiskException" => C::RiskExceptions,
-        "SeriousHarmReview" | "SubjectAccessExport" | "SubjectAccessRequest" => {
-            C::SubjectAccess
-        }
+        "SeriousHarmReview" | "SubjectAccessExport" | "SubjectAccessRequest" => C::SubjectAccess,
         "StudentChange" => C::ChangeHistory,
         "SupportCase" => C::SupportSummary,
         "ThirdPartyEntry" => C::ThirdParty,
@@ -203,7 +202,10 @@ impl Walk<'_> {
                 }
                 Selection::FragmentSpread(spread) => {
                     let name = spread.node.fragment_name.node.to_string();
-                    let Some(fragment) = self.doc.fragments.get(spread.node.fragment_name.node.as_str())
+                    let Some(fragment) = self
+                        .doc
+                        .fragments
+                        .get(spread.node.fragment_name.node.as_str())
                     else {
                         return Err(AppError::bad_input(
                             "document",
@@ -320,10 +322,7 @@ impl RegisteredOperationNode {
     }
     /// Category OPERATIONS. The field classes the operation can return
     /// (computed from the document at registration).
-    async fn field_classes(
-        &self,
-        ctx: &Context<'_>,
-    ) -> async_graphql::Result<Option<Vec<String>>> {
+    async fn field_classes(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Vec<String>>> {
         reveal(ctx, &self.record, FieldClass::Operations, |m| {
             Some(
                 classes_of(&m.field_classes)
@@ -406,8 +405,14 @@ mod tests {
             }
         }
         for (ty, fields) in [
-            ("Student", vec!["name", "email", "dateOfBirth", "cases", "gpPractice"]),
-            ("SupportCase", vec!["summary", "adjustments", "riskLevel", "notes"]),
+            (
+                "Student",
+                vec!["name", "email", "dateOfBirth", "cases", "gpPractice"],
+            ),
+            (
+                "SupportCase",
+                vec!["summary", "adjustments", "riskLevel", "notes"],
+            ),
         ] {
             for f in fields {
                 assert!(schema.fields[ty].contains_key(f), "{ty}.{f}");
@@ -443,10 +448,8 @@ mod tests {
             | FieldClass::CaseNotes;
         assert_eq!(a.classes, expected);
         // Fragments count as their fields.
-        let b = analyse(
-            "{ student(id: \"x\") { ...S } } fragment S on Student { dateOfBirth id }",
-        )
-        .unwrap();
+        let b = analyse("{ student(id: \"x\") { ...S } } fragment S on Student { dateOfBirth id }")
+            .unwrap();
         assert_eq!(b.classes, ClassSet::from(FieldClass::Demographic));
     }
 

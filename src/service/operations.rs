@@ -23,11 +23,33 @@ pub async fn register(
     document: &str,
     registered_by: &str,
 ) -> AppResult<registered_operation::Model> {
+    register_named(db, document, None, registered_by).await
+}
+
+/// [`register`] under a name of the operator's choosing (`--name`: which
+/// integration it is, e.g. `nhs-trust-feed`), instead of the operation's own
+/// name. A blank name or one over 200 characters: `BAD_USER_INPUT`.
+pub async fn register_named(
+    db: &impl ConnectionTrait,
+    document: &str,
+    name: Option<&str>,
+    registered_by: &str,
+) -> AppResult<registered_operation::Model> {
+    let name = match name.map(str::trim) {
+        Some("") => return Err(AppError::bad_input("name", "empty")),
+        Some(n) if n.chars().count() > 200 => {
+            return Err(AppError::bad_input("name", "longer than 200 characters"))
+        }
+        other => other.map(str::to_owned),
+    };
     if document.trim().is_empty() {
         return Err(AppError::bad_input("document", "empty"));
     }
     if document.len() > crate::startup::MAX_BODY_BYTES {
-        return Err(AppError::bad_input("document", "larger than a request may be"));
+        return Err(AppError::bad_input(
+            "document",
+            "larger than a request may be",
+        ));
     }
     let analysed = crate::graphql::operations::analyse(document)?;
     let sha256 = hash(document);
@@ -39,7 +61,7 @@ pub async fn register(
     let model = registered_operation::ActiveModel {
         id: Set(uuid::Uuid::now_v7()),
         sha256: Set(sha256),
-        name: Set(analysed.name),
+        name: Set(name.or(analysed.name)),
         document: Set(document.to_owned()),
         field_classes: Set(classes.join(",")),
         registered_by: Set(registered_by.to_owned()),

@@ -162,6 +162,10 @@ async fn rotated_provider_keys_are_taken_without_a_restart() {
     me(&app, &rsa_b.sign(&claims(&issuer, dpo, json!("dpo"))))
         .await
         .assert_no_errors();
+    // The removed key's tokens are refused from then on.
+    assert!(refused(
+        &me(&app, &rsa_a.sign(&claims(&issuer, dpo, json!("dpo")))).await
+    ));
     // A token with a kid unknown after the rotation is refused, though the
     // signature itself is by a well-formed key.
     let stranger = Signer::rsa("never-published", RSA_A);
@@ -273,7 +277,9 @@ async fn the_role_claim_and_its_values_are_configurable() {
         .await
         .assert_no_errors();
     // An unmapped value (even a Confide role name) gives no role.
-    assert!(refused(&me(&app, &token(app.demo.dpo, json!(["dpo"]))).await));
+    assert!(refused(
+        &me(&app, &token(app.demo.dpo, json!(["dpo"]))).await
+    ));
     // The subject must hold the mapped role in the directory.
     assert!(refused(
         &me(&app, &token(app.demo.dpo, json!(["counsellor"]))).await
@@ -295,11 +301,53 @@ async fn an_unreachable_provider_refuses_every_token() {
     .await;
     let rsa_a = Signer::rsa("rsa-a", RSA_A);
     assert!(refused(
-        &me(&app, &rsa_a.sign(&claims(&issuer, app.demo.dpo, json!("dpo")))).await
+        &me(
+            &app,
+            &rsa_a.sign(&claims(&issuer, app.demo.dpo, json!("dpo")))
+        )
+        .await
     ));
     // The shared-secret token of the test helpers is refused too: with a
     // provider configured, the secret is not used.
     assert!(refused(
         &me(&app, &app.token(app.demo.dpo, confide::domain::Role::Dpo)).await
     ));
+}
+
+#[tokio::test]
+async fn a_withdrawn_key_is_dropped_by_the_scheduled_refresh() {
+    let rsa_a = Signer::rsa("rsa-a", RSA_A);
+    let ec_a = Signer::ec("ec-a", EC_A);
+    let provider = start_provider(vec![rsa_a.jwk(), ec_a.jwk()]).await;
+    let issuer = provider.issuer.clone();
+    let app = spawn_app_with(|s| {
+        s.jwt.oidc_issuer = Some(issuer.clone());
+        s.jwt.jwks_refresh_secs = Some(1);
+        // No refetch on an unknown kid in this test: only the schedule.
+        s.jwt.jwks_min_refetch_secs = Some(3600);
+    })
+    .await;
+    let dpo = app.demo.dpo;
+    me(&app, &rsa_a.sign(&claims(&issuer, dpo, json!("dpo"))))
+        .await
+        .assert_no_errors();
+    // The provider withdraws rsa-a (no token names an unknown kid): the
+    // scheduled refresh alone drops it, without a restart.
+    provider.serve(vec![ec_a.jwk()]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let gql = me(&app, &rsa_a.sign(&claims(&issuer, dpo, json!("dpo")))).await;
+        if refused(&gql) {
+            break;
+        }
+        gql.assert_no_errors();
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the withdrawn key is still accepted"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    me(&app, &ec_a.sign(&claims(&issuer, dpo, json!("dpo"))))
+        .await
+        .assert_no_errors();
 }

@@ -50,9 +50,21 @@ async fn unregistered_partner_operation_is_refused() {
     // Raw query text nobody registered.
     let gql = post(&app, nhs, json!({ "query": PARTNER_DOC })).await;
     refused_as_unregistered(&gql);
-    // A hash nothing is registered under.
+    // A hash alone that nothing is registered under: Apollo's
+    // PERSISTED_QUERY_NOT_FOUND (for staff as well), nothing executed.
     let gql = post(&app, nhs, by_hash(&operations::hash(PARTNER_DOC))).await;
-    refused_as_unregistered(&gql);
+    assert_eq!(
+        gql.codes(),
+        vec!["PERSISTED_QUERY_NOT_FOUND"],
+        "{:#}",
+        gql.body
+    );
+    assert_eq!(gql.errors()[0]["message"], json!("PersistedQueryNotFound"));
+    assert!(gql.data().is_null());
+    // The hash with the (unregistered) text: refused as unregistered.
+    let mut body = by_hash(&operations::hash(PARTNER_DOC));
+    body["query"] = json!(PARTNER_DOC);
+    refused_as_unregistered(&post(&app, nhs, body).await);
     // Departments and university services alike.
     for who in [
         (app.demo.history_department, Role::Department),
@@ -70,6 +82,22 @@ async fn unregistered_partner_operation_is_refused() {
     .await;
     staff.assert_no_errors();
     assert!(staff.data()["me"]["name"].is_string());
+    // Staff sending an unknown hash alone get the same answer, then may send
+    // the text with it (Apollo's automatic persisted queries flow).
+    let counsellor = (app.demo.counsellor, Role::Practitioner);
+    let text = "{ me { id } }";
+    let gql = post(&app, counsellor, by_hash(&operations::hash(text))).await;
+    assert_eq!(
+        gql.codes(),
+        vec!["PERSISTED_QUERY_NOT_FOUND"],
+        "{:#}",
+        gql.body
+    );
+    let mut body = by_hash(&operations::hash(text));
+    body["query"] = json!(text);
+    post(&app, counsellor, body).await.assert_no_errors();
+    // Nothing was registered by any of this.
+    assert!(operations::list(&app.db).await.unwrap().is_empty());
 }
 
 #[tokio::test]
@@ -78,7 +106,10 @@ async fn registered_partner_operation_is_served() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("partner_feed.graphql");
     std::fs::write(&file, PARTNER_DOC).unwrap();
-    let out = cli(&app, &["add", file.to_str().unwrap()]);
+    let out = cli(
+        &app,
+        &["add", file.to_str().unwrap(), "--name", "nhs-trust-feed"],
+    );
     assert!(
         out.status.success(),
         "{}",
@@ -86,12 +117,18 @@ async fn registered_partner_operation_is_served() {
     );
     let hash = String::from_utf8(out.stdout).unwrap().trim().to_owned();
     assert_eq!(hash, operations::hash(PARTNER_DOC));
+    let stored = operations::find(&app.db, &hash).await.unwrap().unwrap();
+    assert_eq!(stored.name.as_deref(), Some("nhs-trust-feed"));
 
     let nhs = (app.demo.nhs_trust, Role::Partner);
     // By hash alone: the registered document runs, through the same guard.
     let gql = post(&app, nhs, by_hash(&hash)).await;
     gql.assert_no_errors();
-    assert!(gql.data()["partnerFeed"]["edges"].is_array(), "{:#}", gql.body);
+    assert!(
+        gql.data()["partnerFeed"]["edges"].is_array(),
+        "{:#}",
+        gql.body
+    );
     // The registered text itself is the same operation.
     post(&app, nhs, json!({ "query": PARTNER_DOC }))
         .await
@@ -112,7 +149,12 @@ async fn registered_operations_still_pass_the_cost_limits() {
     let op = operations::register(&app.db, PARTNER_DOC, "test")
         .await
         .unwrap();
-    let gql = post(&app, (app.demo.nhs_trust, Role::Partner), by_hash(&op.sha256)).await;
+    let gql = post(
+        &app,
+        (app.demo.nhs_trust, Role::Partner),
+        by_hash(&op.sha256),
+    )
+    .await;
     assert_eq!(gql.codes(), vec!["QUERY_TOO_COSTLY"], "{:#}", gql.body);
 }
 
@@ -169,7 +211,12 @@ async fn a_non_dpo_is_refused_the_listing() {
     }
     // Even registered, the listing is no partner's to run.
     let op = operations::register(&app.db, LIST, "test").await.unwrap();
-    let gql = post(&app, (app.demo.nhs_trust, Role::Partner), by_hash(&op.sha256)).await;
+    let gql = post(
+        &app,
+        (app.demo.nhs_trust, Role::Partner),
+        by_hash(&op.sha256),
+    )
+    .await;
     assert_eq!(gql.codes(), vec!["FORBIDDEN"], "{:#}", gql.body);
     assert!(!gql.body.to_string().contains("PartnerFeed"));
 }
@@ -194,7 +241,10 @@ async fn registration_of_an_invalid_document_is_refused_with_bad_user_input() {
     let out = cli(&app, &["add", file.to_str().unwrap()]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("BAD_USER_INPUT") && err.contains("shoeSize"), "{err}");
+    assert!(
+        err.contains("BAD_USER_INPUT") && err.contains("shoeSize"),
+        "{err}"
+    );
     // Nothing was stored.
     assert!(operations::list(&app.db).await.unwrap().is_empty());
 }
