@@ -42,6 +42,8 @@ pub struct Jwks {
 
 #[derive(serde::Deserialize)]
 struct Discovery {
+    /// Must be the configured issuer (OpenID Connect Discovery 1.0, 4.3).
+    issuer: String,
     jwks_uri: String,
 }
 
@@ -162,6 +164,12 @@ impl Jwks {
                 let base = issuer.trim_end_matches('/');
                 let discovery = checked_url(&format!("{base}/.well-known/openid-configuration"))?;
                 let doc: Discovery = self.get_json(discovery).await?;
+                if doc.issuer.trim_end_matches('/') != base {
+                    return Err(AppError::internal(
+                        "oidc discovery",
+                        format!("the document names issuer {:?}, not {base:?}", doc.issuer),
+                    ));
+                }
                 checked_url(&doc.jwks_uri)?
             }
         };

@@ -351,3 +351,21 @@ async fn a_withdrawn_key_is_dropped_by_the_scheduled_refresh() {
         .await
         .assert_no_errors();
 }
+
+#[tokio::test]
+async fn a_discovery_document_naming_another_issuer_is_not_trusted() {
+    let rsa_a = Signer::rsa("rsa-a", RSA_A);
+    let provider = start_provider(vec![rsa_a.jwk()]).await;
+    // The same server under another name: its discovery document announces
+    // `http://127.0.0.1:port`, not the configured `http://localhost:port`.
+    let configured = provider.issuer.replace("127.0.0.1", "localhost");
+    let app = spawn_app_with(|s| {
+        s.jwt.oidc_issuer = Some(configured.clone());
+        s.jwt.jwks_min_refetch_secs = Some(0);
+    })
+    .await;
+    let token = rsa_a.sign(&claims(&configured, app.demo.dpo, json!("dpo")));
+    assert!(refused(&me(&app, &token).await));
+    // Its keys were never taken.
+    assert_eq!(provider.fetches(), 0);
+}
