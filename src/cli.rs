@@ -1,7 +1,9 @@
 //! The command line: `serve`, `token`, `seed`, `migrate`, `admin create`,
 //! `audit verify`, `retention report | purge | rule`, `export-sar`,
-//! `research-extract`, `research-reidentify`, `policy publish | list`.
+//! `research-extract`, `research-reidentify`, `policy publish | list`,
+//! `operations add | list`.
 
+pub mod operations;
 pub mod retention;
 
 use crate::auth::Authenticator;
@@ -97,6 +99,12 @@ pub enum Command {
     Retention {
         #[command(subcommand)]
         command: retention::RetentionCommand,
+    },
+    /// Registered (persisted) operations: the only documents departments,
+    /// university services and partners may run.
+    Operations {
+        #[command(subcommand)]
+        command: operations::OperationsCommand,
     },
     /// Produce the export of a subject access request (`confide-sar/1` JSON),
     /// as the API's `subjectAccessExport` does, audited as an export by the
@@ -660,5 +668,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Operations { command } => operations::run(command).await,
     }
 }

@@ -23,6 +23,18 @@ pub enum AppError {
         cost: u64,
         limit: u64,
     },
+    /// A department, university service or partner sent a document that is
+    /// not a registered operation (or a hash no operation is registered
+    /// under): FORBIDDEN, `reason: OPERATION_NOT_REGISTERED`, before execution.
+    #[error("only registered operations may be run by this caller")]
+    OperationNotRegistered,
+    /// A request that names an operation by hash alone (Apollo's
+    /// `extensions.persistedQuery.sha256Hash`, no query text) when nothing is
+    /// registered under it: `PERSISTED_QUERY_NOT_FOUND` (Apollo's code and
+    /// message, so an Apollo client retries with the text; from an outside
+    /// audience that text is then refused unless registered).
+    #[error("PersistedQueryNotFound")]
+    PersistedQueryNotFound,
     /// A request body that did not arrive in time (HTTP 408).
     #[error("the request body did not arrive in time")]
     TooSlow,
@@ -51,13 +63,14 @@ impl AppError {
     pub fn code(&self) -> &'static str {
         match self {
             AppError::Unauthenticated => "UNAUTHENTICATED",
-            AppError::Forbidden(_) => "FORBIDDEN",
+            AppError::Forbidden(_) | AppError::OperationNotRegistered => "FORBIDDEN",
             AppError::NotFound(_) => "NOT_FOUND",
             AppError::BadUserInput { .. } => "BAD_USER_INPUT",
             AppError::Conflict(_) => "CONFLICT",
             AppError::TooLarge { .. } | AppError::TooSlow => "BAD_USER_INPUT",
             AppError::TooCostly { .. } => "QUERY_TOO_COSTLY",
             AppError::RateLimited { .. } => "RATE_LIMITED",
+            AppError::PersistedQueryNotFound => "PERSISTED_QUERY_NOT_FOUND",
             AppError::Internal { .. } => "INTERNAL",
         }
     }
@@ -66,7 +79,7 @@ impl AppError {
     pub fn http_status(&self) -> u16 {
         match self {
             AppError::Unauthenticated => 401,
-            AppError::Forbidden(_) => 403,
+            AppError::Forbidden(_) | AppError::OperationNotRegistered => 403,
             AppError::NotFound(_) => 404,
             AppError::BadUserInput { .. } => 400,
             AppError::Conflict(_) => 409,
@@ -74,6 +87,9 @@ impl AppError {
             AppError::TooSlow => 408,
             AppError::TooCostly { .. } => 400,
             AppError::RateLimited { .. } => 429,
+            // As Apollo Server: the request is fine, the client should resend
+            // it with the text.
+            AppError::PersistedQueryNotFound => 200,
             AppError::Internal { .. } => 500,
         }
     }
@@ -159,6 +175,9 @@ impl ErrorExtensions for AppError {
             if let AppError::BadUserInput { field, .. } = self {
                 e.set("field", field.as_str());
             }
+            if let AppError::OperationNotRegistered = self {
+                e.set("reason", "OPERATION_NOT_REGISTERED");
+            }
             if let AppError::TooCostly { what, cost, limit } = self {
                 e.set("what", *what);
                 e.set("cost", *cost);
@@ -236,6 +255,27 @@ mod tests {
     fn each_variant_maps_to_its_extensions_code() {
         assert_eq!(code_of(AppError::Unauthenticated), "UNAUTHENTICATED");
         assert_eq!(code_of(AppError::forbidden()), "FORBIDDEN");
+        assert_eq!(code_of(AppError::OperationNotRegistered), "FORBIDDEN");
+        let ext = AppError::OperationNotRegistered
+            .extend()
+            .extensions
+            .unwrap();
+        assert_eq!(
+            ext.get("reason"),
+            Some(&async_graphql::Value::String(
+                "OPERATION_NOT_REGISTERED".into()
+            ))
+        );
+        assert_eq!(AppError::OperationNotRegistered.http_status(), 403);
+        assert_eq!(
+            code_of(AppError::PersistedQueryNotFound),
+            "PERSISTED_QUERY_NOT_FOUND"
+        );
+        assert_eq!(AppError::PersistedQueryNotFound.http_status(), 200);
+        assert_eq!(
+            AppError::PersistedQueryNotFound.to_string(),
+            "PersistedQueryNotFound"
+        );
         assert_eq!(code_of(AppError::NotFound("student")), "NOT_FOUND");
         assert_eq!(
             code_of(AppError::bad_input("email", "bad")),

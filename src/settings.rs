@@ -373,6 +373,51 @@ pub struct JwtSettings {
         env = "CONFIDE_JWT_MAX_LIFETIME_MINUTES"
     )]
     pub max_lifetime_minutes: Option<i64>,
+
+    /// OpenID Connect issuer: its keys are found by discovery
+    /// (`{issuer}/.well-known/openid-configuration` -> `jwks_uri`) and fetched
+    /// as a JWKS (RS256 and ES256 keys). Also the required `iss` unless
+    /// `--jwt-issuer` is set. Takes precedence over the public key and secret.
+    /// `https://` (plain `http://` only to a loopback address).
+    #[arg(long = "oidc-issuer", env = "CONFIDE_OIDC_ISSUER")]
+    pub oidc_issuer: Option<String>,
+
+    /// The JWKS URL, without discovery (takes precedence over discovery).
+    #[arg(long = "jwks-url", env = "CONFIDE_JWKS_URL")]
+    pub jwks_url: Option<String>,
+
+    /// Seconds between scheduled refreshes of the JWKS (default 300).
+    #[arg(long = "jwks-refresh-secs", env = "CONFIDE_JWKS_REFRESH_SECS")]
+    pub jwks_refresh_secs: Option<u64>,
+
+    /// Fewest seconds between two fetches of the JWKS caused by a token whose
+    /// `kid` is unknown (default 30): a flood of bogus `kid`s costs the
+    /// identity provider at most one request per interval.
+    #[arg(long = "jwks-min-refetch-secs", env = "CONFIDE_JWKS_MIN_REFETCH_SECS")]
+    pub jwks_min_refetch_secs: Option<u64>,
+
+    /// The claim carrying the caller's role (default `role`); a dotted path
+    /// reaches into objects (`realm_access.roles`). Its value is a string or
+    /// an array of strings.
+    #[arg(long = "jwt-role-claim", env = "CONFIDE_JWT_ROLE_CLAIM")]
+    pub role_claim: Option<String>,
+
+    /// The provider's role values mapped to Confide's roles,
+    /// `idp_value=confide_role` comma-separated (`staff-counsellor=practitioner,dpo=dpo`).
+    /// Set: only mapped values count, and they must name exactly one role.
+    /// Unset: the claim's value is a Confide role name.
+    #[arg(
+        long = "jwt-role-map",
+        env = "CONFIDE_JWT_ROLE_MAP",
+        value_delimiter = ','
+    )]
+    pub role_map: Vec<String>,
+
+    /// The claim carrying Confide's id of the staff member, student or partner
+    /// organisation (default `sub`). A partner is also found by its
+    /// `idp_subject` (the provider's subject for the organisation).
+    #[arg(long = "jwt-subject-claim", env = "CONFIDE_JWT_SUBJECT_CLAIM")]
+    pub subject_claim: Option<String>,
 }
 
 impl Settings {

@@ -90,6 +90,7 @@ impl Application {
             std::time::Duration::from_secs(settings.policy_poll_secs),
         );
         let auth = Authenticator::from_settings(&settings.jwt)?;
+        auth.start_key_refresh();
         let statistics = settings
             .statistics
             .limits()
@@ -412,6 +413,10 @@ async fn handle(
         }
     };
     let mut operation = None;
+    let request = match registered_operation(&state.db, &caller, request).await {
+        Ok(request) => request,
+        Err(e) => return exit(e, request_id, None),
+    };
     let schema = if caller.role.is_outside() {
         &state.outside_schema
     } else {
@@ -453,6 +458,67 @@ async fn handle(
     let body: GraphQLResponse = response.into();
     let http_response = body.respond_to(&http).map_into_boxed_body();
     (http_response, operation, code)
+}
+
+/// The document a request runs. A request may name a registered operation by
+/// hash (Apollo's `extensions.persistedQuery.sha256Hash`, with or without the
+/// query text; with it, the hash must be the text's): the registered document
+/// is run. Departments, university services and partners run registered
+/// operations only: a document whose text is not registered is refused
+/// (`OperationNotRegistered`) before any parsing or execution. A hash alone
+/// that nothing is registered under is `PersistedQueryNotFound` for everyone.
+/// Staff may send any document (within the cost limits).
+async fn registered_operation(
+    db: &sea_orm::DatabaseConnection,
+    caller: &crate::auth::Caller,
+    mut request: async_graphql::Request,
+) -> Result<async_graphql::Request, AppError> {
+    use crate::service::operations;
+    let named = request
+        .extensions
+        .remove("persistedQuery")
+        .map(|v| match v {
+            async_graphql::Value::Object(map) => match map.get("sha256Hash") {
+                Some(async_graphql::Value::String(h)) => Ok(h.to_ascii_lowercase()),
+                _ => Err(AppError::bad_input(
+                    "persistedQuery",
+                    "must carry a sha256Hash string",
+                )),
+            },
+            _ => Err(AppError::bad_input("persistedQuery", "must be an object")),
+        })
+        .transpose()?;
+    let text = !request.query.trim().is_empty();
+    let hash = match (&named, text) {
+        (Some(h), true) if *h != operations::hash(&request.query) => {
+            return Err(AppError::bad_input(
+                "persistedQuery",
+                "sha256Hash is not the hash of the query",
+            ))
+        }
+        (Some(h), _) => h.clone(),
+        (None, _) if !caller.role.is_outside() => return Ok(request),
+        (None, _) => operations::hash(&request.query),
+    };
+    match operations::find(db, &hash).await? {
+        Some(op) => {
+            tracing::info!(operation = %hash, name = ?op.name, "registered operation");
+            request.query = op.document;
+            Ok(request)
+        }
+        None if !caller.role.is_outside() && text => Ok(request),
+        // A hash alone, registered under nothing: Apollo's answer, so that a
+        // client resends the text (refused below if the caller is an
+        // outside audience and the text is not registered).
+        None if !text => {
+            tracing::info!(operation = %hash, "persisted query not found");
+            Err(AppError::PersistedQueryNotFound)
+        }
+        None => {
+            tracing::info!(operation = %hash, role = caller.role.as_str(), "refused an unregistered operation");
+            Err(AppError::OperationNotRegistered)
+        }
+    }
 }
 
 /// GraphiQL, when enabled: a page whose scripts are exact versions checked by

@@ -16,6 +16,7 @@ pub mod legal_hold;
 pub mod note;
 pub mod partner_organisation;
 pub mod policy_version;
+pub mod registered_operation;
 pub mod research_extract;
 pub mod restriction;
 pub mod retention_rule;

@@ -43,6 +43,7 @@ mod m20261126_000071_create_serious_harm_review;
 mod m20261126_000080_create_statistics_release;
 mod m20261126_000085_create_research_extract;
 mod m20261126_000086_create_statistics_version;
+mod m20261126_000090_create_registered_operation;
 mod m20261126_000100_create_policy_version;
 
 pub struct Migrator;
@@ -92,6 +93,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000080_create_statistics_release::Migration),
             Box::new(m20261126_000085_create_research_extract::Migration),
             Box::new(m20261126_000086_create_statistics_version::Migration),
+            Box::new(m20261126_000090_create_registered_operation::Migration),
             Box::new(m20261126_000100_create_policy_version::Migration),
         ]
     }

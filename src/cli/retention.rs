@@ -48,7 +48,7 @@ pub enum RetentionCommand {
     },
 }
 
-async fn connect(database: &DatabaseSettings) -> anyhow::Result<DatabaseConnection> {
+pub(crate) async fn connect(database: &DatabaseSettings) -> anyhow::Result<DatabaseConnection> {
     let db = crate::db::connect(&database.resolved_url())
         .await
         .map_err(|e| anyhow::anyhow!("{e:?}"))?;

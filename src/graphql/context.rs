@@ -1108,6 +1108,21 @@ impl RequestContext {
             .collect())
     }
 
+    /// The registered operations (the DPO), each decided as the caller's
+    /// OPERATIONS (about no student).
+    pub async fn registered_operations(
+        &self,
+    ) -> AppResult<Vec<Guarded<entity::registered_operation::Model>>> {
+        self.decisions
+            .authorize(Action::ListOperations, Relation::Any)?;
+        let rows = service::operations::list(&self.conn()).await?;
+        let mask = self.decisions.mask(Facts::base(Relation::Any));
+        Ok(rows
+            .into_iter()
+            .map(|r| Guarded::new(Arc::new(r), mask.clone(), None))
+            .collect())
+    }
+
     /// The caller's own erasure requests (a student), under their own mask.
     pub async fn my_erasure_requests(
         &self,

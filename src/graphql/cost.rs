@@ -96,6 +96,7 @@ const LISTS: &[&str] = &[
     "margins",
     "recipients",
     "retentionDue",
+    "registeredOperations",
     "myErasureRequests",
     "erasureRequests",
     "subjectAccessRequests",

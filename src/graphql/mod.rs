@@ -45,6 +45,7 @@ mod monitoring;
 mod mutation;
 mod node;
 mod note;
+pub mod operations;
 mod pagination;
 mod partner_feed;
 mod query;
@@ -93,6 +94,7 @@ pub struct QueryRoot(
     sar::SubjectAccessQuery,
     research::ResearchQuery,
     monitoring::MonitoringQuery,
+    operations::OperationsQuery,
 );
 
 /// The mutation root.

@@ -50,6 +50,7 @@ record!(
     entity::erasure_request::Model,
     entity::subject_access_request::Model,
     entity::serious_harm_review::Model,
+    entity::registered_operation::Model,
     Caller,
 );
 

@@ -89,6 +89,9 @@ text_enum!(
         /// The monitoring view: waiting times, caseloads, open risk
         /// exceptions and overdue reviews (service leads, the DPO).
         Monitoring => "MONITORING",
+        /// The registered (persisted) operations outside audiences may run,
+        /// and the data categories each can return (the DPO).
+        Operations => "OPERATIONS",
     }
 );
 
@@ -151,7 +154,7 @@ impl FieldClass {
             | FieldClass::Retention
             | FieldClass::ErasureRequests => None,
             FieldClass::SubjectAccess | FieldClass::ResearchExtract => None,
-            FieldClass::Monitoring => None,
+            FieldClass::Monitoring | FieldClass::Operations => None,
         }
     }
 
@@ -187,7 +190,7 @@ impl FieldClass {
             | FieldClass::Retention
             | FieldClass::ErasureRequests => false,
             FieldClass::SubjectAccess | FieldClass::ResearchExtract => false,
-            FieldClass::Monitoring => false,
+            FieldClass::Monitoring | FieldClass::Operations => false,
         }
     }
 }
@@ -312,6 +315,8 @@ text_enum!(
         RestrictProcessing => "restrict_processing",
         /// Read the retention schedule: what is due for destruction (the DPO).
         ReadRetention => "read_retention",
+        /// List the registered operations and what each can return (the DPO).
+        ListOperations => "list_operations",
         /// Place and lift a legal hold on a student's records (the DPO).
         PlaceLegalHold => "place_legal_hold",
         /// Request erasure of a student's records (the student themself; the

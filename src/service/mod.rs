@@ -16,6 +16,7 @@ pub mod lawful_bases;
 pub mod legal;
 pub mod legal_holds;
 pub mod notes;
+pub mod operations;
 pub mod partner_feed;
 pub mod restrictions;
 pub mod retention;

@@ -199,7 +199,23 @@ impl TestApp {
         .expect("encode")
     }
 
+    /// Posts a request. Every document sent is first registered (as an
+    /// operator would with `confide operations add`), so that departments,
+    /// university services and partners may run it; a document registration
+    /// refuses (invalid, introspection) stays unregistered.
+    /// [`TestApp::post_unregistered`] sends without registering.
+    /// Posts a request. A document sent by an outside audience (department,
+    /// university service, partner) is registered first, as an operator would
+    /// register an integration's operations; staff documents are not.
     pub async fn post_raw(&self, authorization: Option<&str>, body: Value) -> Gql {
+        if let (Some(query), true) = (body["query"].as_str(), sent_by_outside(authorization)) {
+            let _ = confide::service::operations::register(&self.db, query, "test").await;
+        }
+        self.post_unregistered(authorization, body).await
+    }
+
+    /// Posts a request as it is, registering nothing.
+    pub async fn post_unregistered(&self, authorization: Option<&str>, body: Value) -> Gql {
         let mut request = self
             .client
             .post(format!("{}/graphql", self.address))
@@ -280,4 +296,26 @@ impl TestApp {
 
 pub fn id(uuid: uuid::Uuid) -> String {
     uuid.to_string()
+}
+
+/// Whether a bearer token's `role` claim names an outside audience (read
+/// from the payload without verifying: the server verifies).
+fn sent_by_outside(authorization: Option<&str>) -> bool {
+    use base64::Engine;
+    let Some(token) = authorization.and_then(|a| a.strip_prefix("Bearer ")) else {
+        return false;
+    };
+    let Some(payload) = token.split('.').nth(1) else {
+        return false;
+    };
+    let Ok(bytes) = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload) else {
+        return false;
+    };
+    let Ok(claims) = serde_json::from_slice::<Value>(&bytes) else {
+        return false;
+    };
+    claims["role"]
+        .as_str()
+        .and_then(Role::parse)
+        .is_some_and(Role::is_outside)
 }

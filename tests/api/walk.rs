@@ -514,6 +514,10 @@ async fn seed(app: &TestApp) -> Fixture {
         .unwrap()
         .unwrap()
         .id;
+    // A registered operation, for `registeredOperations` to return.
+    confide::service::operations::register(&app.db, "query Walk { me { id } }", "walk")
+        .await
+        .unwrap();
     Fixture {
         sar_open: sars[0],
         sar_final: sars[1],
@@ -679,6 +683,7 @@ fn arguments(app: &TestApp, f: &Fixture, role: Role, n: usize) -> BTreeMap<&'sta
     );
     a.insert("researchExtract", String::new());
     a.insert("retentionDue", "(asOf: \"2100-01-01\")".to_owned());
+    a.insert("registeredOperations", String::new());
     a.insert("myErasureRequests", String::new());
     a.insert("erasureRequests", "(openOnly: false)".to_owned());
     a.insert(
@@ -1237,6 +1242,7 @@ async fn walk(fields: &str) {
                 "emergencyReviews",
                 "emergencyAccessReviews",
                 "retentionDue",
+                "registeredOperations",
                 "myErasureRequests",
                 "erasureRequests",
             ]
