@@ -304,12 +304,7 @@ pub async fn publish_policy(
 ) -> anyhow::Result<crate::policy::live::Published> {
     let text = std::fs::read_to_string(file)
         .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
-    let db = crate::db::connect(url)
-        .await
-        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
-    crate::db::migrate(&db)
-        .await
-        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let db = connect_migrated(url).await?;
     let by = by
         .map(str::to_owned)
         .or_else(|| std::env::var("USER").ok())
@@ -371,12 +366,7 @@ pub async fn create_admin(url: &str, name: &str, email: &str) -> anyhow::Result<
     let name =
         crate::domain::required_text("--name", name, 200).map_err(|e| anyhow::anyhow!("{e}"))?;
     let email = crate::domain::email("--email", email).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let db = crate::db::connect(url)
-        .await
-        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
-    crate::db::migrate(&db)
-        .await
-        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let db = connect_migrated(url).await?;
     // A writer from the start (SQLite: `BEGIN IMMEDIATE`): it extends the
     // audit chain.
     let txn = db
@@ -466,12 +456,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             students,
             seed,
         } => {
-            let db = crate::db::connect(&database.resolved_url())
-                .await
-                .map_err(|e| anyhow::anyhow!("{e:?}"))?;
-            crate::db::migrate(&db)
-                .await
-                .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+            let db = connect_migrated(&database.resolved_url()).await?;
             let started = std::time::Instant::now();
             let summary = crate::seed::run(
                 &db,
@@ -505,12 +490,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Migrate { database } => {
-            let db = crate::db::connect(&database.resolved_url())
-                .await
-                .map_err(|e| anyhow::anyhow!("{e:?}"))?;
-            crate::db::migrate(&db)
-                .await
-                .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+            connect_migrated(&database.resolved_url()).await?;
             println!("migrations applied");
             Ok(())
         }
@@ -670,4 +650,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Operations { command } => operations::run(command).await,
     }
+}
+
+/// Connects to the database and applies every pending migration.
+pub(crate) async fn connect_migrated(url: &str) -> anyhow::Result<sea_orm::DatabaseConnection> {
+    let db = crate::db::connect(url)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    crate::db::migrate(&db)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    Ok(db)
 }

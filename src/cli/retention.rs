@@ -49,13 +49,7 @@ pub enum RetentionCommand {
 }
 
 pub(crate) async fn connect(database: &DatabaseSettings) -> anyhow::Result<DatabaseConnection> {
-    let db = crate::db::connect(&database.resolved_url())
-        .await
-        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
-    crate::db::migrate(&db)
-        .await
-        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
-    Ok(db)
+    super::connect_migrated(&database.resolved_url()).await
 }
 
 fn today() -> NaiveDate {

@@ -326,6 +326,18 @@ pub async fn execute_named(
     response
 }
 
+/// The answer to a request refused by its cost, before anything runs (counted).
+fn too_costly(refused: cost::TooCostly) -> Response {
+    crate::telemetry::cost_refused(refused.what);
+    Response::from_errors(vec![crate::error::server_error(&AppError::TooCostly {
+        what: refused.what,
+        cost: refused.cost,
+        limit: refused.limit,
+    })])
+}
+
+/// [`execute_named`] without the policy version (added to every answer,
+/// early refusals included, by its caller).
 #[allow(clippy::too_many_arguments)]
 async fn execute_inner(
     schema: &ConfideSchema,
@@ -342,12 +354,7 @@ async fn execute_inner(
     // The cost of the request, computed before anything runs (and before
     // async-graphql's validation, which expands fragments without memoising).
     if let Err(refused) = cost::check_size(&request.query, limits.cost) {
-        crate::telemetry::cost_refused(refused.what);
-        return Response::from_errors(vec![crate::error::server_error(&AppError::TooCostly {
-            what: refused.what,
-            cost: refused.cost,
-            limit: refused.limit,
-        })]);
+        return too_costly(refused);
     }
     if let Ok(doc) = async_graphql::parser::parse_query(&request.query) {
         let searches = request.query.matches("noteContains").count()
@@ -368,12 +375,7 @@ async fn execute_inner(
                 limit = refused.limit,
                 "refused a costly request"
             );
-            crate::telemetry::cost_refused(refused.what);
-            return Response::from_errors(vec![crate::error::server_error(&AppError::TooCostly {
-                what: refused.what,
-                cost: refused.cost,
-                limit: refused.limit,
-            })]);
+            return too_costly(refused);
         }
         if operation.is_none() {
             if let async_graphql::parser::types::DocumentOperations::Multiple(ops) = &doc.operations

@@ -59,10 +59,35 @@ pub async fn spawn_app() -> TestApp {
 
 pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     let (url, dir) = fresh_database().await;
-    let db_url = url.clone();
-    let mut settings = Settings::new(&url, SECRET);
+    start(url, configure, None, dir).await
+}
+
+impl TestApp {
+    /// A second server (another instance behind the same load balancer) over
+    /// this app's database: its own process state, the same data. It migrates
+    /// at start like any instance (nothing is pending) and seeds nothing.
+    pub async fn another_instance(&self, configure: impl FnOnce(&mut Settings)) -> TestApp {
+        start(
+            self.db_url.clone(),
+            configure,
+            Some(self.demo.clone()),
+            None,
+        )
+        .await
+    }
+}
+
+/// Builds and starts a server over `db_url` with the tests' settings (cost in
+/// responses, no feed settling time; one test sets it), then `configure`'s;
+/// seeds the demo data unless it is given (a database already seeded).
+async fn start(
+    db_url: String,
+    configure: impl FnOnce(&mut Settings),
+    demo: Option<Demo>,
+    dir: Option<tempfile::TempDir>,
+) -> TestApp {
+    let mut settings = Settings::new(&db_url, SECRET);
     settings.report_cost = true;
-    // Tests read the feed right after writing: no settling time (one test sets it).
     settings.feed_settle_secs = 0;
     configure(&mut settings);
     let app = Application::build(settings).await.expect("build app");
@@ -71,7 +96,10 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
         .admin_port()
         .map(|port| format!("http://127.0.0.1:{port}"));
     let db = app.state().db.clone();
-    let demo = confide::demo::seed(&db).await.expect("seed demo data");
+    let demo = match demo {
+        Some(demo) => demo,
+        None => confide::demo::seed(&db).await.expect("seed demo data"),
+    };
     tokio::spawn(app.run_until_stopped());
     let auth = Authenticator::from_settings(&JwtSettings {
         secret: Some(SECRET.to_owned()),
@@ -87,39 +115,6 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
         demo,
         auth,
         _dir: dir,
-    }
-}
-
-impl TestApp {
-    /// A second server (another instance behind the same load balancer) over
-    /// this app's database: its own process state, the same data. It migrates
-    /// at start like any instance (nothing is pending) and seeds nothing.
-    pub async fn another_instance(&self, configure: impl FnOnce(&mut Settings)) -> TestApp {
-        let mut settings = Settings::new(&self.db_url, SECRET);
-        settings.report_cost = true;
-        settings.feed_settle_secs = 0;
-        configure(&mut settings);
-        let app = Application::build(settings).await.expect("build app");
-        let port = app.port();
-        let admin_address = app
-            .admin_port()
-            .map(|port| format!("http://127.0.0.1:{port}"));
-        let db = app.state().db.clone();
-        tokio::spawn(app.run_until_stopped());
-        TestApp {
-            address: format!("http://127.0.0.1:{port}"),
-            admin_address,
-            db_url: self.db_url.clone(),
-            client: reqwest::Client::new(),
-            db,
-            demo: self.demo.clone(),
-            auth: Authenticator::from_settings(&JwtSettings {
-                secret: Some(SECRET.to_owned()),
-                ..JwtSettings::default()
-            })
-            .expect("authenticator"),
-            _dir: None,
-        }
     }
 }
 
