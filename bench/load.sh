@@ -89,11 +89,22 @@ if [ "$soak" -gt 0 ]; then
   echo "== soak: ${soak} min at a steady rate (4 connections, ${SOAK_DELAY_MS:-20} ms between requests)"
   (BODY_FILE=bench/q2.json TOKEN="$token" DELAY_MS="${SOAK_DELAY_MS:-20}" wrk -t1 -c4 -d"${soak}m" -s bench/post.lua "http://127.0.0.1:$port/graphql" | grep RESULT) &
   wrk_pid=$!
+  # With confide's RSS: its connections to PostgreSQL (the pool's size), to
+  # tell a pool refill from growth.
+  pool() {
+    if [ "$backend" = postgres ]; then
+      psql "$url" -Atc "select count(*) from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()" 2>/dev/null || echo "?"
+    else
+      echo "n/a"
+    fi
+  }
   for i in $(seq 0 $((soak * 2))); do
-    echo "soak t=$((i * 30))s rss_kb=$(grep VmRSS /proc/$server/status | awk '{print $2}')"
+    echo "soak t=$((i * 30))s rss_kb=$(grep VmRSS /proc/$server/status | awk '{print $2}') db_connections=$(pool)"
     sleep 30
   done
   wait $wrk_pid
-  sleep 10
-  echo "soak done, idle: rss_kb=$(grep VmRSS /proc/$server/status | awk '{print $2}')"
+  for i in $(seq 1 "${IDLE_SAMPLES:-1}"); do
+    sleep 10
+    echo "soak done, idle $((i * 10))s: rss_kb=$(grep VmRSS /proc/$server/status | awk '{print $2}') db_connections=$(pool)"
+  done
 fi

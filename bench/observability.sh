@@ -35,9 +35,11 @@ trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done' EXIT
 python3 bench/otlp_sink.py $sink_port & pids+=($!)
 CONFIDE_LOG=warn CONFIDE_JWT_SECRET="$secret" $bin serve --database-url "$url" \
   --bind "127.0.0.1:$off_port" >/dev/null 2>&1 & pids+=($!)
+off_pid=$!
 CONFIDE_LOG=warn CONFIDE_JWT_SECRET="$secret" $bin serve --database-url "$url" \
   --bind "127.0.0.1:$on_port" --admin-bind "127.0.0.1:$admin_port" \
   --otlp-endpoint "http://127.0.0.1:$sink_port" >/dev/null 2>&1 & pids+=($!)
+on_pid=$!
 for port in $off_port $on_port; do
   for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.3; done
 done
@@ -45,17 +47,28 @@ token=$(CONFIDE_JWT_SECRET="$secret" $bin token --sub "$practitioner" --role pra
 # Prometheus' scrape, every second while the "on" server is measured.
 ( while true; do curl -s "http://127.0.0.1:$admin_port/metrics" >/dev/null; sleep 1; done ) & pids+=($!)
 
-run() { # port duration
-  BODY_FILE=bench/q2.json TOKEN="$token" wrk -t2 -c"$conns" -d"$2" --latency -s bench/post.lua \
-    "http://127.0.0.1:$1/graphql" | grep RESULT
+# CPU ticks (user + system) of a process, and the clock's ticks per second.
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+hz=$(getconf CLK_TCK)
+run() { # port duration [pid: also print its CPU ms per request]
+  local before after out requests
+  [ -n "${3:-}" ] && before=$(ticks "$3")
+  out=$(BODY_FILE=bench/q2.json TOKEN="$token" wrk -t2 -c"$conns" -d"$2" --latency -s bench/post.lua \
+    "http://127.0.0.1:$1/graphql" | grep RESULT)
+  if [ -n "${3:-}" ]; then
+    after=$(ticks "$3")
+    requests=$(echo "$out" | sed -n 's/.*requests=\([0-9]*\).*/\1/p')
+    out="$out cpu_ms_per_req=$(awk -v t=$((after - before)) -v n="$requests" -v hz="$hz" 'BEGIN { printf "%.3f", t * 1000 / hz / n }')"
+  fi
+  echo "$out"
 }
 echo "== warm-up 5 s each (not reported)"
 run $off_port 5s >/dev/null; run $on_port 5s >/dev/null
 for r in $(seq 1 "$rounds"); do
   if [ $((r % 2)) -eq 1 ]; then order="off on"; else order="on off"; fi
   for mode in $order; do
-    if [ "$mode" = off ]; then port=$off_port; else port=$on_port; fi
-    echo "round=$r mode=$mode $(run $port "$duration")"
+    if [ "$mode" = off ]; then port=$off_port; pid=$off_pid; else port=$on_port; pid=$on_pid; fi
+    echo "round=$r mode=$mode $(run $port "$duration" $pid)"
   done
 done
 echo "== spans exported: $(curl -s "http://127.0.0.1:$admin_port/metrics" | grep -c '^confide_' ) metric samples; sink received posts"

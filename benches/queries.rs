@@ -15,9 +15,11 @@ use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 use std::sync::Arc;
 use std::time::Duration;
 
-// The same allocator as the server binary.
+// The same allocator as the server binary, counting allocations (printed per
+// query before its timings: the heap allocations of one request).
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: stats_alloc::StatsAlloc<mimalloc::MiMalloc> =
+    stats_alloc::StatsAlloc::new(mimalloc::MiMalloc);
 
 struct Setup {
     db: DatabaseConnection,
@@ -28,6 +30,8 @@ struct Setup {
     other: Caller,
     partner: Caller,
     case_id: uuid::Uuid,
+    /// One server's limits (and so one audit batcher) for every request.
+    limits: Limits,
     _dir: tempfile::TempDir,
 }
 
@@ -111,6 +115,19 @@ async fn setup() -> Setup {
         other,
         partner,
         case_id,
+        limits: Limits {
+            max_page_size: 100,
+            cost: confide::graphql::cost::CostLimits::default(),
+            services: std::sync::Arc::new(vec!["counselling".to_owned()]),
+            feed_settle: chrono::Duration::zero(),
+            emergency_review_working_days: 2,
+            break_glass_max_minutes: 60,
+            risk_exception_max_hours: 168,
+            statistics: Default::default(),
+            research: Default::default(),
+            population: Default::default(),
+            audit: Default::default(),
+        },
         _dir: dir,
     }
 }
@@ -146,18 +163,7 @@ async fn run(
         s.db.clone(),
         policy.clone(),
         caller.clone(),
-        Limits {
-            max_page_size: 100,
-            cost: confide::graphql::cost::CostLimits::default(),
-            services: std::sync::Arc::new(vec!["counselling".to_owned()]),
-            feed_settle: chrono::Duration::zero(),
-            emergency_review_working_days: 2,
-            break_glass_max_minutes: 60,
-            risk_exception_max_hours: 168,
-            statistics: Default::default(),
-            research: Default::default(),
-            population: Default::default(),
-        },
+        s.limits.clone(),
         false,
         uuid::Uuid::now_v7(),
         request,
@@ -210,6 +216,16 @@ fn benches(c: &mut Criterion) {
         ),
     ];
     for (name, caller, query, vars) in cases {
+        rt.block_on(run(&s, &s.shipped, caller, query, vars.clone()));
+        let region = stats_alloc::Region::new(&GLOBAL);
+        rt.block_on(run(&s, &s.shipped, caller, query, vars.clone()));
+        let used = region.change();
+        println!(
+            "{name}: {} allocations ({} reallocations), {} KiB allocated per request (guarded)",
+            used.allocations,
+            used.reallocations,
+            used.bytes_allocated / 1024
+        );
         let mut group = c.benchmark_group(name);
         group
             .sample_size(30)

@@ -94,6 +94,7 @@ async fn setup() -> Setup {
             statistics: Default::default(),
             research: Default::default(),
             population: Default::default(),
+            audit: Default::default(),
         },
         _dir: dir,
     }

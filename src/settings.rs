@@ -333,6 +333,17 @@ pub struct DatabaseSettings {
     /// SQLite: how long a writer waits for another writer's lock, in ms (5000).
     #[arg(long, env = "CONFIDE_SQLITE_BUSY_TIMEOUT_MS")]
     pub busy_timeout_ms: Option<u64>,
+
+    /// PostgreSQL transport when the URL names no `sslmode`: `auto` (no TLS
+    /// to a server on this host, TLS required to any other), `require`,
+    /// `prefer`, or `disable` (refused for a server on another host).
+    #[arg(
+        long = "database-tls",
+        env = "CONFIDE_DATABASE_TLS",
+        value_enum,
+        default_value_t
+    )]
+    pub tls: crate::db::DatabaseTls,
 }
 
 impl DatabaseSettings {
@@ -429,6 +440,7 @@ impl Settings {
                 url: Some(database_url.to_owned()),
                 statement_timeout_secs: None,
                 busy_timeout_ms: None,
+                tls: crate::db::DatabaseTls::Auto,
             },
             jwt: JwtSettings {
                 secret: Some(jwt_secret.to_owned()),

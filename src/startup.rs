@@ -68,6 +68,7 @@ impl Application {
                 .busy_timeout_ms
                 .map(std::time::Duration::from_millis)
                 .unwrap_or(defaults.busy_timeout),
+            tls: settings.database.tls,
         };
         let db = db::connect_with(&settings.database.resolved_url(), options).await?;
         if settings.no_migrate {
@@ -140,6 +141,7 @@ impl Application {
                 statistics: Arc::new(statistics),
                 research: crate::research::Config::from_settings(&settings.research)?,
                 population: Default::default(),
+                audit: Default::default(),
             },
             report_cost: settings.report_cost,
             rate_limits,

@@ -1,12 +1,10 @@
 //! Turns a request's field outcomes into audit records.
 
 use crate::auth::Caller;
-use crate::error::AppResult;
 use crate::policy::access::StudentAccess;
 use crate::policy::guarded::Releases;
 use crate::policy::{ClassSet, FieldClass, Write};
-use crate::service::audit::{self, class_names, Event};
-use sea_orm::ConnectionTrait;
+use crate::service::audit::{class_names, Event};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use uuid::Uuid;
@@ -16,17 +14,15 @@ use uuid::Uuid;
 /// (consent or risk exception ids) and which classes of which record (`detail`:
 /// `{"records": {"student": [...], "case:<id>": [...]}}`), and what was redacted
 /// or denied.
-pub async fn record_request(
-    db: &impl ConnectionTrait,
+pub fn request_events(
     caller: &Caller,
-    origin: audit::Origin<'_>,
     access: &HashMap<Uuid, Arc<StudentAccess>>,
     grants: &HashMap<Uuid, Uuid>,
     releases: Releases,
     writes: Vec<Write>,
-) -> AppResult<()> {
+) -> Vec<Event> {
     if releases.is_empty() && writes.is_empty() {
-        return Ok(());
+        return Vec::new();
     }
     let outside = caller.role.is_outside();
     let role_basis = format!("role:{}", caller.role.as_str());
@@ -87,9 +83,9 @@ pub async fn record_request(
         basis: Some(role_basis.clone()),
         detail: Some(serde_json::json!({ "record": w.record }).to_string()),
     });
-    let events =
-        written
-            .chain(merged.into_iter().map(
+    written
+        .chain(
+            merged.into_iter().map(
                 |((student, action, outcome, basis), (bits, records))| Event {
                     student_id: Some(student),
                     action,
@@ -104,9 +100,9 @@ pub async fn record_request(
                         serde_json::json!({ "records": records }).to_string()
                     }),
                 },
-            ))
-            .collect();
-    audit::write(db, caller, origin, events).await
+            ),
+        )
+        .collect()
 }
 
 /// One record of the audit trail. Every field but the id is category AUDIT_TRAIL.

@@ -146,8 +146,8 @@ pub struct CaseGroup {
     students: HashMap<Uuid, Arc<student::Model>>,
     student_group: OnceLock<Arc<StudentGroup>>,
     notes: OnceCell<ByParent<note::Model>>,
-    note_authors: OnceCell<HashMap<Uuid, Arc<staff::Model>>>,
-    assignees: OnceCell<HashMap<Uuid, Arc<staff::Model>>>,
+    /// The cases' assignees and their notes' authors (one statement for both).
+    staff: OnceCell<HashMap<Uuid, Arc<staff::Model>>>,
     third_party: OnceCell<ByParent<third_party_entry::Model>>,
 }
 
@@ -166,8 +166,7 @@ impl CaseGroup {
             students,
             student_group: cell,
             notes: OnceCell::new(),
-            note_authors: OnceCell::new(),
-            assignees: OnceCell::new(),
+            staff: OnceCell::new(),
             third_party: OnceCell::new(),
         })
     }
@@ -178,6 +177,22 @@ impl CaseGroup {
 
     fn student_of(&self, case_id: Uuid) -> Option<Uuid> {
         self.cases.get(&case_id).map(|c| c.student_id)
+    }
+
+    /// The staff the cases name (assignees and note authors), loaded once.
+    /// Only an id that came out of a decision is ever looked up in it.
+    async fn staff(
+        &self,
+        db: &impl sea_orm::ConnectionTrait,
+    ) -> AppResult<&HashMap<Uuid, Arc<staff::Model>>> {
+        self.staff
+            .get_or_try_init(|| async {
+                let assignees = self.cases.values().filter_map(|c| c.assigned_to);
+                Ok::<_, AppError>(arcs(
+                    service::cases::staff_of_cases(db, &self.ids(), assignees).await?,
+                ))
+            })
+            .await
     }
 }
 
@@ -307,27 +322,26 @@ impl RequestContext {
             Err(poisoned) => std::mem::take(&mut *poisoned.into_inner()),
         };
         let grants: HashMap<Uuid, Uuid> = used.iter().map(|(case, g)| (*case, g.id)).collect();
-        // The audit records extend the hash chain, whose head must stay locked
-        // until they commit: a request that only read writes them in a write
-        // transaction of its own.
-        let db = if releases.is_empty() && writes.is_empty() {
-            self.conn()
-        } else {
-            DatabaseExecutor::Transaction(self.write_txn().await?)
+        let read_only = writes.is_empty() && self.txn.get().is_none();
+        let events =
+            super::audit::request_events(self.caller(), &access, &grants, releases, writes);
+        let origin = crate::service::audit::Origin {
+            request_id: Some(self.request_id),
+            policy_version: Some(self.decisions.policy_version()),
         };
-        super::audit::record_request(
-            &db,
-            self.caller(),
-            crate::service::audit::Origin {
-                request_id: Some(self.request_id),
-                policy_version: Some(self.decisions.policy_version()),
-            },
-            &access,
-            &grants,
-            releases,
-            writes,
-        )
-        .await?;
+        if read_only {
+            // Written with the records of the requests finishing alongside
+            // it, in one transaction, before this request answers.
+            self.limits
+                .audit
+                .write(&self.db, self.caller(), origin, events)
+                .await?;
+        } else if !events.is_empty() {
+            // With the request's writes: the records extend the hash chain,
+            // whose head stays locked until they commit together.
+            let txn = self.write_txn().await?;
+            crate::service::audit::write(txn, self.caller(), origin, events).await?;
+        }
         let finished = Finished {
             redactions: self.take_redactions(),
             evaluations: self.decisions.evaluations(),
@@ -843,13 +857,7 @@ impl RequestContext {
         case: &Guarded<support_case::Model>,
         staff_id: Uuid,
     ) -> AppResult<Option<Guarded<staff::Model>>> {
-        let staff = group
-            .assignees
-            .get_or_try_init(|| async {
-                let ids = group.cases.values().filter_map(|c| c.assigned_to);
-                Ok::<_, AppError>(arcs(service::cases::staff_by_ids(&self.conn(), ids).await?))
-            })
-            .await?;
+        let staff = group.staff(&self.conn()).await?;
         Ok(staff.get(&staff_id).map(|s| case.part(s.clone())))
     }
 
@@ -860,16 +868,10 @@ impl RequestContext {
         note: &Guarded<note::Model>,
         author_id: Uuid,
     ) -> AppResult<Option<Guarded<staff::Model>>> {
-        let Some(notes) = group.notes.get() else {
+        if group.notes.get().is_none() {
             return Ok(None);
-        };
-        let staff = group
-            .note_authors
-            .get_or_try_init(|| async {
-                let ids = notes.values().flatten().map(|n| n.author_id);
-                Ok::<_, AppError>(arcs(service::cases::staff_by_ids(&self.conn(), ids).await?))
-            })
-            .await?;
+        }
+        let staff = group.staff(&self.conn()).await?;
         Ok(staff.get(&author_id).map(|s| note.part(s.clone())))
     }
 

@@ -175,6 +175,8 @@ pub struct Limits {
     pub statistics: Arc<crate::statistics::StatisticsLimits>,
     /// The statistics population last read (shared by the server's requests).
     pub population: crate::statistics::population::PopulationCache,
+    /// Writes the audit records of read-only requests in batches (one per server).
+    pub audit: crate::service::audit::AuditBatcher,
     /// The research extract's k and pseudonym key.
     pub research: crate::research::Config,
 }

@@ -361,9 +361,9 @@ impl Mask {
     pub fn outcome(&self, class: FieldClass) -> Outcome {
         *self.cells[class.index()].get_or_init(|| {
             self.evaluations.fetch_add(1, Ordering::Relaxed);
-            let outcome =
-                self.policy
-                    .evaluate(self.role, self.facts.relation_for(class), class.as_str());
+            let outcome = self
+                .policy
+                .decide(self.role, self.facts.relation_for(class), class);
             crate::telemetry::decision(outcome);
             outcome
         })

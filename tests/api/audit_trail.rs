@@ -103,6 +103,50 @@ async fn twenty_parallel_reads_by_a_practitioner_extend_one_unforked_chain() {
     assert_eq!(line, format!("audit chain verified: {after} records"));
 }
 
+/// Reads finishing together have their records written in one transaction
+/// (the audit batcher): each request's records stay one unbroken run of the
+/// chain, under its own request id, as if written alone.
+#[tokio::test]
+async fn reads_written_together_keep_each_requests_records_consecutive_in_the_chain() {
+    let app = spawn_app().await;
+    let reads = (0..30).map(|_| {
+        app.as_caller(
+            app.demo.counsellor,
+            Role::Practitioner,
+            "{ supportCases(first: 5) { edges { node { id student { name } } } } }",
+            json!({}),
+        )
+    });
+    for body in futures_util::future::join_all(reads).await {
+        body.assert_no_errors();
+    }
+    let rows = entity::audit_event::Entity::find()
+        .order_by_asc(entity::audit_event::Column::Seq)
+        .all(&app.db)
+        .await
+        .expect("audit rows");
+    let mut finished = std::collections::HashSet::new();
+    let mut current: Option<uuid::Uuid> = None;
+    // Records with no request (the demo data's own) are not requests' runs.
+    for request in rows.iter().filter_map(|r| r.request_id) {
+        if current != Some(request) {
+            finished.extend(current);
+            assert!(
+                !finished.contains(&request),
+                "the records of request {request} are split in the chain"
+            );
+            current = Some(request);
+        }
+    }
+    finished.extend(current);
+    assert!(finished.len() >= 30, "{} requests recorded", finished.len());
+    let records = u64::try_from(rows.len()).expect("count");
+    assert_eq!(
+        audit::verify(&app.db).await.expect("verify"),
+        Verification::Verified { records }
+    );
+}
+
 #[tokio::test]
 async fn an_audit_record_edited_directly_in_the_database_is_found_by_audit_verify_at_its_seq() {
     let app = spawn_app().await;

@@ -193,6 +193,7 @@ async fn schema_execution_applies_the_same_guard_as_http() {
             statistics: Default::default(),
             research: Default::default(),
             population: Default::default(),
+            audit: Default::default(),
         },
         false,
         uuid::Uuid::now_v7(),
