@@ -408,7 +408,9 @@ async fn the_feed_says_when_access_expired_was_revoked_or_narrowed() {
         json!([]),
     )
     .await;
-    let expires = (chrono::Utc::now() + chrono::Duration::milliseconds(2000)).to_rfc3339();
+    // Long enough for the first sync to come before it under a loaded CI
+    // machine (2 s was not: the consent had expired before the first sync).
+    let expires = (chrono::Utc::now() + chrono::Duration::milliseconds(5000)).to_rfc3339();
     consent_id(
         &record_consent(
             &app,
@@ -436,7 +438,9 @@ async fn the_feed_says_when_access_expired_was_revoked_or_narrowed() {
     )
     .await;
     withdraw(&app, &wide).await;
-    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    let left = chrono::DateTime::parse_from_rfc3339(&expires).unwrap() - chrono::Utc::now();
+    tokio::time::sleep(left.to_std().unwrap_or_default() + std::time::Duration::from_millis(100))
+        .await;
     let (next, _) = sync(&app, Some(&until), async || {}).await;
     assert_eq!(
         ids_of(&next),
