@@ -168,11 +168,26 @@ fn benches(c: &mut Criterion) {
             .measurement_time(Duration::from_secs(8))
             .warm_up_time(Duration::from_secs(2));
         // "guarded": the population as the server keeps it between writes;
-        // "after a write": the statistics version moves before each query
-        // (as any write to a case, a department or a note's labels does), so
-        // every query reads the population from the database.
+        // "after a write": one case's risk level changes before each query
+        // (the triggers record the case), so every query reads that case
+        // again and builds the population from the one it kept;
+        // "after a bump": the statistics version moves with no change row
+        // (as after a delete, or many changes), so every query reads the
+        // whole population from the database.
         group.bench_function("guarded", |b| b.to_async(&rt).iter(|| run(&s, &query)));
         group.bench_function("after a write", |b| {
+            b.to_async(&rt).iter(|| async {
+                s.db.execute_unprepared(
+                    "UPDATE support_case SET risk_level = \
+                     CASE WHEN risk_level = 'low' THEN 'medium' ELSE 'low' END \
+                     WHERE id = (SELECT MIN(id) FROM support_case)",
+                )
+                .await
+                .unwrap();
+                run(&s, &query).await
+            })
+        });
+        group.bench_function("after a bump", |b| {
             b.to_async(&rt).iter(|| async {
                 s.db.execute_unprepared(
                     "UPDATE statistics_version SET version = version + 1 WHERE id = 1",

@@ -45,6 +45,7 @@ mod m20261126_000085_create_research_extract;
 mod m20261126_000086_create_statistics_version;
 mod m20261126_000090_create_registered_operation;
 mod m20261126_000100_create_policy_version;
+mod m20261126_000110_create_statistics_change;
 
 pub struct Migrator;
 
@@ -95,6 +96,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000086_create_statistics_version::Migration),
             Box::new(m20261126_000090_create_registered_operation::Migration),
             Box::new(m20261126_000100_create_policy_version::Migration),
+            Box::new(m20261126_000110_create_statistics_change::Migration),
         ]
     }
 }

@@ -854,3 +854,282 @@ async fn a_label_changed_after_a_query_is_counted_by_the_next() {
         "no case has FAMILY any more: {cells:?}"
     );
 }
+
+/// The ids of the cases of a department's students (a status, if given).
+async fn case_ids(app: &TestApp, dept: &str, status: &str) -> Vec<Uuid> {
+    let students: Vec<Uuid> = entity::student::Entity::find()
+        .filter(entity::student::Column::Department.eq(dept))
+        .all(&app.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
+    let mut ids: Vec<Uuid> = entity::support_case::Entity::find()
+        .filter(entity::support_case::Column::StudentId.is_in(students))
+        .filter(entity::support_case::Column::Status.eq(status))
+        .all(&app.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
+    ids.sort();
+    ids
+}
+
+/// The statistics version and the version change rows are pruned through.
+async fn statistics_versions(app: &TestApp) -> (i64, i64) {
+    use sea_orm::ConnectionTrait;
+    let rows = app
+        .db
+        .query_all_raw(sea_orm::Statement::from_string(
+            app.db.get_database_backend(),
+            "SELECT version FROM statistics_version WHERE id IN (1, 2) ORDER BY id",
+        ))
+        .await
+        .unwrap();
+    (
+        rows[0].try_get_by_index(0).unwrap(),
+        rows[1].try_get_by_index(0).unwrap(),
+    )
+}
+
+#[tokio::test]
+async fn a_case_closed_between_two_questions_is_counted_as_closed_by_the_next() {
+    let app = spawn_app().await;
+    populate(&app, &[group("History", "open", 12)]).await;
+    let by_status = |who| {
+        table(
+            &app,
+            who,
+            "CASES",
+            json!(["STATUS"]),
+            json!({ "departments": ["History"] }),
+        )
+    };
+    let res = by_status((app.demo.dpo, Role::Dpo)).await;
+    res.assert_no_errors();
+    assert_eq!(count(&res, &["OPEN"]), Some(12));
+    let closing: Vec<Uuid> = case_ids(&app, "History", "open")
+        .await
+        .into_iter()
+        .take(6)
+        .collect();
+    entity::support_case::Entity::update_many()
+        .col_expr(
+            entity::support_case::Column::Status,
+            sea_orm::sea_query::Expr::value("closed"),
+        )
+        .col_expr(
+            entity::support_case::Column::ClosedAt,
+            sea_orm::sea_query::Expr::value(Utc::now()),
+        )
+        .filter(entity::support_case::Column::Id.is_in(closing))
+        .exec(&app.db)
+        .await
+        .unwrap();
+    let res = by_status(analyst(&app)).await;
+    res.assert_no_errors();
+    assert_eq!(count(&res, &["OPEN"]), Some(6));
+    assert_eq!(count(&res, &["CLOSED"]), Some(6));
+}
+
+#[tokio::test]
+async fn a_case_deleted_between_two_questions_is_not_counted_by_the_next() {
+    let app = spawn_app().await;
+    populate(
+        &app,
+        &[group("History", "open", 12), group("Physics", "open", 8)],
+    )
+    .await;
+    let by_department = |who| {
+        table(
+            &app,
+            who,
+            "CASES",
+            json!(["DEPARTMENT"]),
+            json!({ "departments": ["History", "Physics"] }),
+        )
+    };
+    let res = by_department((app.demo.dpo, Role::Dpo)).await;
+    res.assert_no_errors();
+    assert_eq!(count(&res, &["History"]), Some(12));
+    let deleting: Vec<Uuid> = case_ids(&app, "History", "open")
+        .await
+        .into_iter()
+        .take(6)
+        .collect();
+    entity::support_case::Entity::delete_many()
+        .filter(entity::support_case::Column::Id.is_in(deleting))
+        .exec(&app.db)
+        .await
+        .unwrap();
+    let res = by_department(analyst(&app)).await;
+    res.assert_no_errors();
+    assert_eq!(count(&res, &["History"]), Some(6));
+    assert_eq!(count(&res, &["Physics"]), Some(8));
+}
+
+#[tokio::test]
+async fn a_student_whose_department_changes_moves_all_their_cases() {
+    let app = spawn_app().await;
+    populate(
+        &app,
+        &[
+            Group {
+                cases: 2,
+                ..group("History", "open", 10)
+            },
+            group("Physics", "open", 6),
+        ],
+    )
+    .await;
+    let by_department = |who| {
+        table(
+            &app,
+            who,
+            "CASES",
+            json!(["DEPARTMENT"]),
+            json!({ "departments": ["History", "Physics"] }),
+        )
+    };
+    let res = by_department((app.demo.dpo, Role::Dpo)).await;
+    res.assert_no_errors();
+    assert_eq!(count(&res, &["History"]), Some(20));
+    assert_eq!(count(&res, &["Physics"]), Some(6));
+    let moving: Vec<Uuid> = entity::student::Entity::find()
+        .filter(entity::student::Column::Department.eq("History"))
+        .all(&app.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.id)
+        .take(5)
+        .collect();
+    entity::student::Entity::update_many()
+        .col_expr(
+            entity::student::Column::Department,
+            sea_orm::sea_query::Expr::value("Physics"),
+        )
+        .filter(entity::student::Column::Id.is_in(moving))
+        .exec(&app.db)
+        .await
+        .unwrap();
+    let res = by_department(analyst(&app)).await;
+    res.assert_no_errors();
+    assert_eq!(count(&res, &["History"]), Some(10));
+    assert_eq!(count(&res, &["Physics"]), Some(16));
+}
+
+#[tokio::test]
+async fn a_note_moved_to_another_case_takes_its_labels_along() {
+    let app = spawn_app().await;
+    populate(
+        &app,
+        &[
+            Group {
+                labels: &["FAMILY"],
+                ..group("History", "open", 12)
+            },
+            group("History", "closed", 15),
+        ],
+    )
+    .await;
+    let closed_by_label = |who| {
+        table(
+            &app,
+            who,
+            "CASES",
+            json!(["LABEL"]),
+            json!({ "departments": ["History"], "statuses": ["CLOSED"] }),
+        )
+    };
+    let res = closed_by_label((app.demo.dpo, Role::Dpo)).await;
+    res.assert_no_errors();
+    assert_eq!(count(&res, &["NONE"]), Some(15));
+    let labelled = case_ids(&app, "History", "open").await;
+    let targets = case_ids(&app, "History", "closed").await;
+    for (from, to) in labelled.iter().zip(&targets).take(6) {
+        entity::note::Entity::update_many()
+            .col_expr(
+                entity::note::Column::CaseId,
+                sea_orm::sea_query::Expr::value(*to),
+            )
+            .filter(entity::note::Column::CaseId.eq(*from))
+            .exec(&app.db)
+            .await
+            .unwrap();
+    }
+    let res = closed_by_label(analyst(&app)).await;
+    res.assert_no_errors();
+    assert_eq!(count(&res, &["FAMILY"]), Some(6));
+    assert_eq!(count(&res, &["NONE"]), Some(9));
+}
+
+/// Many writes between two questions: more changes than are applied to the
+/// population kept, and enough versions that old change rows are pruned. The
+/// next question reads the population whole and still counts right.
+#[tokio::test]
+async fn after_many_writes_and_pruning_the_next_question_still_counts_right() {
+    let app = spawn_app().await;
+    populate(
+        &app,
+        &[group("History", "open", 12), group("Physics", "open", 6)],
+    )
+    .await;
+    let by_department = |who| {
+        table(
+            &app,
+            who,
+            "STUDENTS",
+            json!(["DEPARTMENT"]),
+            json!({ "departments": ["History", "Physics"] }),
+        )
+    };
+    let res = by_department((app.demo.dpo, Role::Dpo)).await;
+    res.assert_no_errors();
+    assert_eq!(count(&res, &["Physics"]), Some(6));
+    let (start, pruned_before) = statistics_versions(&app).await;
+    // 18 cases a statement, each a version and a change row.
+    while statistics_versions(&app).await.0 - start <= 2 * 10_000 {
+        entity::support_case::Entity::update_many()
+            .col_expr(
+                entity::support_case::Column::RiskLevel,
+                sea_orm::sea_query::Expr::cust(
+                    "CASE WHEN risk_level = 'low' THEN 'high' ELSE 'low' END",
+                ),
+            )
+            .exec(&app.db)
+            .await
+            .unwrap();
+    }
+    let physics: Vec<Uuid> = entity::student::Entity::find()
+        .filter(entity::student::Column::Department.eq("Physics"))
+        .all(&app.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.id)
+        .take(2)
+        .collect();
+    entity::student::Entity::update_many()
+        .col_expr(
+            entity::student::Column::ProcessingRestricted,
+            sea_orm::sea_query::Expr::value(true),
+        )
+        .filter(entity::student::Column::Id.is_in(physics))
+        .exec(&app.db)
+        .await
+        .unwrap();
+    let res = by_department(analyst(&app)).await;
+    res.assert_no_errors();
+    assert_eq!(
+        count(&res, &["Physics"]),
+        None,
+        "four unrestricted Physics students: suppressed"
+    );
+    let (version, pruned) = statistics_versions(&app).await;
+    assert!(pruned > pruned_before, "pruned through {pruned}");
+    assert_eq!(pruned, version - 10_000);
+}
