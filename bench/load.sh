@@ -2,8 +2,10 @@
 # HTTP load benchmark: confide serve (release) over seeded data, driven by wrk.
 #   bench/load.sh sqlite            # SQLite file under target/bench
 #   bench/load.sh postgres URL      # a PostgreSQL admin URL; creates database confide_bench
-# Env: STUDENTS (10000), DURATION (30s), SOAK_MINUTES (0 = no soak), SOAK_DELAY_MS (20).
-# Prints one RESULT line per run, CPU milliseconds per request (confide; PostgreSQL
+# Env: STUDENTS (10000), DURATION (30s), SOAK_MINUTES (0 = no soak), SOAK_DELAY_MS (20),
+# IDLE_SAMPLES (1: RSS every 10 s after the soak), BIN (a binary to run instead of building).
+# Runs Q2 (the dashboard) and Q3 (a partner feed page of 100 students) at 16 and 64
+# connections. Prints one RESULT line per run, CPU milliseconds per request (confide; PostgreSQL
 # when its data directory is readable here) and confide's peak RSS.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,8 +16,13 @@ port=18080
 secret="bench-secret-bench-secret-bench-secret-0001"
 command -v wrk >/dev/null || { apt-get install -y -qq wrk >/dev/null; }
 
-cargo build --release --quiet
-bin=target/release/confide
+# BIN: a confide binary to measure as it is (no build); else the release build.
+if [ -n "${BIN:-}" ]; then
+  bin="$BIN"
+else
+  cargo build --release --quiet
+  bin=target/release/confide
+fi
 mkdir -p target/bench
 if [ "$backend" = postgres ]; then
   admin="${2:-postgres://postgres@127.0.0.1:5432/postgres}"
@@ -31,6 +38,10 @@ echo "== seeding $students students ($backend)"
 seed_out=$(CONFIDE_LOG=warn $bin seed --database-url "$url" --students "$students" --seed 1)
 echo "$seed_out" | head -1
 practitioner=$(echo "$seed_out" | sed -n 's/^practitioner (counselling): //p')
+partner=$(echo "$seed_out" | sed -n 's/^partner (most consents): //p')
+# Q3, the partner feed page: a partner runs only registered operations, so the
+# document (bench/q3.graphql, sent whole in bench/q3.json) is registered first.
+CONFIDE_LOG=warn $bin operations add --database-url "$url" bench/q3.graphql >/dev/null
 if [ "$backend" = postgres ]; then
   # A database in service has been vacuumed; a bulk load has not (the seed runs
   # ANALYZE itself). Without this, autovacuum's first pass lands inside the run.
@@ -42,6 +53,7 @@ server=$!
 trap 'kill $server 2>/dev/null || true' EXIT
 for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.2; done
 token=$(CONFIDE_JWT_SECRET="$secret" $bin token --sub "$practitioner" --role practitioner --ttl 2h)
+partner_token=$(CONFIDE_JWT_SECRET="$secret" $bin token --sub "$partner" --role partner --ttl 2h)
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$server/stat"; }
 # CPU of the PostgreSQL server serving $url: its postmaster's own and reaped
@@ -81,6 +93,18 @@ for c in 16 64; do
   db_ms=$(awk -v t=$((db_after - db_before)) -v hz="$hz" -v n="$requests" 'BEGIN { printf "%.3f", (t / hz) * 1000 / n }')
   [ -n "$postmaster" ] || db_ms="n/a"
   echo "Q2 $backend c=$c $out server_cpu_ms_per_request=$cpu_ms db_cpu_ms_per_request=$db_ms"
+done
+for c in 16 64; do
+  before=$(cpu_ticks)
+  db_before=$(db_ticks)
+  out=$(BODY_FILE=bench/q3.json TOKEN="$partner_token" wrk -t2 -c"$c" -d"$duration" --latency -s bench/post.lua "http://127.0.0.1:$port/graphql" | grep RESULT)
+  after=$(cpu_ticks)
+  db_after=$(db_ticks)
+  requests=$(echo "$out" | sed 's/.*requests=\([0-9]*\).*/\1/')
+  cpu_ms=$(awk -v t=$((after - before)) -v hz="$hz" -v n="$requests" 'BEGIN { printf "%.3f", (t / hz) * 1000 / n }')
+  db_ms=$(awk -v t=$((db_after - db_before)) -v hz="$hz" -v n="$requests" 'BEGIN { printf "%.3f", (t / hz) * 1000 / n }')
+  [ -n "$postmaster" ] || db_ms="n/a"
+  echo "Q3 $backend c=$c $out server_cpu_ms_per_request=$cpu_ms db_cpu_ms_per_request=$db_ms"
 done
 echo "peak RSS: $(grep VmHWM /proc/$server/status | awk '{print $2, $3}')"
 

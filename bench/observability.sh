@@ -4,7 +4,9 @@
 # (admin listener scraped every second, spans posted to a loopback sink), one
 # with both off; wrk rounds alternate between them.
 #   bench/observability.sh              # debug build (PROFILE=release for release)
-# Env: STUDENTS (10000), ROUNDS (4), DURATION (15s), CONNECTIONS (16).
+# Env: STUDENTS (10000), ROUNDS (4), DURATION (15s), CONNECTIONS (16), BIN (a binary to
+# run instead of target/PROFILE/confide, never rebuilt). Each round also prints the
+# server's CPU ms per request (/proc), which the sink's and wrk's CPU do not disturb.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 profile="${PROFILE:-debug}"
@@ -15,10 +17,10 @@ conns="${CONNECTIONS:-16}"
 secret="bench-secret-bench-secret-bench-secret-0001"
 off_port=18181; on_port=18182; admin_port=18183; sink_port=18184
 command -v wrk >/dev/null || { apt-get install -y -qq wrk >/dev/null; }
-bin=target/$profile/confide
+bin="${BIN:-target/$profile/confide}"
 # The binary `cargo test` builds is the same program: reuse it unless BUILD=1
 # (a plain `cargo build` resolves features differently and rebuilds the dependencies).
-if [ "${BUILD:-0}" = 1 ] || [ ! -x "$bin" ]; then
+if [ -z "${BIN:-}" ] && { [ "${BUILD:-0}" = 1 ] || [ ! -x "$bin" ]; }; then
   if [ "$profile" = release ]; then cargo build --release --quiet; else cargo build --quiet; fi
 fi
 mkdir -p target/bench

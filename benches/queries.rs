@@ -145,8 +145,9 @@ const Q2: &str = r#"{ supportCases(first: 50, filter: { service: "counselling" }
 } } } }"#;
 
 const Q3: &str = r#"{ partnerFeed(since: "2020-01-01T00:00:00Z", first: 100) { edges { node {
-    id name email phone dateOfBirth department
-    cases { service status openedAt summary notes(limit: 3) { occurredAt body labels } }
+    studentId changedAt changed accessBegan
+    student { id name email phone dateOfBirth department
+      cases { service status openedAt summary notes(limit: 3) { occurredAt body labels } } }
 } } } }"#;
 
 async fn run(

@@ -146,8 +146,8 @@ pub struct CaseGroup {
     students: HashMap<Uuid, Arc<student::Model>>,
     student_group: OnceLock<Arc<StudentGroup>>,
     notes: OnceCell<ByParent<note::Model>>,
-    /// The cases' assignees and their notes' authors (one statement for both).
-    staff: OnceCell<HashMap<Uuid, Arc<staff::Model>>>,
+    note_authors: OnceCell<HashMap<Uuid, Arc<staff::Model>>>,
+    assignees: OnceCell<HashMap<Uuid, Arc<staff::Model>>>,
     third_party: OnceCell<ByParent<third_party_entry::Model>>,
 }
 
@@ -166,7 +166,8 @@ impl CaseGroup {
             students,
             student_group: cell,
             notes: OnceCell::new(),
-            staff: OnceCell::new(),
+            note_authors: OnceCell::new(),
+            assignees: OnceCell::new(),
             third_party: OnceCell::new(),
         })
     }
@@ -177,22 +178,6 @@ impl CaseGroup {
 
     fn student_of(&self, case_id: Uuid) -> Option<Uuid> {
         self.cases.get(&case_id).map(|c| c.student_id)
-    }
-
-    /// The staff the cases name (assignees and note authors), loaded once.
-    /// Only an id that came out of a decision is ever looked up in it.
-    async fn staff(
-        &self,
-        db: &impl sea_orm::ConnectionTrait,
-    ) -> AppResult<&HashMap<Uuid, Arc<staff::Model>>> {
-        self.staff
-            .get_or_try_init(|| async {
-                let assignees = self.cases.values().filter_map(|c| c.assigned_to);
-                Ok::<_, AppError>(arcs(
-                    service::cases::staff_of_cases(db, &self.ids(), assignees).await?,
-                ))
-            })
-            .await
     }
 }
 
@@ -857,7 +842,13 @@ impl RequestContext {
         case: &Guarded<support_case::Model>,
         staff_id: Uuid,
     ) -> AppResult<Option<Guarded<staff::Model>>> {
-        let staff = group.staff(&self.conn()).await?;
+        let staff = group
+            .assignees
+            .get_or_try_init(|| async {
+                let ids = group.cases.values().filter_map(|c| c.assigned_to);
+                Ok::<_, AppError>(arcs(service::cases::staff_by_ids(&self.conn(), ids).await?))
+            })
+            .await?;
         Ok(staff.get(&staff_id).map(|s| case.part(s.clone())))
     }
 
@@ -868,10 +859,16 @@ impl RequestContext {
         note: &Guarded<note::Model>,
         author_id: Uuid,
     ) -> AppResult<Option<Guarded<staff::Model>>> {
-        if group.notes.get().is_none() {
+        let Some(notes) = group.notes.get() else {
             return Ok(None);
-        }
-        let staff = group.staff(&self.conn()).await?;
+        };
+        let staff = group
+            .note_authors
+            .get_or_try_init(|| async {
+                let ids = notes.values().flatten().map(|n| n.author_id);
+                Ok::<_, AppError>(arcs(service::cases::staff_by_ids(&self.conn(), ids).await?))
+            })
+            .await?;
         Ok(staff.get(&author_id).map(|s| note.part(s.clone())))
     }
 

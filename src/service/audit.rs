@@ -371,7 +371,7 @@ impl AuditBatcher {
         }
         let sender = self.0.get_or_init(|| {
             let (tx, rx) = mpsc::unbounded_channel();
-            tokio::spawn(run_batches(db.clone(), rx));
+            start_writer(db.clone(), rx);
             tx
         });
         let (done, answer) = oneshot::channel();
@@ -388,6 +388,31 @@ impl AuditBatcher {
         answer
             .await
             .map_err(|_| AppError::internal("audit write", "the audit writer dropped a request"))?
+    }
+}
+
+/// The writer runs on a thread of its own (its own single-threaded runtime):
+/// on a request worker's runtime it waited its turn behind that worker's
+/// requests, and every request waiting on it with it. It stops when the
+/// server's batcher is dropped (the channel closes).
+fn start_writer(db: DatabaseConnection, jobs: mpsc::UnboundedReceiver<Job>) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build();
+    match runtime {
+        Ok(runtime) => {
+            let spawned = std::thread::Builder::new()
+                .name("audit-writer".to_owned())
+                .spawn(move || runtime.block_on(run_batches(db, jobs)));
+            if let Err(e) = spawned {
+                // Without a writer every read fails closed (its sender errs).
+                tracing::error!(error = %e, "the audit writer thread did not start");
+            }
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "no runtime for the audit writer; it runs on the request's");
+            tokio::spawn(run_batches(db, jobs));
+        }
     }
 }
 

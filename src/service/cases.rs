@@ -280,37 +280,6 @@ pub async fn third_party_of(
     Ok(map)
 }
 
-/// The staff a group of cases names: the given assignees and every author of
-/// a note on those cases, in one statement.
-pub async fn staff_of_cases(
-    db: &impl ConnectionTrait,
-    case_ids: &[Uuid],
-    assignees: impl IntoIterator<Item = Uuid>,
-) -> AppResult<HashMap<Uuid, staff::Model>> {
-    let mut assignees: Vec<Uuid> = assignees.into_iter().collect();
-    assignees.sort();
-    assignees.dedup();
-    if case_ids.is_empty() {
-        return Ok(HashMap::new());
-    }
-    let authors = Query::select()
-        .column(note::Column::AuthorId)
-        .from(note::Entity)
-        .and_where(note::Column::CaseId.is_in(case_ids.iter().copied()))
-        .to_owned();
-    let mut named = Condition::any().add(staff::Column::Id.in_subquery(authors));
-    if !assignees.is_empty() {
-        named = named.add(staff::Column::Id.is_in(assignees));
-    }
-    Ok(staff::Entity::find()
-        .filter(named)
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|s| (s.id, s))
-        .collect())
-}
-
 pub async fn staff_by_ids(
     db: &impl ConnectionTrait,
     ids: impl IntoIterator<Item = Uuid>,

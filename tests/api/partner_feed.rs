@@ -438,7 +438,10 @@ async fn the_feed_says_when_access_expired_was_revoked_or_narrowed() {
     )
     .await;
     withdraw(&app, &wide).await;
-    let left = chrono::DateTime::parse_from_rfc3339(&expires).unwrap() - chrono::Utc::now();
+    let left = chrono::DateTime::parse_from_rfc3339(&expires)
+        .unwrap()
+        .with_timezone(&chrono::Utc)
+        - chrono::Utc::now();
     tokio::time::sleep(left.to_std().unwrap_or_default() + std::time::Duration::from_millis(100))
         .await;
     let (next, _) = sync(&app, Some(&until), async || {}).await;
