@@ -82,30 +82,22 @@ hz=$(getconf CLK_TCK)
 echo "== warm-up: 10 s at 16 connections (not reported)"
 BODY_FILE=bench/q2.json TOKEN="$token" wrk -t2 -c16 -d10s -s bench/post.lua "http://127.0.0.1:$port/graphql" >/dev/null
 
-for c in 16 64; do
+# One measured run: query name, body file, token, connections.
+measure() {
+  local name=$1 body=$2 tok=$3 c=$4 before after db_before db_after out requests cpu_ms db_ms
   before=$(cpu_ticks)
   db_before=$(db_ticks)
-  out=$(BODY_FILE=bench/q2.json TOKEN="$token" wrk -t2 -c"$c" -d"$duration" --latency -s bench/post.lua "http://127.0.0.1:$port/graphql" | grep RESULT)
+  out=$(BODY_FILE="$body" TOKEN="$tok" wrk -t2 -c"$c" -d"$duration" --latency -s bench/post.lua "http://127.0.0.1:$port/graphql" | grep RESULT)
   after=$(cpu_ticks)
   db_after=$(db_ticks)
   requests=$(echo "$out" | sed 's/.*requests=\([0-9]*\).*/\1/')
   cpu_ms=$(awk -v t=$((after - before)) -v hz="$hz" -v n="$requests" 'BEGIN { printf "%.3f", (t / hz) * 1000 / n }')
   db_ms=$(awk -v t=$((db_after - db_before)) -v hz="$hz" -v n="$requests" 'BEGIN { printf "%.3f", (t / hz) * 1000 / n }')
   [ -n "$postmaster" ] || db_ms="n/a"
-  echo "Q2 $backend c=$c $out server_cpu_ms_per_request=$cpu_ms db_cpu_ms_per_request=$db_ms"
-done
-for c in 16 64; do
-  before=$(cpu_ticks)
-  db_before=$(db_ticks)
-  out=$(BODY_FILE=bench/q3.json TOKEN="$partner_token" wrk -t2 -c"$c" -d"$duration" --latency -s bench/post.lua "http://127.0.0.1:$port/graphql" | grep RESULT)
-  after=$(cpu_ticks)
-  db_after=$(db_ticks)
-  requests=$(echo "$out" | sed 's/.*requests=\([0-9]*\).*/\1/')
-  cpu_ms=$(awk -v t=$((after - before)) -v hz="$hz" -v n="$requests" 'BEGIN { printf "%.3f", (t / hz) * 1000 / n }')
-  db_ms=$(awk -v t=$((db_after - db_before)) -v hz="$hz" -v n="$requests" 'BEGIN { printf "%.3f", (t / hz) * 1000 / n }')
-  [ -n "$postmaster" ] || db_ms="n/a"
-  echo "Q3 $backend c=$c $out server_cpu_ms_per_request=$cpu_ms db_cpu_ms_per_request=$db_ms"
-done
+  echo "$name $backend c=$c $out server_cpu_ms_per_request=$cpu_ms db_cpu_ms_per_request=$db_ms"
+}
+for c in 16 64; do measure Q2 bench/q2.json "$token" "$c"; done
+for c in 16 64; do measure Q3 bench/q3.json "$partner_token" "$c"; done
 echo "peak RSS: $(grep VmHWM /proc/$server/status | awk '{print $2, $3}')"
 
 soak="${SOAK_MINUTES:-0}"
