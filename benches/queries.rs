@@ -15,11 +15,9 @@ use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 use std::sync::Arc;
 use std::time::Duration;
 
-// The same allocator as the server binary, counting allocations (printed per
-// query before its timings: the heap allocations of one request).
+// The same allocator as the server binary.
 #[global_allocator]
-static GLOBAL: stats_alloc::StatsAlloc<mimalloc::MiMalloc> =
-    stats_alloc::StatsAlloc::new(mimalloc::MiMalloc);
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 struct Setup {
     db: DatabaseConnection,
@@ -217,16 +215,6 @@ fn benches(c: &mut Criterion) {
         ),
     ];
     for (name, caller, query, vars) in cases {
-        rt.block_on(run(&s, &s.shipped, caller, query, vars.clone()));
-        let region = stats_alloc::Region::new(&GLOBAL);
-        rt.block_on(run(&s, &s.shipped, caller, query, vars.clone()));
-        let used = region.change();
-        println!(
-            "{name}: {} allocations ({} reallocations), {} KiB allocated per request (guarded)",
-            used.allocations,
-            used.reallocations,
-            used.bytes_allocated / 1024
-        );
         let mut group = c.benchmark_group(name);
         group
             .sample_size(30)
