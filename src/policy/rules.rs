@@ -136,12 +136,14 @@ impl Policy {
     /// The outcome for a field class: [`Self::evaluate`] once per (role,
     /// relation, class) while this version is loaded.
     pub fn decide(&self, role: Role, relation: Relation, class: FieldClass) -> Outcome {
-        match self.outcomes.get(&(role, relation)) {
-            Some(cells) => match cells.get(class.index()) {
-                Some(cell) => *cell.get_or_init(|| self.evaluate(role, relation, class.as_str())),
-                None => self.evaluate(role, relation, class.as_str()),
-            },
-            None => self.evaluate(role, relation, class.as_str()),
+        let evaluate = || self.evaluate(role, relation, class.as_str());
+        match self
+            .outcomes
+            .get(&(role, relation))
+            .and_then(|cells| cells.get(class.index()))
+        {
+            Some(cell) => *cell.get_or_init(evaluate),
+            None => evaluate(),
         }
     }
 
