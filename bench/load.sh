@@ -3,10 +3,13 @@
 #   bench/load.sh sqlite            # SQLite file under target/bench
 #   bench/load.sh postgres URL      # a PostgreSQL admin URL; creates database confide_bench
 # Env: STUDENTS (10000), DURATION (30s), SOAK_MINUTES (0 = no soak), SOAK_DELAY_MS (20),
-# IDLE_SAMPLES (1: RSS every 10 s after the soak), BIN (a binary to run instead of building).
+# IDLE_SAMPLES (1: RSS every 10 s after the soak), BIN (a binary to run instead of building),
+# QUERIES ("Q2 Q3"), CONNS ("16 64"), SERVE_ARGS (more flags for `confide serve`, e.g.
+# "--max-cost-in-flight 100000000" to measure without the in-flight cost budget).
 # Runs Q2 (the dashboard) and Q3 (a partner feed page of 100 students) at 16 and 64
 # connections. Prints one RESULT line per run, CPU milliseconds per request (confide; PostgreSQL
-# when its data directory is readable here) and confide's peak RSS.
+# when its data directory is readable here) and confide's peak RSS during that run (the
+# kernel's high-water mark is reset before each run), then the peak over all runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 backend="${1:-sqlite}"
@@ -48,7 +51,7 @@ if [ "$backend" = postgres ]; then
   psql "$url" -qc "vacuum analyze" >/dev/null
 fi
 
-CONFIDE_LOG=warn CONFIDE_JWT_SECRET="$secret" $bin serve --database-url "$url" --bind "127.0.0.1:$port" >/dev/null 2>&1 &
+CONFIDE_LOG=warn CONFIDE_JWT_SECRET="$secret" $bin serve --database-url "$url" --bind "127.0.0.1:$port" ${SERVE_ARGS:-} >/dev/null 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null || true' EXIT
 for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.2; done
@@ -85,6 +88,8 @@ BODY_FILE=bench/q2.json TOKEN="$token" wrk -t2 -c16 -d10s -s bench/post.lua "htt
 # One measured run: query name, body file, token, connections.
 measure() {
   local name=$1 body=$2 tok=$3 c=$4 before after db_before db_after out requests cpu_ms db_ms
+  # Reset the high-water mark (VmHWM) so each run reports its own peak RSS.
+  echo 5 >"/proc/$server/clear_refs" 2>/dev/null || true
   before=$(cpu_ticks)
   db_before=$(db_ticks)
   out=$(BODY_FILE="$body" TOKEN="$tok" wrk -t2 -c"$c" -d"$duration" --latency -s bench/post.lua "http://127.0.0.1:$port/graphql" | grep RESULT)
@@ -94,11 +99,21 @@ measure() {
   cpu_ms=$(awk -v t=$((after - before)) -v hz="$hz" -v n="$requests" 'BEGIN { printf "%.3f", (t / hz) * 1000 / n }')
   db_ms=$(awk -v t=$((db_after - db_before)) -v hz="$hz" -v n="$requests" 'BEGIN { printf "%.3f", (t / hz) * 1000 / n }')
   [ -n "$postmaster" ] || db_ms="n/a"
-  echo "$name $backend c=$c $out server_cpu_ms_per_request=$cpu_ms db_cpu_ms_per_request=$db_ms"
+  peak_kb=$(grep VmHWM "/proc/$server/status" | awk '{print $2}')
+  [ "$peak_kb" -gt "$overall_peak_kb" ] && overall_peak_kb=$peak_kb
+  echo "$name $backend c=$c $out server_cpu_ms_per_request=$cpu_ms db_cpu_ms_per_request=$db_ms peak_rss_mb=$((peak_kb / 1024))"
 }
-for c in 16 64; do measure Q2 bench/q2.json "$token" "$c"; done
-for c in 16 64; do measure Q3 bench/q3.json "$partner_token" "$c"; done
-echo "peak RSS: $(grep VmHWM /proc/$server/status | awk '{print $2, $3}')"
+overall_peak_kb=$(grep VmHWM "/proc/$server/status" | awk '{print $2}')
+for q in ${QUERIES:-Q2 Q3}; do
+  for c in ${CONNS:-16 64}; do
+    case $q in
+      Q2) measure Q2 bench/q2.json "$token" "$c" ;;
+      Q3) measure Q3 bench/q3.json "$partner_token" "$c" ;;
+      *) echo "unknown query $q (Q2, Q3)" >&2; exit 2 ;;
+    esac
+  done
+done
+echo "peak RSS: $((overall_peak_kb / 1024)) MB"
 
 soak="${SOAK_MINUTES:-0}"
 if [ "$soak" -gt 0 ]; then

@@ -95,6 +95,7 @@ async fn setup() -> Setup {
             research: Default::default(),
             population: Default::default(),
             audit: Default::default(),
+            admission: Default::default(),
         },
         _dir: dir,
     }

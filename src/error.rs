@@ -44,6 +44,11 @@ pub enum AppError {
     /// Over a rate limit (HTTP 429, with `Retry-After`).
     #[error("too many requests: retry after {retry_after_secs} s")]
     RateLimited { retry_after_secs: u64 },
+    /// The requests executing now already hold the server's in-flight cost
+    /// budget, and this one could not start within the admission wait (HTTP
+    /// 503, with `Retry-After`): nothing of it ran.
+    #[error("the server is busy: retry after {retry_after_secs} s")]
+    Busy { retry_after_secs: u64 },
     /// Anything the caller cannot fix. The context and the cause chain go to the
     /// log; the client sees "internal error".
     #[error("internal error")]
@@ -70,6 +75,7 @@ impl AppError {
             AppError::TooLarge { .. } | AppError::TooSlow => "BAD_USER_INPUT",
             AppError::TooCostly { .. } => "QUERY_TOO_COSTLY",
             AppError::RateLimited { .. } => "RATE_LIMITED",
+            AppError::Busy { .. } => "SERVER_BUSY",
             AppError::PersistedQueryNotFound => "PERSISTED_QUERY_NOT_FOUND",
             AppError::Internal { .. } => "INTERNAL",
         }
@@ -87,6 +93,7 @@ impl AppError {
             AppError::TooSlow => 408,
             AppError::TooCostly { .. } => 400,
             AppError::RateLimited { .. } => 429,
+            AppError::Busy { .. } => 503,
             // As Apollo Server: the request is fine, the client should resend
             // it with the text.
             AppError::PersistedQueryNotFound => 200,
@@ -183,7 +190,9 @@ impl ErrorExtensions for AppError {
                 e.set("cost", *cost);
                 e.set("limit", *limit);
             }
-            if let AppError::RateLimited { retry_after_secs } = self {
+            if let AppError::RateLimited { retry_after_secs }
+            | AppError::Busy { retry_after_secs } = self
+            {
                 e.set("retryAfterSeconds", *retry_after_secs);
             }
         })
@@ -302,6 +311,20 @@ mod tests {
             }),
             "RATE_LIMITED"
         );
+    }
+
+    #[test]
+    fn a_request_the_server_has_no_room_for_maps_to_server_busy_and_503() {
+        let err = AppError::Busy {
+            retry_after_secs: 1,
+        };
+        assert_eq!(err.http_status(), 503);
+        assert_eq!(code_of(err), "SERVER_BUSY");
+        let body = response_body(&AppError::Busy {
+            retry_after_secs: 2,
+        });
+        assert_eq!(body["errors"][0]["extensions"]["code"], "SERVER_BUSY");
+        assert_eq!(body["errors"][0]["extensions"]["retryAfterSeconds"], 2);
     }
 
     #[test]

@@ -43,6 +43,18 @@ pub struct Settings {
     #[arg(long, env = "CONFIDE_MAX_COST", default_value_t = 50_000)]
     pub max_cost: u64,
 
+    /// The in-flight cost budget: the estimated costs (as `--max-cost` measures
+    /// them) of the requests executing at once add up to no more than this; a
+    /// request without room waits in line (see `--admission-wait-ms`). Bounds
+    /// the server's memory under many costly requests at once.
+    #[arg(long, env = "CONFIDE_MAX_COST_IN_FLIGHT", default_value_t = 100_000)]
+    pub max_cost_in_flight: u64,
+
+    /// Longest a request waits in line for room in the in-flight cost budget,
+    /// in milliseconds; then SERVER_BUSY (HTTP 503 with Retry-After).
+    #[arg(long, env = "CONFIDE_ADMISSION_WAIT_MS", default_value_t = 10_000)]
+    pub admission_wait_ms: u64,
+
     /// Most aliased fields in one request.
     #[arg(long, env = "CONFIDE_MAX_ALIASES", default_value_t = 100)]
     pub max_aliases: usize,
@@ -461,6 +473,8 @@ impl Settings {
                 .map(str::to_owned)
                 .to_vec(),
             max_cost: 50_000,
+            max_cost_in_flight: 100_000,
+            admission_wait_ms: 10_000,
             max_aliases: 100,
             max_note_searches: 2,
             risk_exception_max_hours: 168,

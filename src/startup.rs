@@ -142,6 +142,10 @@ impl Application {
                 research: crate::research::Config::from_settings(&settings.research)?,
                 population: Default::default(),
                 audit: Default::default(),
+                admission: graphql::admission::Admission::new(
+                    settings.max_cost_in_flight,
+                    std::time::Duration::from_millis(settings.admission_wait_ms),
+                ),
             },
             report_cost: settings.report_cost,
             rate_limits,
@@ -273,7 +277,7 @@ fn early_exit(err: &AppError, request_id: uuid::Uuid) -> HttpResponse {
     if matches!(err, AppError::Unauthenticated) {
         response.insert_header(("WWW-Authenticate", "Bearer"));
     }
-    if let AppError::RateLimited { retry_after_secs } = err {
+    if let AppError::RateLimited { retry_after_secs } | AppError::Busy { retry_after_secs } = err {
         response.insert_header((
             actix_web::http::header::RETRY_AFTER,
             retry_after_secs.to_string(),
@@ -440,6 +444,10 @@ async fn handle(
     if let Some(name) = &operation {
         tracing::Span::current().record("operation", name.as_str());
     }
+    if let Some(retry_after_secs) = busy(&response) {
+        // Refused before anything ran: answered as the HTTP edge's other refusals.
+        return exit(AppError::Busy { retry_after_secs }, request_id, operation);
+    }
     let code = response.errors.first().map(|e| {
         e.extensions
             .as_ref()
@@ -460,6 +468,20 @@ async fn handle(
     let body: GraphQLResponse = response.into();
     let http_response = body.respond_to(&http).map_into_boxed_body();
     (http_response, operation, code)
+}
+
+/// `Some(retry after)` when the server had no room to run the request
+/// (`SERVER_BUSY`, HTTP 503).
+fn busy(response: &async_graphql::Response) -> Option<u64> {
+    let first = response.errors.first()?.extensions.as_ref()?;
+    match (first.get("code"), first.get("retryAfterSeconds")) {
+        (Some(async_graphql::Value::String(code)), Some(async_graphql::Value::Number(n)))
+            if code == "SERVER_BUSY" =>
+        {
+            n.as_u64()
+        }
+        _ => None,
+    }
 }
 
 /// The document a request runs. A request may name a registered operation by

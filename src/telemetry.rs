@@ -107,7 +107,7 @@ fn build() -> Result<Metrics, prometheus::Error> {
     let rate_limited = IntCounterVec::new(
         Opts::new(
             "confide_rate_limited_total",
-            "Requests answered 429, by the limit that refused them.",
+            "Requests refused by a limit: 429 by a rate limit (scope caller, organisation, unauthenticated), 503 for want of room in the in-flight cost budget (scope in_flight_cost).",
         ),
         &["scope"],
     )?;

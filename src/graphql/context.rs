@@ -28,7 +28,7 @@ use sea_orm::{
     TransactionOptions, TransactionTrait,
 };
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 use tokio::sync::OnceCell;
 use uuid::Uuid;
 
@@ -144,6 +144,14 @@ impl StudentGroup {
 pub struct CaseGroup {
     cases: HashMap<Uuid, Arc<support_case::Model>>,
     students: HashMap<Uuid, Arc<student::Model>>,
+    /// The students' group these cases were read from, if they were. Weak:
+    /// that group owns this one (its `cases`), and a strong reference back
+    /// made a cycle that leaked both groups, with every student, case and
+    /// note they had loaded, on every request reading a student's cases
+    /// (about 1.4 MB per partner feed page: BENCHMARKS.md run 16).
+    parent: Option<Weak<StudentGroup>>,
+    /// A group made for these cases' students when they were not read from
+    /// one (owned here: it is this group's child).
     student_group: OnceLock<Arc<StudentGroup>>,
     notes: OnceCell<ByParent<note::Model>>,
     note_authors: OnceCell<HashMap<Uuid, Arc<staff::Model>>>,
@@ -155,16 +163,13 @@ impl CaseGroup {
     fn new(
         cases: &[Arc<support_case::Model>],
         students: HashMap<Uuid, Arc<student::Model>>,
-        student_group: Option<Arc<StudentGroup>>,
+        parent: Option<&Arc<StudentGroup>>,
     ) -> Arc<Self> {
-        let cell = OnceLock::new();
-        if let Some(g) = student_group {
-            let _ = cell.set(g);
-        }
         Arc::new(CaseGroup {
             cases: cases.iter().map(|c| (c.id, c.clone())).collect(),
             students,
-            student_group: cell,
+            parent: parent.map(Arc::downgrade),
+            student_group: OnceLock::new(),
             notes: OnceCell::new(),
             note_authors: OnceCell::new(),
             assignees: OnceCell::new(),
@@ -532,10 +537,15 @@ impl RequestContext {
         case: &Guarded<support_case::Model>,
         cases: &CaseGroup,
     ) -> AppResult<StudentRecord> {
-        let group = cases
-            .student_group
-            .get_or_init(|| StudentGroup::new(cases.students.values().cloned()))
-            .clone();
+        // The parent group is alive while its cases are resolved (the student
+        // record being resolved holds it); if it is not, a group of our own.
+        let group = match cases.parent.as_ref().and_then(Weak::upgrade) {
+            Some(parent) => parent,
+            None => cases
+                .student_group
+                .get_or_init(|| StudentGroup::new(cases.students.values().cloned()))
+                .clone(),
+        };
         let student = cases
             .cases
             .get(&case.id())
@@ -758,7 +768,7 @@ impl RequestContext {
                     service::cases::cases_of_students(&self.conn(), &self.decisions, &group.ids())
                         .await?;
                 let rows: Vec<Arc<support_case::Model>> = rows.into_iter().map(Arc::new).collect();
-                let case_group = CaseGroup::new(&rows, group.students.clone(), Some(group.clone()));
+                let case_group = CaseGroup::new(&rows, group.students.clone(), Some(group));
                 let mut by_student: ByParent<support_case::Model> = HashMap::new();
                 for row in rows {
                     by_student.entry(row.student_id).or_default().push(row);
@@ -1268,4 +1278,41 @@ fn one<T>(mut items: Vec<T>) -> AppResult<T> {
     items
         .pop()
         .ok_or_else(|| AppError::internal("guard", "no record"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_student_group_and_the_case_group_read_from_it_are_freed_together() {
+        let students = StudentGroup::new(Vec::new());
+        let cases = CaseGroup::new(&[], HashMap::new(), Some(&students));
+        assert!(students.cases.set((HashMap::new(), cases)).is_ok());
+        let watched = Arc::downgrade(&students);
+        drop(students);
+        assert!(
+            watched.upgrade().is_none(),
+            "a reference cycle keeps the groups (and all they loaded) alive"
+        );
+    }
+
+    #[test]
+    fn a_case_group_and_the_student_group_made_for_it_are_freed_together() {
+        let cases = CaseGroup::new(&[], HashMap::new(), None);
+        let students = cases
+            .student_group
+            .get_or_init(|| StudentGroup::new(Vec::new()))
+            .clone();
+        // The students' own cases, read through the group made for them.
+        let theirs = CaseGroup::new(&[], HashMap::new(), Some(&students));
+        assert!(students.cases.set((HashMap::new(), theirs)).is_ok());
+        drop(students);
+        let watched = Arc::downgrade(&cases);
+        drop(cases);
+        assert!(
+            watched.upgrade().is_none(),
+            "a reference cycle keeps the groups (and all they loaded) alive"
+        );
+    }
 }

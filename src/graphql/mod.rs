@@ -30,6 +30,7 @@ macro_rules! in_transaction {
     }};
 }
 
+pub mod admission;
 mod audit;
 mod consent;
 mod context;
@@ -177,6 +178,8 @@ pub struct Limits {
     pub population: crate::statistics::population::PopulationCache,
     /// Writes the audit records of read-only requests in batches (one per server).
     pub audit: crate::service::audit::AuditBatcher,
+    /// The in-flight cost budget requests are admitted under (one per server).
+    pub admission: admission::Admission,
     /// The research extract's k and pseudonym key.
     pub research: crate::research::Config,
 }
@@ -358,6 +361,8 @@ async fn execute_inner(
     if let Err(refused) = cost::check_size(&request.query, limits.cost) {
         return too_costly(refused);
     }
+    // A document that does not parse costs 1 (execution reports the error).
+    let mut estimated = 1;
     if let Ok(doc) = async_graphql::parser::parse_query(&request.query) {
         let searches = request.query.matches("noteContains").count()
             + serde_json::to_string(&request.variables)
@@ -370,14 +375,17 @@ async fn execute_inner(
             searches,
             limits.cost,
         );
-        if let Err(refused) = checked {
-            tracing::info!(
-                what = refused.what,
-                cost = refused.cost,
-                limit = refused.limit,
-                "refused a costly request"
-            );
-            return too_costly(refused);
+        match checked {
+            Ok(cost) => estimated = cost,
+            Err(refused) => {
+                tracing::info!(
+                    what = refused.what,
+                    cost = refused.cost,
+                    limit = refused.limit,
+                    "refused a costly request"
+                );
+                return too_costly(refused);
+            }
         }
         if operation.is_none() {
             if let async_graphql::parser::types::DocumentOperations::Multiple(ops) = &doc.operations
@@ -389,6 +397,11 @@ async fn execute_inner(
         }
         request.set_parsed_query(doc);
     }
+    // Held until the response, audit records included, is complete.
+    let _admitted = match limits.admission.admit(estimated).await {
+        Ok(admitted) => admitted,
+        Err(busy) => return Response::from_errors(vec![crate::error::server_error(&busy)]),
+    };
     let rc = Arc::new(RequestContext::new(
         db,
         Decisions::new(Arc::new(caller), policy).for_request(request_id),

@@ -194,6 +194,7 @@ async fn schema_execution_applies_the_same_guard_as_http() {
             research: Default::default(),
             population: Default::default(),
             audit: Default::default(),
+            admission: Default::default(),
         },
         false,
         uuid::Uuid::now_v7(),

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod abuse;
+mod admission;
 mod audit_trail;
 mod auth;
 mod break_glass;

@@ -1,0 +1,175 @@
+//! Admission by cost: the requests executing at once may together cost no more
+//! than the server's in-flight budget (the same estimate [`super::cost`] checks
+//! each request against). A request the budget has no room for waits in line
+//! (first come, first served) and starts when enough of it is released; one that
+//! cannot start within the admission wait is answered `SERVER_BUSY` (HTTP 503,
+//! `Retry-After`) before anything of it runs.
+//!
+//! Why: what a request holds while it runs grows with what it asks for (a
+//! partner feed page of 100 students with their cases and notes holds tens of
+//! MB on SQLite), and without a bound every client that gives up and resends
+//! adds another one: 64 concurrent feed pages reached 1.4 GB of RSS
+//! (BENCHMARKS.md run 16). A queued request holds only its parsed document.
+
+use crate::error::AppError;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+/// The default budget: two of the costliest requests one may send
+/// (`--max-cost`, 50,000), or about 44 dashboard pages of 50 cases.
+pub const DEFAULT_BUDGET: u64 = 100_000;
+
+/// The default longest wait in line before `SERVER_BUSY`.
+pub const DEFAULT_WAIT: Duration = Duration::from_secs(10);
+
+/// What a refused request is told to wait before retrying.
+const RETRY_AFTER_SECS: u64 = 1;
+
+/// The server's in-flight cost budget (one per server; clones share it).
+#[derive(Clone, Debug)]
+pub struct Admission {
+    permits: Arc<Semaphore>,
+    budget: u32,
+    wait: Duration,
+}
+
+/// A running request's share of the budget, given back when dropped (when the
+/// request has answered, or was abandoned).
+#[derive(Debug)]
+pub struct Admitted {
+    _permit: OwnedSemaphorePermit,
+}
+
+impl Default for Admission {
+    fn default() -> Self {
+        Admission::new(DEFAULT_BUDGET, DEFAULT_WAIT)
+    }
+}
+
+impl Admission {
+    /// A budget of `budget` cost units (at least 1); a request waits at most `wait`.
+    pub fn new(budget: u64, wait: Duration) -> Self {
+        let budget = u32::try_from(budget.min(Semaphore::MAX_PERMITS as u64))
+            .unwrap_or(u32::MAX)
+            .max(1);
+        Admission {
+            permits: Arc::new(Semaphore::new(budget as usize)),
+            budget,
+            wait,
+        }
+    }
+
+    /// The part of the budget a request of estimated cost `cost` takes: its cost,
+    /// at least 1 (every request counts), at most the whole budget (a request
+    /// costlier than the budget, yet under `--max-cost`, runs alone).
+    pub fn share(&self, cost: u64) -> u32 {
+        u32::try_from(cost.clamp(1, u64::from(self.budget))).unwrap_or(self.budget)
+    }
+
+    /// Waits (in arrival order) until the budget has room for `cost`, at most
+    /// the admission wait.
+    pub async fn admit(&self, cost: u64) -> Result<Admitted, AppError> {
+        let share = self.share(cost);
+        match tokio::time::timeout(self.wait, self.permits.clone().acquire_many_owned(share)).await
+        {
+            Ok(Ok(permit)) => Ok(Admitted { _permit: permit }),
+            // The semaphore is never closed; if it were, nothing could run.
+            Ok(Err(closed)) => Err(AppError::internal("admission", closed)),
+            Err(_elapsed) => {
+                tracing::warn!(
+                    cost,
+                    share,
+                    in_flight = self.in_flight(),
+                    budget = self.budget,
+                    "no room in the in-flight cost budget; answered SERVER_BUSY"
+                );
+                crate::telemetry::rate_limited("in_flight_cost");
+                Err(AppError::Busy {
+                    retry_after_secs: RETRY_AFTER_SECS,
+                })
+            }
+        }
+    }
+
+    /// The cost of the requests executing now.
+    pub fn in_flight(&self) -> u64 {
+        u64::from(self.budget).saturating_sub(self.permits.available_permits() as u64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_request_takes_its_cost_at_least_one_at_most_the_budget() {
+        let admission = Admission::new(1_000, DEFAULT_WAIT);
+        assert_eq!(admission.share(0), 1);
+        assert_eq!(admission.share(250), 250);
+        assert_eq!(admission.share(50_000), 1_000);
+        assert_eq!(Admission::new(0, DEFAULT_WAIT).share(5), 1);
+    }
+
+    #[tokio::test]
+    async fn a_request_waits_for_room_and_starts_when_it_is_released() {
+        let admission = Admission::new(100, Duration::from_secs(5));
+        let first = admission.admit(80).await.unwrap();
+        assert_eq!(admission.in_flight(), 80);
+        let waiting = tokio::spawn({
+            let admission = admission.clone();
+            async move { admission.admit(50).await.map(|_| ()) }
+        });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(!waiting.is_finished(), "started without room in the budget");
+        drop(first);
+        waiting.await.unwrap().unwrap();
+        assert_eq!(admission.in_flight(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_request_with_no_room_within_the_wait_is_server_busy() {
+        let admission = Admission::new(100, Duration::from_millis(50));
+        let _running = admission.admit(100).await.unwrap();
+        let refused = admission.admit(1).await.unwrap_err();
+        assert!(
+            matches!(
+                refused,
+                AppError::Busy {
+                    retry_after_secs: 1
+                }
+            ),
+            "{refused:?}"
+        );
+        assert_eq!(
+            admission.in_flight(),
+            100,
+            "the refused request took nothing"
+        );
+    }
+
+    #[tokio::test]
+    async fn requests_are_admitted_in_arrival_order() {
+        // A large request first in line is not overtaken by smaller ones that
+        // would fit (no starvation of costly requests).
+        let admission = Admission::new(100, Duration::from_secs(5));
+        let running = admission.admit(60).await.unwrap();
+        let large = tokio::spawn({
+            let admission = admission.clone();
+            async move { admission.admit(100).await.map(|_| ()) }
+        });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let small = tokio::spawn({
+            let admission = admission.clone();
+            async move { admission.admit(10).await.map(|_| ()) }
+        });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(
+            !small.is_finished(),
+            "the small request overtook the large one"
+        );
+        drop(running);
+        large.await.unwrap().unwrap();
+        small.await.unwrap().unwrap();
+    }
+}

@@ -1,0 +1,125 @@
+//! Admission by cost (issue 13): the requests executing at once share an
+//! in-flight cost budget; a request without room waits in line, and one that
+//! cannot start within the admission wait is answered SERVER_BUSY (503 with
+//! Retry-After) before anything of it runs.
+//!
+//! A request is kept running (holding its share) by the test's own connection
+//! holding the database's write lock: its audit record cannot be written, and
+//! a request answers only once its audit record is.
+
+use crate::helpers::{spawn_app_with, Gql, TestApp};
+use confide::domain::Role;
+use serde_json::json;
+use std::time::Duration;
+
+const CASES: &str = "{ supportCases(first: 5) { edges { node { id service } } } }";
+
+/// Posts the dashboard query as the demo counsellor: the answer, its
+/// Retry-After header and its request id.
+async fn dashboard(app: &TestApp) -> (Gql, Option<String>, String) {
+    let response = app
+        .client
+        .post(format!("{}/graphql", app.address))
+        .bearer_auth(app.token(app.demo.counsellor, Role::Practitioner))
+        .json(&json!({ "query": CASES }))
+        .send()
+        .await
+        .expect("request");
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let retry_after = header("retry-after");
+    let request_id = header("x-request-id").expect("a request id on every answer");
+    let status = response.status().as_u16();
+    let body = response.json().await.expect("json body");
+    (Gql { status, body }, retry_after, request_id)
+}
+
+async fn audit_records_of(app: &TestApp, request_id: &str) -> i64 {
+    use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+    let id: uuid::Uuid = request_id.parse().expect("a UUID request id");
+    entity::audit_event::Entity::find()
+        .filter(entity::audit_event::Column::RequestId.eq(id))
+        .count(&app.db)
+        .await
+        .expect("count audit records") as i64
+}
+
+#[tokio::test]
+async fn a_request_without_room_in_the_in_flight_budget_is_server_busy_and_nothing_of_it_runs() {
+    // A budget of 1: any request takes all of it while it runs.
+    let app = spawn_app_with(|s| {
+        s.max_cost_in_flight = 1;
+        s.admission_wait_ms = 150;
+    })
+    .await;
+    let (running, refused) = app
+        .while_writes_are_held(async {
+            let running = dashboard(&app);
+            let refused = async {
+                // The first request has started (and waits for the lock).
+                tokio::time::sleep(Duration::from_millis(250)).await;
+                dashboard(&app).await
+            };
+            tokio::join!(running, refused)
+        })
+        .await;
+    let (running, _, running_id) = running;
+    running.assert_no_errors();
+    assert!(audit_records_of(&app, &running_id).await > 0);
+
+    let (refused, retry_after, refused_id) = refused;
+    assert_eq!(refused.status, 503, "{:#}", refused.body);
+    assert_eq!(refused.codes(), vec!["SERVER_BUSY"], "{:#}", refused.body);
+    assert!(refused.body["data"].is_null());
+    assert_eq!(retry_after.as_deref(), Some("1"));
+    assert_eq!(
+        refused.body["errors"][0]["extensions"]["retryAfterSeconds"].as_u64(),
+        Some(1)
+    );
+    // Nothing of it ran: it read nothing, so it left no audit record.
+    assert_eq!(audit_records_of(&app, &refused_id).await, 0);
+
+    // The budget was given back: the next request runs.
+    let (after, _, _) = dashboard(&app).await;
+    after.assert_no_errors();
+}
+
+#[tokio::test]
+async fn a_request_without_room_waits_in_line_and_runs_when_the_budget_is_released() {
+    let app = spawn_app_with(|s| {
+        s.max_cost_in_flight = 1;
+        s.admission_wait_ms = 10_000;
+    })
+    .await;
+    let (first, second) = app
+        .while_writes_are_held(async {
+            let first = async {
+                let answer = dashboard(&app).await;
+                (answer, std::time::Instant::now())
+            };
+            let second = async {
+                tokio::time::sleep(Duration::from_millis(250)).await;
+                let answer = dashboard(&app).await;
+                (answer, std::time::Instant::now())
+            };
+            tokio::join!(first, second)
+        })
+        .await;
+    let ((first, _, _), first_done) = first;
+    let ((second, _, _), second_done) = second;
+    first.assert_no_errors();
+    second.assert_no_errors();
+    assert_eq!(
+        first.body["data"], second.body["data"],
+        "the queued request got the same answer"
+    );
+    assert!(
+        second_done >= first_done,
+        "the queued request answered before the one holding the budget"
+    );
+}
