@@ -38,6 +38,52 @@ async fn practitioner_adds_a_note_to_a_case_of_their_own_service() {
 }
 
 #[tokio::test]
+async fn a_case_reads_only_its_newest_notes_for_a_short_list_and_all_when_another_asks_for_more() {
+    let app = spawn_app().await;
+    let case = app.demo.alice_counselling_case;
+    for body in ["first", "second", "third", "fourth"] {
+        let input = json!({ "input": { "caseId": id(case), "kind": "ACTION", "body": body } });
+        app.as_caller(app.demo.counsellor, Role::Practitioner, ADD_NOTE, input)
+            .await
+            .assert_no_errors();
+    }
+    // Three lists of one case's notes in one request: whichever is read first
+    // decides what is read first (the newest two, or one), and a longer list
+    // then reads them all. Each must be the same notes, newest first, with
+    // their authors.
+    let res = app
+        .as_caller(
+            app.demo.counsellor,
+            Role::Practitioner,
+            r#"query($id: ID!) { supportCase(id: $id) {
+                two: notes(limit: 2) { id body author { name } }
+                all: notes(limit: 100) { id body author { name } }
+                one: notes(limit: 1) { id body author { name } } } }"#,
+            json!({ "id": id(case) }),
+        )
+        .await;
+    res.assert_no_errors();
+    let read = &res.data()["supportCase"];
+    let all = read["all"].as_array().expect("all notes");
+    assert!(all.len() >= 4, "{all:#?}");
+    assert_eq!(read["two"], json!(all[..2]));
+    assert_eq!(read["one"], json!(all[..1]));
+    for note in all {
+        assert!(note["author"]["name"].is_string(), "{note:#}");
+    }
+    // Alone, a short list is the same newest notes.
+    let alone = app
+        .as_caller(
+            app.demo.counsellor,
+            Role::Practitioner,
+            r#"query($id: ID!) { supportCase(id: $id) { notes(limit: 2) { id body author { name } } } }"#,
+            json!({ "id": id(case) }),
+        )
+        .await;
+    assert_eq!(alone.data()["supportCase"]["notes"], json!(all[..2]));
+}
+
+#[tokio::test]
 async fn forbidden_note_writes_leave_the_database_unchanged() {
     let app = spawn_app().await;
     let before = app.count("note").await;
