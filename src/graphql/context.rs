@@ -139,12 +139,6 @@ impl StudentGroup {
     }
 }
 
-/// Notes of a case group, and how many per case were read (`None`: all).
-struct Notes {
-    rows: ByParent<note::Model>,
-    per_case: Option<usize>,
-}
-
 /// Cases read together: notes, entries and staff are loaded for all of them in
 /// one statement each, the first time any case asks.
 pub struct CaseGroup {
@@ -159,12 +153,7 @@ pub struct CaseGroup {
     /// A group made for these cases' students when they were not read from
     /// one (owned here: it is this group's child).
     student_group: OnceLock<Arc<StudentGroup>>,
-    /// The notes read first: the newest `per_case` of each case when the
-    /// caller is listed every note (the first `notes(limit:)` asked decides),
-    /// else all of them.
-    notes: OnceCell<Notes>,
-    /// All notes, read when a later field asks for more than `notes` holds.
-    all_notes: OnceCell<ByParent<note::Model>>,
+    notes: OnceCell<ByParent<note::Model>>,
     note_authors: OnceCell<HashMap<Uuid, Arc<staff::Model>>>,
     assignees: OnceCell<HashMap<Uuid, Arc<staff::Model>>>,
     third_party: OnceCell<ByParent<third_party_entry::Model>>,
@@ -182,7 +171,6 @@ impl CaseGroup {
             parent: parent.map(Arc::downgrade),
             student_group: OnceLock::new(),
             notes: OnceCell::new(),
-            all_notes: OnceCell::new(),
             note_authors: OnceCell::new(),
             assignees: OnceCell::new(),
             third_party: OnceCell::new(),
@@ -803,34 +791,13 @@ impl RequestContext {
         permit: &Permit<'_, support_case::Model>,
         limit: usize,
     ) -> AppResult<Vec<Guarded<note::Model>>> {
-        let caller = self.caller();
-        let first = group
+        let all = group
             .notes
             .get_or_try_init(|| async {
-                // Only the newest `limit` of each case when every note is
-                // listed to the caller; else all (a note the caller's audience
-                // does not see is skipped before the limit).
-                let per_case = facts::every_note_listed(caller).then_some(limit);
-                let rows = service::cases::notes_of(&self.conn(), &group.ids(), per_case).await?;
-                Ok::<_, AppError>(Notes {
-                    rows: arc_lists(rows),
-                    per_case,
-                })
+                let rows = service::cases::notes_of(&self.conn(), &group.ids()).await?;
+                Ok::<_, AppError>(arc_lists(rows))
             })
             .await?;
-        let all = match first.per_case {
-            Some(read) if limit > read => {
-                group
-                    .all_notes
-                    .get_or_try_init(|| async {
-                        let rows =
-                            service::cases::notes_of(&self.conn(), &group.ids(), None).await?;
-                        Ok::<_, AppError>(arc_lists(rows))
-                    })
-                    .await?
-            }
-            _ => &first.rows,
-        };
         let Some(rows) = all.get(&permit.id()) else {
             return Ok(Vec::new());
         };
@@ -839,6 +806,7 @@ impl RequestContext {
             Some(s) => self.access_for(&[s]).await?.remove(&s),
             None => None,
         };
+        let caller = self.caller();
         let mut out = Vec::new();
         for n in rows {
             if out.len() >= limit {
@@ -907,21 +875,11 @@ impl RequestContext {
         let staff = group
             .note_authors
             .get_or_try_init(|| async {
-                let mut ids: Vec<Uuid> =
-                    notes.rows.values().flatten().map(|n| n.author_id).collect();
-                if let Some(all) = group.all_notes.get() {
-                    ids.extend(all.values().flatten().map(|n| n.author_id));
-                }
+                let ids = notes.values().flatten().map(|n| n.author_id);
                 Ok::<_, AppError>(arcs(service::cases::staff_by_ids(&self.conn(), ids).await?))
             })
             .await?;
-        if let Some(author) = staff.get(&author_id) {
-            return Ok(Some(note.part(author.clone())));
-        }
-        // A note read after the authors were (a later field asking for more
-        // notes than the first read): its author alone.
-        let mut one = service::cases::staff_by_ids(&self.conn(), [author_id]).await?;
-        Ok(one.remove(&author_id).map(|s| note.part(Arc::new(s))))
+        Ok(staff.get(&author_id).map(|s| note.part(s.clone())))
     }
 
     /// A note just written to a case (a mutation's result), guarded as the

@@ -238,16 +238,6 @@ pub fn note_facts(
 /// not exist: it is not listed, not counted and not signalled by the feed (its
 /// existence would tell them the student has exactly the kind of note they
 /// asked to keep private). Staff keep the redaction marker.
-/// Whether [`note_listed`] lists every note to the caller, whatever its
-/// labels: then a case's newest N notes are exactly the first N it lists, and
-/// only those need reading.
-pub fn every_note_listed(caller: &Caller) -> bool {
-    match caller.role.audience() {
-        Audience::Outside => false,
-        Audience::Student | Audience::Staff => true,
-    }
-}
-
 pub fn note_listed(caller: &Caller, facts: Facts) -> bool {
     match caller.role.audience() {
         Audience::Outside => !facts.label_excluded,

@@ -246,54 +246,17 @@ pub async fn cases_of_students(
     )
 }
 
-/// Notes of these cases, newest first per case: all of them, or the newest
-/// `per_case` of each (one statement either way: a window over the cases).
+/// Notes of these cases, newest first per case.
 pub async fn notes_of(
     db: &impl ConnectionTrait,
     case_ids: &[Uuid],
-    per_case: Option<usize>,
 ) -> AppResult<HashMap<Uuid, Vec<note::Model>>> {
-    let rows = match per_case {
-        None => {
-            note::Entity::find()
-                .filter(note::Column::CaseId.is_in(case_ids.iter().copied()))
-                .order_by(note::Column::OccurredAt, Order::Desc)
-                .order_by(note::Column::Id, Order::Desc)
-                .all(db)
-                .await?
-        }
-        Some(n) => {
-            use sea_orm::sea_query::Alias;
-            use sea_orm::{FromQueryResult, Iterable};
-            let rank = Alias::new("rank_in_case");
-            let newest_first = Query::select()
-                .columns(note::Column::iter().map(|c| (note::Entity, c)))
-                .expr_as(
-                    Expr::cust(
-                        "ROW_NUMBER() OVER (PARTITION BY \"case_id\" \
-                         ORDER BY \"occurred_at\" DESC, \"id\" DESC)",
-                    ),
-                    rank.clone(),
-                )
-                .from(note::Entity)
-                .and_where(
-                    Expr::col((note::Entity, note::Column::CaseId)).is_in(case_ids.iter().copied()),
-                )
-                .to_owned();
-            let latest = Alias::new("latest");
-            let q = Query::select()
-                .columns(note::Column::iter().map(|c| (latest.clone(), c)))
-                .from_subquery(newest_first, latest.clone())
-                .and_where(Expr::col(rank).lte(i64::try_from(n).unwrap_or(i64::MAX)))
-                .order_by((latest.clone(), note::Column::OccurredAt), Order::Desc)
-                .order_by((latest, note::Column::Id), Order::Desc)
-                .to_owned();
-            let backend = db.get_database_backend();
-            note::Model::find_by_statement(backend.build(&q))
-                .all(db)
-                .await?
-        }
-    };
+    let rows = note::Entity::find()
+        .filter(note::Column::CaseId.is_in(case_ids.iter().copied()))
+        .order_by(note::Column::OccurredAt, Order::Desc)
+        .order_by(note::Column::Id, Order::Desc)
+        .all(db)
+        .await?;
     let mut map: HashMap<Uuid, Vec<note::Model>> = HashMap::new();
     for row in rows {
         map.entry(row.case_id).or_default().push(row);

@@ -304,7 +304,7 @@ pub async fn build(
     // Cases, their adjustments, notes and third-party entries.
     let cases = super::cases::cases_of_students(db, decisions, &ids).await?;
     let case_ids: Vec<Uuid> = cases.iter().map(|k| k.id).collect();
-    let mut notes = super::cases::notes_of(db, &case_ids, None).await?;
+    let mut notes = super::cases::notes_of(db, &case_ids).await?;
     let mut entries = super::cases::third_party_of(db, &case_ids).await?;
     let mut case_docs = Vec::new();
     let mut adjustments = Vec::new();

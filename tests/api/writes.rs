@@ -38,7 +38,7 @@ async fn practitioner_adds_a_note_to_a_case_of_their_own_service() {
 }
 
 #[tokio::test]
-async fn a_case_reads_only_its_newest_notes_for_a_short_list_and_all_when_another_asks_for_more() {
+async fn lists_of_a_cases_notes_with_different_limits_in_one_request_agree() {
     let app = spawn_app().await;
     let case = app.demo.alice_counselling_case;
     for body in ["first", "second", "third", "fourth"] {
@@ -47,10 +47,9 @@ async fn a_case_reads_only_its_newest_notes_for_a_short_list_and_all_when_anothe
             .await
             .assert_no_errors();
     }
-    // Three lists of one case's notes in one request: whichever is read first
-    // decides what is read first (the newest two, or one), and a longer list
-    // then reads them all. Each must be the same notes, newest first, with
-    // their authors.
+    // Three lists of one case's notes in one request (the notes are read once
+    // for the case group): each is the same notes, newest first, with their
+    // authors, cut at its own limit.
     let res = app
         .as_caller(
             app.demo.counsellor,
