@@ -6,7 +6,7 @@ use clap::Parser;
 
 // mimalloc: glibc malloc was ~28% of server CPU under load (BENCHMARKS.md).
 // The `system-allocator` feature leaves glibc's malloc in place, for heap
-// profilers that hook it (heaptrack, valgrind's dhat): bench/heap.sh.
+// profilers that hook it (heaptrack, valgrind's dhat): bench/flamegraphs.sh.
 #[cfg(not(feature = "system-allocator"))]
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
