@@ -4,7 +4,7 @@
 #   bench/load.sh postgres URL      # a PostgreSQL admin URL; creates database confide_bench
 # Env: STUDENTS (10000), DURATION (30s), SOAK_MINUTES (0 = no soak), SOAK_DELAY_MS (20),
 # IDLE_SAMPLES (1: RSS every 10 s after the soak), BIN (a binary to run instead of building),
-# QUERIES ("Q2 Q3"), CONNS ("16 64"), SERVE_ARGS (more flags for `confide serve`, e.g.
+# REUSE (1: the database seeded by the last run), QUERIES ("Q2 Q3"), CONNS ("16 64"), SERVE_ARGS (more flags for `confide serve`, e.g.
 # "--max-cost-in-flight 100000000" to measure without the in-flight cost budget).
 # Runs Q2 (the dashboard) and Q3 (a partner feed page of 100 students) at 16 and 64
 # connections. Prints one RESULT line per run, CPU milliseconds per request (confide; PostgreSQL
@@ -27,29 +27,40 @@ else
   bin=target/release/confide
 fi
 mkdir -p target/bench
+# REUSE=1: serve the database the last run seeded (same backend), without
+# seeding again (PostgreSQL's seed takes about 3 minutes), to compare builds.
+seed_file="target/bench/seed-$backend.txt"
 if [ "$backend" = postgres ]; then
   admin="${2:-postgres://postgres@127.0.0.1:5432/postgres}"
-  psql "$admin" -qc "drop database if exists confide_bench" >/dev/null
-  psql "$admin" -qc "create database confide_bench" >/dev/null
   url="${admin%/*}/confide_bench"
 else
-  rm -f target/bench/bench.db*
   url="sqlite://$PWD/target/bench/bench.db?mode=rwc"
 fi
-
-echo "== seeding $students students ($backend)"
-seed_out=$(CONFIDE_LOG=warn $bin seed --database-url "$url" --students "$students" --seed 1)
+if [ "${REUSE:-0}" = 1 ] && [ -s "$seed_file" ]; then
+  echo "== reusing the $backend database seeded before"
+  seed_out=$(cat "$seed_file")
+else
+  if [ "$backend" = postgres ]; then
+    psql "$admin" -qc "drop database if exists confide_bench" >/dev/null
+    psql "$admin" -qc "create database confide_bench" >/dev/null
+  else
+    rm -f target/bench/bench.db*
+  fi
+  echo "== seeding $students students ($backend)"
+  seed_out=$(CONFIDE_LOG=warn $bin seed --database-url "$url" --students "$students" --seed 1)
+  echo "$seed_out" >"$seed_file"
+  # Q3, the partner feed page: a partner runs only registered operations, so the
+  # document (bench/q3.graphql, sent whole in bench/q3.json) is registered first.
+  CONFIDE_LOG=warn $bin operations add --database-url "$url" bench/q3.graphql >/dev/null
+  if [ "$backend" = postgres ]; then
+    # A database in service has been vacuumed; a bulk load has not (the seed runs
+    # ANALYZE itself). Without this, autovacuum's first pass lands inside the run.
+    psql "$url" -qc "vacuum analyze" >/dev/null
+  fi
+fi
 echo "$seed_out" | head -1
 practitioner=$(echo "$seed_out" | sed -n 's/^practitioner (counselling): //p')
 partner=$(echo "$seed_out" | sed -n 's/^partner (most consents): //p')
-# Q3, the partner feed page: a partner runs only registered operations, so the
-# document (bench/q3.graphql, sent whole in bench/q3.json) is registered first.
-CONFIDE_LOG=warn $bin operations add --database-url "$url" bench/q3.graphql >/dev/null
-if [ "$backend" = postgres ]; then
-  # A database in service has been vacuumed; a bulk load has not (the seed runs
-  # ANALYZE itself). Without this, autovacuum's first pass lands inside the run.
-  psql "$url" -qc "vacuum analyze" >/dev/null
-fi
 
 CONFIDE_LOG=warn CONFIDE_JWT_SECRET="$secret" $bin serve --database-url "$url" --bind "127.0.0.1:$port" ${SERVE_ARGS:-} >/dev/null 2>&1 &
 server=$!
@@ -120,11 +131,14 @@ if [ "$soak" -gt 0 ]; then
   echo "== soak: ${soak} min at a steady rate (4 connections, ${SOAK_DELAY_MS:-20} ms between requests)"
   (BODY_FILE=bench/q2.json TOKEN="$token" DELAY_MS="${SOAK_DELAY_MS:-20}" wrk -t1 -c4 -d"${soak}m" -s bench/post.lua "http://127.0.0.1:$port/graphql" | grep RESULT) &
   wrk_pid=$!
+  soak_start=$(date -u +'%Y-%m-%d %H:%M:%S+00')
   # With confide's RSS: its connections to PostgreSQL (the pool's size), to
   # tell a pool refill from growth.
   pool() {
     if [ "$backend" = postgres ]; then
-      psql "$url" -Atc "select count(*) from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()" 2>/dev/null || echo "?"
+      # How many are open, and how many of those were opened since the soak
+      # began (a connection replaced by the pool counts there).
+      psql "$url" -Atc "select count(*) || ' opened_since_soak=' || count(*) filter (where backend_start > '$soak_start') from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid() and backend_type = 'client backend'" 2>/dev/null || echo "?"
     else
       echo "n/a"
     fi

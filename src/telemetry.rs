@@ -8,8 +8,8 @@
 
 use crate::policy::{Outcome, Reason};
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec, Opts,
-    Registry, TextEncoder,
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
 };
 use std::collections::HashSet;
 use std::sync::{LazyLock, RwLock};
@@ -44,6 +44,8 @@ pub struct Metrics {
     cost_refusals: IntCounterVec,
     rate_limited: IntCounterVec,
     pool: IntGaugeVec,
+    /// The in-flight cost budget: `[budget, in_flight_cost, waiting]`.
+    admission: [IntGauge; 3],
     operations: RwLock<HashSet<String>>,
     /// Histograms per (operation, outcome), created on first use.
     latency_cache: RwLock<std::collections::HashMap<(String, &'static str), Histogram>>,
@@ -126,7 +128,15 @@ fn build() -> Result<Metrics, prometheus::Error> {
     registry.register(Box::new(audit_withheld.clone()))?;
     registry.register(Box::new(cost_refusals.clone()))?;
     registry.register(Box::new(rate_limited.clone()))?;
+    let admission = IntGaugeVec::new(
+        Opts::new(
+            "confide_admission",
+            "The in-flight cost budget: its size (budget), the estimated cost of the requests running now (in_flight_cost) and the requests waiting in line for room (waiting).",
+        ),
+        &["state"],
+    )?;
     registry.register(Box::new(pool.clone()))?;
+    registry.register(Box::new(admission.clone()))?;
     Ok(Metrics {
         audit_ok: audit.get_metric_with_label_values(&["ok"])?,
         audit_failed: audit.get_metric_with_label_values(&["failed"])?,
@@ -139,6 +149,11 @@ fn build() -> Result<Metrics, prometheus::Error> {
         cost_refusals,
         rate_limited,
         pool,
+        admission: [
+            admission.get_metric_with_label_values(&["budget"])?,
+            admission.get_metric_with_label_values(&["in_flight_cost"])?,
+            admission.get_metric_with_label_values(&["waiting"])?,
+        ],
         operations: RwLock::new(HashSet::new()),
         latency_cache: RwLock::new(Default::default()),
     })
@@ -194,6 +209,27 @@ pub fn audit_withheld() {
 pub fn cost_refused(what: &'static str) {
     if let Some(m) = metrics() {
         m.cost_refusals.with_label_values(&[what]).inc();
+    }
+}
+
+/// The in-flight cost budget's size (set when the server is built).
+pub fn admission_budget(budget: u32) {
+    if let Some(m) = metrics() {
+        m.admission[0].set(i64::from(budget));
+    }
+}
+
+/// A request's share of the budget taken (positive) or given back (negative).
+pub fn admission_in_flight(delta: i64) {
+    if let Some(m) = metrics() {
+        m.admission[1].add(delta);
+    }
+}
+
+/// A request joined (1) or left (-1) the line for the budget.
+pub fn admission_waiting(delta: i64) {
+    if let Some(m) = metrics() {
+        m.admission[2].add(delta);
     }
 }
 

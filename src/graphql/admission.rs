@@ -12,6 +12,7 @@
 //! (BENCHMARKS.md run 16). A queued request holds only its parsed document.
 
 use crate::error::AppError;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -32,6 +33,8 @@ pub struct Admission {
     permits: Arc<Semaphore>,
     budget: u32,
     wait: Duration,
+    /// Requests waiting in line now.
+    waiting: Arc<AtomicU64>,
 }
 
 /// A running request's share of the budget, given back when dropped (when the
@@ -39,6 +42,32 @@ pub struct Admission {
 #[derive(Debug)]
 pub struct Admitted {
     _permit: OwnedSemaphorePermit,
+    share: u32,
+}
+
+impl Drop for Admitted {
+    fn drop(&mut self) {
+        crate::telemetry::admission_in_flight(-i64::from(self.share));
+    }
+}
+
+/// A request in line, counted until it starts, is refused or is abandoned
+/// (its client gone: the waiting future dropped).
+struct InLine(Arc<AtomicU64>);
+
+impl InLine {
+    fn join(waiting: &Arc<AtomicU64>) -> Self {
+        waiting.fetch_add(1, Ordering::Relaxed);
+        crate::telemetry::admission_waiting(1);
+        InLine(waiting.clone())
+    }
+}
+
+impl Drop for InLine {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+        crate::telemetry::admission_waiting(-1);
+    }
 }
 
 impl Default for Admission {
@@ -53,10 +82,12 @@ impl Admission {
         let budget = u32::try_from(budget.min(Semaphore::MAX_PERMITS as u64))
             .unwrap_or(u32::MAX)
             .max(1);
+        crate::telemetry::admission_budget(budget);
         Admission {
             permits: Arc::new(Semaphore::new(budget as usize)),
             budget,
             wait,
+            waiting: Arc::new(AtomicU64::new(0)),
         }
     }
 
@@ -71,9 +102,18 @@ impl Admission {
     /// the admission wait.
     pub async fn admit(&self, cost: u64) -> Result<Admitted, AppError> {
         let share = self.share(cost);
-        match tokio::time::timeout(self.wait, self.permits.clone().acquire_many_owned(share)).await
-        {
-            Ok(Ok(permit)) => Ok(Admitted { _permit: permit }),
+        let in_line = InLine::join(&self.waiting);
+        let acquired =
+            tokio::time::timeout(self.wait, self.permits.clone().acquire_many_owned(share)).await;
+        drop(in_line);
+        match acquired {
+            Ok(Ok(permit)) => {
+                crate::telemetry::admission_in_flight(i64::from(share));
+                Ok(Admitted {
+                    _permit: permit,
+                    share,
+                })
+            }
             // The semaphore is never closed; if it were, nothing could run.
             Ok(Err(closed)) => Err(AppError::internal("admission", closed)),
             Err(_elapsed) => {
@@ -95,6 +135,11 @@ impl Admission {
     /// The cost of the requests executing now.
     pub fn in_flight(&self) -> u64 {
         u64::from(self.budget).saturating_sub(self.permits.available_permits() as u64)
+    }
+
+    /// Requests waiting in line now.
+    pub fn waiting(&self) -> u64 {
+        self.waiting.load(Ordering::Relaxed)
     }
 }
 
@@ -171,5 +216,29 @@ mod tests {
         drop(running);
         large.await.unwrap().unwrap();
         small.await.unwrap().unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_request_in_line_is_counted_until_it_starts_or_is_abandoned() {
+        let admission = Admission::new(10, Duration::from_secs(5));
+        let running = admission.admit(10).await.unwrap();
+        let queued = tokio::spawn({
+            let admission = admission.clone();
+            async move { admission.admit(5).await.map(|_| ()) }
+        });
+        let abandoned = tokio::spawn({
+            let admission = admission.clone();
+            async move { admission.admit(5).await.map(|_| ()) }
+        });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert_eq!(admission.waiting(), 2);
+        // A client gone while in line: its wait is dropped.
+        abandoned.abort();
+        let _ = abandoned.await;
+        assert_eq!(admission.waiting(), 1);
+        drop(running);
+        queued.await.unwrap().unwrap();
+        assert_eq!(admission.waiting(), 0);
+        assert_eq!(admission.in_flight(), 0);
     }
 }

@@ -241,7 +241,7 @@ fn chain_rows(
     caller: &Caller,
     origin: Origin<'_>,
     events: Vec<Event>,
-) -> AppResult<Vec<audit_event::ActiveModel>> {
+) -> AppResult<Vec<audit_event::Model>> {
     let request_id = origin.request_id;
     // Stored to the microsecond on both databases, so the hash computed here
     // is the hash recomputed from what is read back.
@@ -249,7 +249,7 @@ fn chain_rows(
     let now = chrono::SubsecRound::trunc_subsecs(now, 6);
     let (mut seq, mut prev) = (head.seq, head.hash.clone());
     let actor_role = caller.role.as_str();
-    let mut rows: Vec<audit_event::ActiveModel> = Vec::with_capacity(events.len());
+    let mut rows: Vec<audit_event::Model> = Vec::with_capacity(events.len());
     for e in events {
         seq += 1;
         // Time-ordered ids keep the append-only table's primary key index
@@ -275,39 +275,85 @@ fn chain_rows(
             prev_hash: &prev,
         }
         .hash();
-        rows.push(audit_event::ActiveModel {
-            id: Set(id),
-            occurred_at: Set(now),
-            actor_id: Set(caller.id),
-            actor_role: Set(actor_role.to_owned()),
-            student_id: Set(e.student_id),
-            action: Set(e.action.to_owned()),
-            fields: Set(fields),
-            outcome: Set(e.outcome.to_owned()),
-            basis: Set(e.basis),
-            detail: Set(e.detail),
-            request_id: Set(request_id),
-            seq: Set(Some(seq)),
-            prev_hash: Set(Some(std::mem::replace(&mut prev, hash.clone()))),
-            hash: Set(Some(hash)),
-            lawful_basis: Set(lawful),
-            policy_version: Set(origin.policy_version.map(str::to_owned)),
+        rows.push(audit_event::Model {
+            id,
+            occurred_at: now,
+            actor_id: caller.id,
+            actor_role: actor_role.to_owned(),
+            student_id: e.student_id,
+            action: e.action.to_owned(),
+            fields,
+            outcome: e.outcome.to_owned(),
+            basis: e.basis,
+            detail: e.detail,
+            request_id,
+            seq: Some(seq),
+            prev_hash: Some(std::mem::replace(&mut prev, hash.clone())),
+            hash: Some(hash),
+            lawful_basis: lawful,
+            policy_version: origin.policy_version.map(str::to_owned),
         });
     }
     *head = Head { seq, hash: prev };
     Ok(rows)
 }
 
-async fn insert_rows(
-    db: &impl ConnectionTrait,
-    rows: Vec<audit_event::ActiveModel>,
-) -> AppResult<()> {
-    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-        audit_event::Entity::insert_many(chunk.to_vec())
-            .exec(db)
-            .await?;
+/// The audit table's columns, in the order PostgreSQL's insert names them.
+const PG_INSERT: &str = "INSERT INTO audit_event (id, occurred_at, actor_id, actor_role, \
+     student_id, action, fields, outcome, basis, detail, request_id, seq, prev_hash, hash, \
+     lawful_basis, policy_version) \
+     SELECT id, occurred_at, actor_id, actor_role, student_id, action, fields, outcome, basis, \
+     detail, request_id, seq, prev_hash, hash, lawful_basis, policy_version \
+     FROM json_populate_recordset(NULL::audit_event, $1::json)";
+
+async fn insert_rows(db: &impl ConnectionTrait, rows: Vec<audit_event::Model>) -> AppResult<()> {
+    match db.get_database_backend() {
+        // PostgreSQL: the rows as one JSON parameter, so the statement is the
+        // same text (one prepared statement) whatever the batch's size, with
+        // one bound value instead of 16 a row, and no query builder.
+        DbBackend::Postgres => {
+            for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+                let json = serde_json::to_string(chunk)
+                    .map_err(|e| AppError::internal("audit write", e))?;
+                db.execute_raw(Statement::from_sql_and_values(
+                    DbBackend::Postgres,
+                    PG_INSERT,
+                    [json.into()],
+                ))
+                .await?;
+            }
+        }
+        _ => {
+            for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+                audit_event::Entity::insert_many(chunk.iter().cloned().map(active))
+                    .exec(db)
+                    .await?;
+            }
+        }
     }
     Ok(())
+}
+
+/// A record to insert, every column set.
+fn active(m: audit_event::Model) -> audit_event::ActiveModel {
+    audit_event::ActiveModel {
+        id: Set(m.id),
+        occurred_at: Set(m.occurred_at),
+        actor_id: Set(m.actor_id),
+        actor_role: Set(m.actor_role),
+        student_id: Set(m.student_id),
+        action: Set(m.action),
+        fields: Set(m.fields),
+        outcome: Set(m.outcome),
+        basis: Set(m.basis),
+        detail: Set(m.detail),
+        request_id: Set(m.request_id),
+        seq: Set(m.seq),
+        prev_hash: Set(m.prev_hash),
+        hash: Set(m.hash),
+        lawful_basis: Set(m.lawful_basis),
+        policy_version: Set(m.policy_version),
+    }
 }
 
 async fn move_head(db: &impl ConnectionTrait, head: Head) -> AppResult<()> {

@@ -123,3 +123,39 @@ async fn a_request_without_room_waits_in_line_and_runs_when_the_budget_is_releas
         "the queued request answered before the one holding the budget"
     );
 }
+
+#[tokio::test]
+async fn a_request_waiting_in_line_shows_on_the_admission_gauges() {
+    use crate::observability::{sample, scrape};
+    let app = spawn_app_with(|s| {
+        s.max_cost_in_flight = 1;
+        s.admission_wait_ms = 10_000;
+        s.edge.admin_bind = Some("127.0.0.1:0".to_owned());
+    })
+    .await;
+    let (first, second, metrics) = app
+        .while_writes_are_held(async {
+            let second = async {
+                tokio::time::sleep(Duration::from_millis(250)).await;
+                dashboard(&app).await
+            };
+            let metrics = async {
+                // One request holds the budget, the other waits in line.
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                scrape(&app).await
+            };
+            tokio::join!(dashboard(&app), second, metrics)
+        })
+        .await;
+    first.0.assert_no_errors();
+    second.0.assert_no_errors();
+    // Process-wide gauges (other tests' servers run in this process too), so
+    // at least this server's own request in each state.
+    let gauge = |state| sample(&metrics, "confide_admission", &[("state", state)]);
+    assert!(gauge("waiting") >= 1.0, "{metrics}");
+    assert!(gauge("in_flight_cost") >= 1.0, "{metrics}");
+    assert!(
+        metrics.contains("confide_admission{state=\"budget\"}"),
+        "{metrics}"
+    );
+}

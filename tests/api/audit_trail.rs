@@ -410,12 +410,22 @@ async fn records_written_before_the_chain_are_chained_by_the_upgrade() {
         .position(|n| n.contains("_000040_"))
         .expect("the chain migration");
     let since_chain = u32::try_from(names.len() - chain).expect("a few migrations");
-    migration::Migrator::down(&app.db, Some(since_chain))
+    // Rolled back and upgraded on one connection of its own, as an operator's
+    // `confide migrate` would: the down and the up see each other's schema
+    // (on SQLite a pool connection still in a read snapshot from before the
+    // rollback saw the old columns: "duplicate column name: seq").
+    let mut options = sea_orm::ConnectOptions::new(app.db_url.clone());
+    options.max_connections(1).sqlx_logging(false);
+    let migrator = sea_orm::Database::connect(options)
+        .await
+        .expect("a connection to migrate on");
+    migration::Migrator::down(&migrator, Some(since_chain))
         .await
         .expect("roll back the chain");
-    migration::Migrator::up(&app.db, None)
+    migration::Migrator::up(&migrator, None)
         .await
         .expect("upgrade");
+    migrator.close().await.expect("close");
     assert_eq!(
         audit::verify(&app.db).await.expect("verify"),
         Verification::Verified { records }

@@ -9,7 +9,7 @@ use serde_json::json;
 
 const READ: &str = r#"query MetricsProbeRead($id: ID!) { student(id: $id) { name department } }"#;
 
-async fn scrape(app: &TestApp) -> String {
+pub(crate) async fn scrape(app: &TestApp) -> String {
     let admin = app.admin_address.as_ref().expect("admin listener");
     let res = app
         .client
@@ -23,7 +23,7 @@ async fn scrape(app: &TestApp) -> String {
 
 /// The value of the sample of `name` whose labels include all of `labels`
 /// (0 when absent: a counter not yet touched).
-fn sample(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
+pub(crate) fn sample(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
     text.lines()
         .filter(|l| !l.starts_with('#'))
         .filter(|l| l.starts_with(&format!("{name}{{")) || l.starts_with(&format!("{name} ")))
