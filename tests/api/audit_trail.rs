@@ -411,9 +411,12 @@ async fn records_written_before_the_chain_are_chained_by_the_upgrade() {
         .expect("the chain migration");
     let since_chain = u32::try_from(names.len() - chain).expect("a few migrations");
     // Rolled back and upgraded on one connection of its own, as an operator's
-    // `confide migrate` would: the down and the up see each other's schema
-    // (on SQLite a pool connection still in a read snapshot from before the
-    // rollback saw the old columns: "duplicate column name: seq").
+    // `confide migrate` would. On the app's pool the up could land on a
+    // SQLite connection whose cached schema predated the rollback: SQLite
+    // checks ALTER TABLE ADD COLUMN against that cache while preparing, before
+    // noticing the schema changed, and failed now and then with "duplicate
+    // column name: seq". (Only DDL is checked that way; a statement that reads
+    // or writes rows re-reads a changed schema before it runs.)
     let mut options = sea_orm::ConnectOptions::new(app.db_url.clone());
     options.max_connections(1).sqlx_logging(false);
     let migrator = sea_orm::Database::connect(options)
