@@ -25,8 +25,11 @@ RUN apt-get update \
 USER 10001:10001
 # The working directory is the only writable place (a SQLite file, if used).
 WORKDIR /var/lib/confide
+# MIMALLOC_ALLOW_THP=0: the process opts out of transparent huge pages even on
+# a host whose THP mode is "always" (docs/operations.md, "Memory").
 ENV CONFIDE_BIND=0.0.0.0:8080 \
-    CONFIDE_LOG=info
+    CONFIDE_LOG=info \
+    MIMALLOC_ALLOW_THP=0
 EXPOSE 8080
 HEALTHCHECK --interval=10s --timeout=3s --retries=3 \
   CMD curl -fsS http://127.0.0.1:8080/healthz || exit 1

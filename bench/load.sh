@@ -143,13 +143,17 @@ if [ "$soak" -gt 0 ]; then
       echo "n/a"
     fi
   }
+  # Of that RSS, the part in transparent huge pages: mimalloc asks for them
+  # (MADV_HUGEPAGE) and the kernel's khugepaged collapses its arena into them
+  # in the background, filling each 2 MiB range (BENCHMARKS.md run 17).
+  huge() { awk '/^AnonHugePages:/ {print $2}' "/proc/$server/smaps_rollup" 2>/dev/null || echo "?"; }
   for i in $(seq 0 $((soak * 2))); do
-    echo "soak t=$((i * 30))s rss_kb=$(grep VmRSS /proc/$server/status | awk '{print $2}') db_connections=$(pool)"
+    echo "soak t=$((i * 30))s rss_kb=$(grep VmRSS /proc/$server/status | awk '{print $2}') anon_huge_kb=$(huge) db_connections=$(pool)"
     sleep 30
   done
   wait $wrk_pid
   for i in $(seq 1 "${IDLE_SAMPLES:-1}"); do
     sleep 10
-    echo "soak done, idle $((i * 10))s: rss_kb=$(grep VmRSS /proc/$server/status | awk '{print $2}') db_connections=$(pool)"
+    echo "soak done, idle $((i * 10))s: rss_kb=$(grep VmRSS /proc/$server/status | awk '{print $2}') anon_huge_kb=$(huge) db_connections=$(pool)"
   done
 fi
