@@ -7,8 +7,8 @@ use crate::policy::ClassSet;
 use entity::audit_event;
 use migration::audit_chain::{Chained, GENESIS};
 use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set, Statement,
+    ActiveModelTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, IntoActiveModel,
+    QueryFilter, QueryOrder, QuerySelect, Statement,
 };
 use std::sync::{Arc, OnceLock};
 use tokio::sync::{mpsc, oneshot};
@@ -325,35 +325,15 @@ async fn insert_rows(db: &impl ConnectionTrait, rows: Vec<audit_event::Model>) -
         }
         _ => {
             for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-                audit_event::Entity::insert_many(chunk.iter().cloned().map(active))
-                    .exec(db)
-                    .await?;
+                // Every column set (`into_active_model` leaves them unchanged).
+                let rows = chunk
+                    .iter()
+                    .map(|m| m.clone().into_active_model().reset_all());
+                audit_event::Entity::insert_many(rows).exec(db).await?;
             }
         }
     }
     Ok(())
-}
-
-/// A record to insert, every column set.
-fn active(m: audit_event::Model) -> audit_event::ActiveModel {
-    audit_event::ActiveModel {
-        id: Set(m.id),
-        occurred_at: Set(m.occurred_at),
-        actor_id: Set(m.actor_id),
-        actor_role: Set(m.actor_role),
-        student_id: Set(m.student_id),
-        action: Set(m.action),
-        fields: Set(m.fields),
-        outcome: Set(m.outcome),
-        basis: Set(m.basis),
-        detail: Set(m.detail),
-        request_id: Set(m.request_id),
-        seq: Set(m.seq),
-        prev_hash: Set(m.prev_hash),
-        hash: Set(m.hash),
-        lawful_basis: Set(m.lawful_basis),
-        policy_version: Set(m.policy_version),
-    }
 }
 
 async fn move_head(db: &impl ConnectionTrait, head: Head) -> AppResult<()> {
