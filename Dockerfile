@@ -43,6 +43,8 @@ FROM rust:1-bookworm AS build
 WORKDIR /src
 # Dependencies first, so that a change to Confide's own code reuses their layer.
 COPY Cargo.toml Cargo.lock ./
+# Build settings for dependencies (SQLite's compile-time options).
+COPY .cargo .cargo
 COPY entity/Cargo.toml entity/Cargo.toml
 COPY migration/Cargo.toml migration/Cargo.toml
 COPY clients/rust/Cargo.toml clients/rust/Cargo.toml
