@@ -346,6 +346,13 @@ pub struct DatabaseSettings {
     #[arg(long, env = "CONFIDE_SQLITE_BUSY_TIMEOUT_MS")]
     pub busy_timeout_ms: Option<u64>,
 
+    /// Least time between two commits of read-only requests' audit batches,
+    /// in ms. Default: 10 on SQLite (each commit empties the other
+    /// connections' page caches), 0 on PostgreSQL. A request arriving when the
+    /// writer has been idle that long is written at once.
+    #[arg(long, env = "CONFIDE_AUDIT_COMMIT_INTERVAL_MS")]
+    pub audit_commit_interval_ms: Option<u64>,
+
     /// PostgreSQL transport when the URL names no `sslmode`: `auto` (no TLS
     /// to a server on this host, TLS required to any other), `require`,
     /// `prefer`, or `disable` (refused for a server on another host).
@@ -452,6 +459,7 @@ impl Settings {
                 url: Some(database_url.to_owned()),
                 statement_timeout_secs: None,
                 busy_timeout_ms: None,
+                audit_commit_interval_ms: None,
                 tls: crate::db::DatabaseTls::Auto,
             },
             jwt: JwtSettings {

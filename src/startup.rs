@@ -53,6 +53,11 @@ impl Drop for WatcherGuard {
     }
 }
 
+/// On SQLite, the least time between two audit batch commits by default
+/// (`--audit-commit-interval-ms`): Q2 at 16 connections +3-22 % requests/s,
+/// 10-23 % less CPU per request than committing back to back (run 18).
+const DEFAULT_SQLITE_AUDIT_COMMIT_INTERVAL_MS: u64 = 10;
+
 impl Application {
     /// Connects to and migrates the database, loads the policy and binds the listener.
     pub async fn build(settings: Settings) -> Result<Self, AppError> {
@@ -92,6 +97,13 @@ impl Application {
         );
         let auth = Authenticator::from_settings(&settings.jwt)?;
         auth.start_key_refresh();
+        let audit_commit_interval =
+            std::time::Duration::from_millis(settings.database.audit_commit_interval_ms.unwrap_or(
+                match db.get_database_backend() {
+                    sea_orm::DbBackend::Sqlite => DEFAULT_SQLITE_AUDIT_COMMIT_INTERVAL_MS,
+                    _ => 0,
+                },
+            ));
         let statistics = settings
             .statistics
             .limits()
@@ -141,7 +153,7 @@ impl Application {
                 statistics: Arc::new(statistics),
                 research: crate::research::Config::from_settings(&settings.research)?,
                 population: Default::default(),
-                audit: Default::default(),
+                audit: crate::service::audit::AuditBatcher::new(audit_commit_interval),
                 admission: graphql::admission::Admission::new(
                     settings.max_cost_in_flight,
                     std::time::Duration::from_millis(settings.admission_wait_ms),

@@ -11,6 +11,7 @@ use sea_orm::{
     QueryFilter, QueryOrder, QuerySelect, Statement,
 };
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
@@ -363,7 +364,11 @@ async fn move_head(db: &impl ConnectionTrait, head: Head) -> AppResult<()> {
 /// Requests that write keep writing their records in their own transaction,
 /// with their writes.
 #[derive(Clone, Default)]
-pub struct AuditBatcher(Arc<OnceLock<mpsc::UnboundedSender<Job>>>);
+pub struct AuditBatcher {
+    sender: Arc<OnceLock<mpsc::UnboundedSender<Job>>>,
+    /// The least time from one batch's commit to the next batch's start.
+    commit_interval: Duration,
+}
 
 impl std::fmt::Debug for AuditBatcher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -383,6 +388,20 @@ struct Job {
 const BATCH_EVENTS: usize = 2_000;
 
 impl AuditBatcher {
+    /// A batcher whose writer, after committing a batch, waits until
+    /// `commit_interval` has passed before starting the next (gathering the
+    /// requests that arrive meanwhile into it). A request that finds the
+    /// writer idle for longer than that is written at once; under load,
+    /// commits are at most one per interval. On SQLite every commit makes the
+    /// other connections drop their page caches (WAL mode), so fewer, larger
+    /// commits leave more reads served from cache (BENCHMARKS.md run 18).
+    pub fn new(commit_interval: Duration) -> Self {
+        AuditBatcher {
+            sender: Arc::default(),
+            commit_interval,
+        }
+    }
+
     /// Appends a read-only request's records with those of the requests
     /// waiting alongside it, and returns once they are committed.
     pub async fn write(
@@ -395,9 +414,9 @@ impl AuditBatcher {
         if events.is_empty() {
             return Ok(());
         }
-        let sender = self.0.get_or_init(|| {
+        let sender = self.sender.get_or_init(|| {
             let (tx, rx) = mpsc::unbounded_channel();
-            start_writer(db.clone(), rx);
+            start_writer(db.clone(), rx, self.commit_interval);
             tx
         });
         let (done, answer) = oneshot::channel();
@@ -421,7 +440,11 @@ impl AuditBatcher {
 /// on a request worker's runtime it waited its turn behind that worker's
 /// requests, and every request waiting on it with it. It stops when the
 /// server's batcher is dropped (the channel closes).
-fn start_writer(db: DatabaseConnection, jobs: mpsc::UnboundedReceiver<Job>) {
+fn start_writer(
+    db: DatabaseConnection,
+    jobs: mpsc::UnboundedReceiver<Job>,
+    commit_interval: Duration,
+) {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build();
@@ -429,7 +452,7 @@ fn start_writer(db: DatabaseConnection, jobs: mpsc::UnboundedReceiver<Job>) {
         Ok(runtime) => {
             let spawned = std::thread::Builder::new()
                 .name("audit-writer".to_owned())
-                .spawn(move || runtime.block_on(run_batches(db, jobs)));
+                .spawn(move || runtime.block_on(run_batches(db, jobs, commit_interval)));
             if let Err(e) = spawned {
                 // Without a writer every read fails closed (its sender errs).
                 tracing::error!(error = %e, "the audit writer thread did not start");
@@ -437,13 +460,22 @@ fn start_writer(db: DatabaseConnection, jobs: mpsc::UnboundedReceiver<Job>) {
         }
         Err(e) => {
             tracing::warn!(error = %e, "no runtime for the audit writer; it runs on the request's");
-            tokio::spawn(run_batches(db, jobs));
+            tokio::spawn(run_batches(db, jobs, commit_interval));
         }
     }
 }
 
-async fn run_batches(db: DatabaseConnection, mut jobs: mpsc::UnboundedReceiver<Job>) {
+async fn run_batches(
+    db: DatabaseConnection,
+    mut jobs: mpsc::UnboundedReceiver<Job>,
+    commit_interval: Duration,
+) {
+    let mut last_commit: Option<tokio::time::Instant> = None;
     while let Some(first) = jobs.recv().await {
+        if let Some(last) = last_commit.filter(|_| !commit_interval.is_zero()) {
+            // Under load: wait out the interval, then take everything queued.
+            tokio::time::sleep_until(last + commit_interval).await;
+        }
         let mut events = first.events.len();
         let mut batch = vec![first];
         while events < BATCH_EVENTS {
@@ -456,6 +488,7 @@ async fn run_batches(db: DatabaseConnection, mut jobs: mpsc::UnboundedReceiver<J
             }
         }
         write_batch(&db, batch).await;
+        last_commit = Some(tokio::time::Instant::now());
     }
 }
 

@@ -532,3 +532,50 @@ async fn the_dpo_queries_the_trail_and_a_service_lead_sees_only_their_services_s
         assert_eq!(res.codes(), vec!["FORBIDDEN"], "{role:?}: {:#}", res.body);
     }
 }
+
+/// `--audit-commit-interval-ms`: under load, read-only requests' audit
+/// records wait for the interval since the last commit and are written
+/// together; a request that finds the writer idle longer is written at once.
+/// Either way every record is written and the chain holds.
+#[tokio::test]
+async fn audit_commits_are_spaced_by_the_interval_and_an_idle_writer_writes_at_once() {
+    let interval = std::time::Duration::from_millis(2_000);
+    let app = crate::helpers::spawn_app_with(|s| {
+        s.database.audit_commit_interval_ms = Some(2_000);
+    })
+    .await;
+    let before = app.count("audit_event").await;
+    // The writer has not committed yet: the first read is written at once.
+    let started = std::time::Instant::now();
+    read(&app).await;
+    assert!(
+        started.elapsed() < interval,
+        "the first read waited {:?}",
+        started.elapsed()
+    );
+    // Right after a commit: the next reads wait for the interval, together.
+    let started = std::time::Instant::now();
+    futures_util::future::join_all((0..5).map(|_| read(&app))).await;
+    assert!(
+        started.elapsed() >= interval / 2,
+        "reads right after a commit did not wait: {:?}",
+        started.elapsed()
+    );
+    // Idle for longer than the interval: written at once again.
+    tokio::time::sleep(interval + std::time::Duration::from_millis(200)).await;
+    let started = std::time::Instant::now();
+    read(&app).await;
+    assert!(
+        started.elapsed() < interval,
+        "a read after an idle writer waited {:?}",
+        started.elapsed()
+    );
+    let after = app.count("audit_event").await;
+    assert!(after >= before + 7, "{before} -> {after}");
+    assert_eq!(
+        audit::verify(&app.db).await.expect("verify"),
+        Verification::Verified {
+            records: u64::try_from(after).expect("count")
+        }
+    );
+}
