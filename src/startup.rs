@@ -55,7 +55,7 @@ impl Drop for WatcherGuard {
 
 /// On SQLite, the least time between two audit batch commits by default
 /// (`--audit-commit-interval-ms`): Q2 at 16 connections +3-22 % requests/s,
-/// 10-23 % less CPU per request than committing back to back (run 18).
+/// 9-23 % less CPU per request than committing back to back (run 18).
 const DEFAULT_SQLITE_AUDIT_COMMIT_INTERVAL_MS: u64 = 10;
 
 impl Application {
