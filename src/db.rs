@@ -96,6 +96,48 @@ impl Default for DbOptions {
     }
 }
 
+/// Connections in a SQLite pool.
+pub const SQLITE_POOL_SIZE: u32 = 8;
+
+/// SQLite: the reads of one request share one connection and one read
+/// transaction (one snapshot), instead of taking a pooled connection per
+/// statement. In WAL mode a connection that begins reading after another
+/// connection committed (every request's audit batch commits) discards its
+/// whole page cache; per request that now happens once, not once per statement.
+/// At most `SQLITE_POOL_SIZE - 2` requests hold one at a time (the others wait
+/// for a licence), so writers and the audit batcher always find a connection.
+/// Off for mutations (their
+/// reads must not come from a snapshot older than their write) and on
+/// PostgreSQL, whose cache a commit does not empty (there a snapshot per
+/// request would only add two round trips).
+#[derive(Clone, Debug, Default)]
+pub struct ReadTransactions {
+    permits: Option<Arc<tokio::sync::Semaphore>>,
+}
+
+impl ReadTransactions {
+    /// For a pool at `url`: on for SQLite, off for PostgreSQL.
+    pub fn for_url(url: &str) -> Self {
+        if url.starts_with("sqlite:") {
+            let permits = SQLITE_POOL_SIZE.saturating_sub(2).max(1) as usize;
+            ReadTransactions {
+                permits: Some(Arc::new(tokio::sync::Semaphore::new(permits))),
+            }
+        } else {
+            ReadTransactions::default()
+        }
+    }
+
+    /// A licence to hold one connection for a request's reads, waiting for
+    /// one to be free; `None` when read transactions are off. A request asks
+    /// before it holds any connection (`RequestContext::read_txn`), and the
+    /// pool keeps two connections no licence holds, for writers and the audit
+    /// batcher, which wait on nothing a licence holder has.
+    pub async fn take(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        self.permits.as_ref()?.clone().acquire_owned().await.ok()
+    }
+}
+
 /// Connects (creating a SQLite file if needed) and installs the statement counter.
 pub async fn connect(url: &str) -> AppResult<DatabaseConnection> {
     connect_with(url, DbOptions::default()).await
@@ -128,7 +170,7 @@ pub async fn connect_with(url: &str, db_options: DbOptions) -> AppResult<Databas
         // WAL lets readers proceed during the per-request audit write; NORMAL
         // synchronous is durable in WAL mode across application crashes.
         options
-            .max_connections(8)
+            .max_connections(SQLITE_POOL_SIZE)
             .min_connections(1)
             .map_sqlx_sqlite_opts(move |o| {
                 o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)

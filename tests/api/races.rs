@@ -266,3 +266,42 @@ async fn an_audit_of_thousands_of_records_is_written_in_chunks() {
         .unwrap();
     assert_eq!(app.count("audit_event").await, before + 3000);
 }
+
+/// On SQLite a query's reads share one connection in one read transaction
+/// (`db::ReadTransactions`); a query that also writes (statistics record what
+/// they released) holds that connection while it takes another for its write.
+/// With more such queries at once than the pool has connections, every one
+/// still completes, without errors (no request waits for a read connection
+/// while holding a write one, nor the other way round until the pool is gone).
+#[tokio::test]
+async fn more_queries_reading_and_writing_at_once_than_connections_all_complete() {
+    let app = spawn_app().await;
+    let query = r#"{
+        supportCases(first: 5) { edges { node { id notes { body } } } }
+        statistics(measure: CASES, groupBy: [SERVICE]) { total { count } }
+    }"#;
+    let lead = (app.demo.counselling_lead, Role::ServiceLead);
+    let tasks = (0..24).map(|_| app.as_caller(lead.0, lead.1, query, json!({})));
+    let answers = tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        futures_util::future::join_all(tasks),
+    )
+    .await
+    .expect("24 queries at once completed within a minute");
+    for res in &answers {
+        res.assert_no_errors();
+        assert!(
+            !res.data()["supportCases"]["edges"]
+                .as_array()
+                .unwrap()
+                .is_empty(),
+            "{:#}",
+            res.body
+        );
+        assert!(
+            res.data()["statistics"]["total"].is_object(),
+            "{:#}",
+            res.body
+        );
+    }
+}
