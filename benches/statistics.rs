@@ -93,7 +93,7 @@ async fn setup() -> Setup {
             risk_exception_max_hours: 168,
             statistics: Default::default(),
             research: Default::default(),
-            reads: Default::default(),
+            writers: Default::default(),
             population: Default::default(),
             audit: Default::default(),
             admission: Default::default(),

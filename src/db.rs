@@ -99,40 +99,39 @@ impl Default for DbOptions {
 /// Connections in a SQLite pool.
 pub const SQLITE_POOL_SIZE: u32 = 8;
 
-/// SQLite: the reads of one request share one connection and one read
-/// transaction (one snapshot), instead of taking a pooled connection per
-/// statement. In WAL mode a connection that begins reading after another
-/// connection committed (every request's audit batch commits) discards its
-/// whole page cache; per request that now happens once, not once per statement.
-/// At most `SQLITE_POOL_SIZE - 2` requests hold one at a time (the others wait
-/// for a licence), so writers and the audit batcher always find a connection.
-/// Off for mutations (their
-/// reads must not come from a snapshot older than their write) and on
-/// PostgreSQL, whose cache a commit does not empty (there a snapshot per
-/// request would only add two round trips).
+/// SQLite: how many requests may hold a write transaction at once.
+///
+/// SQLite has one writer at a time, so a request's write transaction (`BEGIN
+/// IMMEDIATE`) can hold a pooled connection while it waits its turn, and the
+/// writer whose turn it is may still need a connection for a read (a query's
+/// fields resolve concurrently: one may read through the pool while another is
+/// beginning the write). With every connection held by writers in line, that
+/// read waited for the acquire timeout: more queries that read and write
+/// (statistics record what they released) than the pool had connections
+/// stalled it for 10 s, then failed with INTERNAL. A licence, taken before the
+/// write transaction's connection and held with it, leaves two connections no
+/// writer holds, for reads (which wait on nothing in WAL mode) and the audit
+/// batcher. Off on PostgreSQL, whose writers do not queue for one lock.
 #[derive(Clone, Debug, Default)]
-pub struct ReadTransactions {
+pub struct WriterLicences {
     permits: Option<Arc<tokio::sync::Semaphore>>,
 }
 
-impl ReadTransactions {
+impl WriterLicences {
     /// For a pool at `url`: on for SQLite, off for PostgreSQL.
     pub fn for_url(url: &str) -> Self {
         if url.starts_with("sqlite:") {
             let permits = SQLITE_POOL_SIZE.saturating_sub(2).max(1) as usize;
-            ReadTransactions {
+            WriterLicences {
                 permits: Some(Arc::new(tokio::sync::Semaphore::new(permits))),
             }
         } else {
-            ReadTransactions::default()
+            WriterLicences::default()
         }
     }
 
-    /// A licence to hold one connection for a request's reads, waiting for
-    /// one to be free; `None` when read transactions are off. A request asks
-    /// before it holds any connection (`RequestContext::read_txn`), and the
-    /// pool keeps two connections no licence holds, for writers and the audit
-    /// batcher, which wait on nothing a licence holder has.
+    /// A licence for one write transaction, waiting for one to be free;
+    /// `None` when licences are off.
     pub async fn take(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
         self.permits.as_ref()?.clone().acquire_owned().await.ok()
     }

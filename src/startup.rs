@@ -154,7 +154,7 @@ impl Application {
                 research: crate::research::Config::from_settings(&settings.research)?,
                 population: Default::default(),
                 audit: crate::service::audit::AuditBatcher::new(audit_commit_interval),
-                reads: crate::db::ReadTransactions::for_url(&settings.database.resolved_url()),
+                writers: crate::db::WriterLicences::for_url(&settings.database.resolved_url()),
                 admission: graphql::admission::Admission::new(
                     settings.max_cost_in_flight,
                     std::time::Duration::from_millis(settings.admission_wait_ms),

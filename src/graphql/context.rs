@@ -47,12 +47,7 @@ pub struct RequestContext {
     /// Every read after it, the mutation results and the request's audit
     /// records go through it, and it commits only after the audit records are
     /// written: a write is stored with its audit record or not at all.
-    txn: OnceCell<DatabaseTransaction>,
-    /// SQLite: the read transaction this request's reads share until it
-    /// writes (see [`crate::db::ReadTransactions`]); `None` when they are off
-    /// (PostgreSQL, mutations), and the reads go statement by statement
-    /// through the pool.
-    reads: OnceCell<Option<ReadTxn>>,
+    txn: OnceCell<WriteTxn>,
     pub decisions: Decisions,
     pub ledger: Ledger,
     pub limits: Limits,
@@ -72,10 +67,11 @@ pub struct RequestContext {
     scans: tokio::sync::Mutex<()>,
 }
 
-/// A read transaction and the licence it holds its connection under.
-struct ReadTxn {
+/// The request's write transaction and the licence it holds its connection
+/// under (SQLite: see [`crate::db::WriterLicences`]).
+struct WriteTxn {
     txn: DatabaseTransaction,
-    _licence: tokio::sync::OwnedSemaphorePermit,
+    _licence: Option<tokio::sync::OwnedSemaphorePermit>,
 }
 
 /// What a finished request hands back to the response.
@@ -229,7 +225,6 @@ impl RequestContext {
         RequestContext {
             db,
             txn: OnceCell::new(),
-            reads: OnceCell::new(),
             decisions,
             ledger: Ledger::default(),
             limits,
@@ -264,62 +259,34 @@ impl RequestContext {
     }
 
     /// The request's write transaction, begun on first need (as a writer on
-    /// SQLite: `BEGIN IMMEDIATE`). A query takes its read transaction first:
-    /// see [`Self::read_txn`].
+    /// SQLite: `BEGIN IMMEDIATE`).
     async fn write_txn(&self) -> AppResult<&DatabaseTransaction> {
-        if let Some(txn) = self.txn.get() {
-            return Ok(txn);
-        }
-        self.read_txn().await?;
-        self.txn
+        let write = self
+            .txn
             .get_or_try_init(|| async {
+                // Before the connection, and held with it.
+                let licence = self.limits.writers.take().await;
                 let options = TransactionOptions {
                     sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
                     ..TransactionOptions::default()
                 };
-                Ok::<_, AppError>(self.db.begin_with_options(options).await?)
-            })
-            .await
-    }
-
-    /// A query's read transaction on SQLite (`None` when they are off: see
-    /// [`crate::db::ReadTransactions`]), begun on first need, by its first read
-    /// or before its write transaction. Its licence is always the first thing
-    /// a request waits for, holding no connection, and then every read goes
-    /// through a connection the request holds: a request never holds one
-    /// connection while waiting for another for its reads, the wait that
-    /// stalled the pool when more queries that read and write (statistics)
-    /// came at once than it had connections.
-    async fn read_txn(&self) -> AppResult<Option<&DatabaseTransaction>> {
-        let reads = self
-            .reads
-            .get_or_try_init(|| async {
-                let Some(licence) = self.limits.reads.take().await else {
-                    return Ok::<_, AppError>(None);
-                };
-                // Deferred: it never writes (the request's writes have a
-                // transaction of their own, begun as a writer).
-                let txn = self.db.begin().await?;
-                Ok(Some(ReadTxn {
+                let txn = self.db.begin_with_options(options).await?;
+                Ok::<_, AppError>(WriteTxn {
                     txn,
                     _licence: licence,
-                }))
+                })
             })
             .await?;
-        Ok(reads.as_ref().map(|read| &read.txn))
+        Ok(&write.txn)
     }
 
     /// Where reads go: the request's write transaction once there is one (so a
-    /// mutation's result sees its write), else its read transaction (a query
-    /// on SQLite), else the pool.
-    async fn conn(&self) -> AppResult<DatabaseExecutor<'_>> {
-        if let Some(txn) = self.txn.get() {
-            return Ok(DatabaseExecutor::Transaction(txn));
-        }
-        Ok(match self.read_txn().await? {
-            Some(txn) => DatabaseExecutor::Transaction(txn),
+    /// mutation's result sees its write), else the pool.
+    fn conn(&self) -> DatabaseExecutor<'_> {
+        match self.txn.get() {
+            Some(write) => DatabaseExecutor::Transaction(&write.txn),
             None => DatabaseExecutor::Connection(&self.db),
-        })
+        }
     }
 
     /// A route to records (lists, lookups, logs) that the role must be allowed.
@@ -351,12 +318,7 @@ impl RequestContext {
     /// Writes the audit records of everything this request decided and, for a
     /// request that wrote, commits its write transaction with them: the records
     /// and the writes are stored together or not at all.
-    pub async fn finish(mut self) -> AppResult<Finished> {
-        // The reads are over: their connection goes back before the audit
-        // write, which may need one.
-        if let Some(Some(read)) = self.reads.take() {
-            read.txn.commit().await?;
-        }
+    pub async fn finish(self) -> AppResult<Finished> {
         let releases = self.ledger.take();
         let writes = self.decisions.take_writes();
         let access = self.access.lock().await.clone();
@@ -390,8 +352,8 @@ impl RequestContext {
             evaluations: self.decisions.evaluations(),
             emergency_access: used.into_values().collect(),
         };
-        if let Some(txn) = self.txn.into_inner() {
-            txn.commit().await?;
+        if let Some(write) = self.txn.into_inner() {
+            write.txn.commit().await?;
         }
         Ok(finished)
     }
@@ -405,12 +367,8 @@ impl RequestContext {
         let grants = self
             .grants
             .get_or_try_init(|| async {
-                service::emergency_access::active_for(
-                    &self.conn().await?,
-                    self.caller().id,
-                    self.now(),
-                )
-                .await
+                service::emergency_access::active_for(&self.conn(), self.caller().id, self.now())
+                    .await
             })
             .await?;
         let grant = grants.get(&case_id).cloned();
@@ -436,8 +394,7 @@ impl RequestContext {
             .collect();
         if !missing.is_empty() {
             let mut loaded =
-                service::access::load(&self.conn().await?, &recipient, &missing, self.now())
-                    .await?;
+                service::access::load(&self.conn(), &recipient, &missing, self.now()).await?;
             for id in missing {
                 let access = loaded.remove(&id).unwrap_or_default();
                 cache.insert(id, Arc::new(access));
@@ -507,7 +464,7 @@ impl RequestContext {
     /// One student, if it exists and is visible to the caller.
     pub async fn student(&self, id: Uuid) -> AppResult<Option<StudentRecord>> {
         self.route(Action::ListStudents)?;
-        match service::students::find(&self.conn().await?, &self.decisions, id).await? {
+        match service::students::find(&self.conn(), &self.decisions, id).await? {
             Some(model) => Ok(self.student_records(vec![model]).await?.pop()),
             None => Ok(None),
         }
@@ -522,14 +479,13 @@ impl RequestContext {
     ) -> AppResult<Paged<StudentRecord>> {
         self.route(Action::ListStudents)?;
         let rows =
-            service::students::list(&self.conn().await?, &self.decisions, filter, order, page)
-                .await?;
+            service::students::list(&self.conn(), &self.decisions, filter, order, page).await?;
         self.student_page(rows, page).await
     }
 
     pub async fn count_students(&self, filter: &StudentFilter) -> AppResult<u64> {
         self.route(Action::ListStudents)?;
-        service::students::count(&self.conn().await?, &self.decisions, filter).await
+        service::students::count(&self.conn(), &self.decisions, filter).await
     }
 
     /// A page of the partner feed: its entries, each with the student as the
@@ -541,7 +497,7 @@ impl RequestContext {
         limit: u64,
     ) -> AppResult<Vec<FeedRow>> {
         self.route(Action::PartnerFeed)?;
-        let page = feed::page(&self.conn().await?, &self.decisions, window, after, limit).await?;
+        let page = feed::page(&self.conn(), &self.decisions, window, after, limit).await?;
         let ids: Vec<Uuid> = page.entries.iter().map(|e| e.key.student_id).collect();
         {
             // The feed read every consent and exception naming the caller for
@@ -554,8 +510,7 @@ impl RequestContext {
             }
         }
         let entries = page.entries;
-        let models =
-            service::students::find_many(&self.conn().await?, &self.decisions, &ids).await?;
+        let models = service::students::find_many(&self.conn(), &self.decisions, &ids).await?;
         let mut records: HashMap<Uuid, StudentRecord> = self
             .student_records(models)
             .await?
@@ -583,7 +538,7 @@ impl RequestContext {
     /// How many students the feed's window holds.
     pub async fn feed_count(&self, window: feed::Window) -> AppResult<u64> {
         self.route(Action::PartnerFeed)?;
-        feed::count(&self.conn().await?, &self.decisions, window).await
+        feed::count(&self.conn(), &self.decisions, window).await
     }
 
     /// The end of a feed window opened now: the settling time behind the clock.
@@ -691,7 +646,7 @@ impl RequestContext {
     /// One case, if it exists and is visible to the caller.
     pub async fn case(&self, id: Uuid) -> AppResult<Option<CaseRecord>> {
         self.route(Action::ListCases)?;
-        match service::cases::find(&self.conn().await?, &self.decisions, id).await? {
+        match service::cases::find(&self.conn(), &self.decisions, id).await? {
             Some(row) => self.case_record_by_id(row).await,
             None => Ok(None),
         }
@@ -705,8 +660,7 @@ impl RequestContext {
         page: Page,
     ) -> AppResult<Paged<CaseRecord>> {
         self.route(Action::ListCases)?;
-        let rows =
-            service::cases::list(&self.conn().await?, &self.decisions, filter, order, page).await?;
+        let rows = service::cases::list(&self.conn(), &self.decisions, filter, order, page).await?;
         let (rows, page_info) = pagination::finish(rows, page);
         let (cursors, rows): (Vec<String>, Vec<_>) = rows.into_iter().unzip();
         let records = self.case_records(rows).await?;
@@ -718,7 +672,7 @@ impl RequestContext {
 
     pub async fn count_cases(&self, filter: &CaseFilter) -> AppResult<u64> {
         self.route(Action::ListCases)?;
-        service::cases::count(&self.conn().await?, &self.decisions, filter).await
+        service::cases::count(&self.conn(), &self.decisions, filter).await
     }
 
     // ----- Children of a student (each takes a permit) ------------------------
@@ -732,8 +686,7 @@ impl RequestContext {
         let all = group
             .enrolments
             .get_or_try_init(|| async {
-                let rows =
-                    service::students::enrolments_of(&self.conn().await?, &group.ids()).await?;
+                let rows = service::students::enrolments_of(&self.conn(), &group.ids()).await?;
                 Ok::<_, AppError>(arc_lists(rows))
             })
             .await?;
@@ -751,8 +704,7 @@ impl RequestContext {
         let all = group
             .consents
             .get_or_try_init(|| async {
-                let rows =
-                    service::consents::of_students(&self.conn().await?, &group.ids()).await?;
+                let rows = service::consents::of_students(&self.conn(), &group.ids()).await?;
                 Ok::<_, AppError>(arc_lists(rows))
             })
             .await?;
@@ -777,8 +729,8 @@ impl RequestContext {
         let all = group
             .exceptions
             .get_or_try_init(|| async {
-                let rows = service::risk_exceptions::of_students(&self.conn().await?, &group.ids())
-                    .await?;
+                let rows =
+                    service::risk_exceptions::of_students(&self.conn(), &group.ids()).await?;
                 let mut map: HashMap<Uuid, Vec<risk_exception::Model>> = HashMap::new();
                 for row in rows {
                     map.entry(row.student_id).or_default().push(row);
@@ -827,12 +779,9 @@ impl RequestContext {
         let (by_student, case_group) = group
             .cases
             .get_or_try_init(|| async {
-                let rows = service::cases::cases_of_students(
-                    &self.conn().await?,
-                    &self.decisions,
-                    &group.ids(),
-                )
-                .await?;
+                let rows =
+                    service::cases::cases_of_students(&self.conn(), &self.decisions, &group.ids())
+                        .await?;
                 let rows: Vec<Arc<support_case::Model>> = rows.into_iter().map(Arc::new).collect();
                 let case_group = CaseGroup::new(&rows, group.students.clone(), Some(group));
                 let mut by_student: ByParent<support_case::Model> = HashMap::new();
@@ -860,7 +809,7 @@ impl RequestContext {
         let all = group
             .notes
             .get_or_try_init(|| async {
-                let rows = service::cases::notes_of(&self.conn().await?, &group.ids()).await?;
+                let rows = service::cases::notes_of(&self.conn(), &group.ids()).await?;
                 Ok::<_, AppError>(arc_lists(rows))
             })
             .await?;
@@ -903,8 +852,7 @@ impl RequestContext {
         let all = group
             .third_party
             .get_or_try_init(|| async {
-                let rows =
-                    service::cases::third_party_of(&self.conn().await?, &group.ids()).await?;
+                let rows = service::cases::third_party_of(&self.conn(), &group.ids()).await?;
                 Ok::<_, AppError>(arc_lists(rows))
             })
             .await?;
@@ -923,9 +871,7 @@ impl RequestContext {
             .assignees
             .get_or_try_init(|| async {
                 let ids = group.cases.values().filter_map(|c| c.assigned_to);
-                Ok::<_, AppError>(arcs(
-                    service::cases::staff_by_ids(&self.conn().await?, ids).await?,
-                ))
+                Ok::<_, AppError>(arcs(service::cases::staff_by_ids(&self.conn(), ids).await?))
             })
             .await?;
         Ok(staff.get(&staff_id).map(|s| case.part(s.clone())))
@@ -945,9 +891,7 @@ impl RequestContext {
             .note_authors
             .get_or_try_init(|| async {
                 let ids = notes.values().flatten().map(|n| n.author_id);
-                Ok::<_, AppError>(arcs(
-                    service::cases::staff_by_ids(&self.conn().await?, ids).await?,
-                ))
+                Ok::<_, AppError>(arcs(service::cases::staff_by_ids(&self.conn(), ids).await?))
             })
             .await?;
         Ok(staff.get(&author_id).map(|s| note.part(s.clone())))
@@ -1003,7 +947,7 @@ impl RequestContext {
         note: &Guarded<note::Model>,
         author_id: Uuid,
     ) -> AppResult<Option<Guarded<staff::Model>>> {
-        let mut staff = service::cases::staff_by_ids(&self.conn().await?, [author_id]).await?;
+        let mut staff = service::cases::staff_by_ids(&self.conn(), [author_id]).await?;
         Ok(staff.remove(&author_id).map(|s| note.part(Arc::new(s))))
     }
 
@@ -1017,8 +961,7 @@ impl RequestContext {
         student_id: Uuid,
         models: Vec<M>,
     ) -> AppResult<Vec<Guarded<M>>> {
-        let facts = match service::students::find(&self.conn().await?, &self.decisions, student_id)
-            .await?
+        let facts = match service::students::find(&self.conn(), &self.decisions, student_id).await?
         {
             Some(s) => self.student_mask_facts(&s).await?,
             // Not visible to the caller: decided as for a student they have no relation to.
@@ -1066,8 +1009,8 @@ impl RequestContext {
     pub async fn emergency_access_reviews(
         &self,
     ) -> AppResult<Vec<Guarded<entity::emergency_access::Model>>> {
-        let rows = service::emergency_access::pending_reviews(&self.conn().await?, &self.decisions)
-            .await?;
+        let rows =
+            service::emergency_access::pending_reviews(&self.conn(), &self.decisions).await?;
         self.under_students(rows).await
     }
 
@@ -1076,9 +1019,8 @@ impl RequestContext {
         &self,
         overdue_only: bool,
     ) -> AppResult<Vec<Guarded<entity::emergency_disclosure::Model>>> {
-        let rows =
-            service::emergency::pending_reviews(&self.conn().await?, &self.decisions, overdue_only)
-                .await?;
+        let rows = service::emergency::pending_reviews(&self.conn(), &self.decisions, overdue_only)
+            .await?;
         self.under_students(rows).await
     }
 
@@ -1087,7 +1029,7 @@ impl RequestContext {
         &self,
         permit: &Permit<'_, student::Model>,
     ) -> AppResult<Vec<Guarded<entity::emergency_disclosure::Model>>> {
-        let rows = service::emergency::of_students(&self.conn().await?, &[permit.id()]).await?;
+        let rows = service::emergency::of_students(&self.conn(), &[permit.id()]).await?;
         let caller = self.caller();
         Ok(rows
             .into_iter()
@@ -1101,7 +1043,7 @@ impl RequestContext {
         &self,
         permit: &Permit<'_, student::Model>,
     ) -> AppResult<Vec<Guarded<entity::restriction::Model>>> {
-        let rows = service::restrictions::of_students(&self.conn().await?, &[permit.id()]).await?;
+        let rows = service::restrictions::of_students(&self.conn(), &[permit.id()]).await?;
         Ok(rows
             .into_iter()
             .map(|r| permit.child(Arc::new(r)))
@@ -1119,10 +1061,9 @@ impl RequestContext {
             Vec<service::students::NotifyRecipient>,
         )>,
     > {
-        let rows = service::students::history_of(&self.conn().await?, permit.id()).await?;
+        let rows = service::students::history_of(&self.conn(), permit.id()).await?;
         let mut notify =
-            service::students::recipients_to_notify(&self.conn().await?, permit.id(), &rows)
-                .await?;
+            service::students::recipients_to_notify(&self.conn(), permit.id(), &rows).await?;
         Ok(rows
             .into_iter()
             .map(|r| {
@@ -1137,7 +1078,7 @@ impl RequestContext {
         &self,
         permit: &Permit<'_, student::Model>,
     ) -> AppResult<Vec<Guarded<entity::legal_authority::Model>>> {
-        let rows = service::legal::of_students(&self.conn().await?, &[permit.id()]).await?;
+        let rows = service::legal::of_students(&self.conn(), &[permit.id()]).await?;
         let caller = self.caller();
         Ok(rows
             .into_iter()
@@ -1152,15 +1093,13 @@ impl RequestContext {
         uninformed_only: bool,
     ) -> AppResult<Vec<Guarded<risk_exception::Model>>> {
         let rows =
-            service::risk_exceptions::list(&self.conn().await?, &self.decisions, uninformed_only)
-                .await?;
+            service::risk_exceptions::list(&self.conn(), &self.decisions, uninformed_only).await?;
         self.under_students(rows).await
     }
 
     /// The caller's own disclosure log (a student), under their own mask.
     pub async fn my_disclosures(&self) -> AppResult<Vec<Guarded<audit_event::Model>>> {
-        let rows =
-            service::risk_exceptions::my_disclosures(&self.conn().await?, &self.decisions).await?;
+        let rows = service::risk_exceptions::my_disclosures(&self.conn(), &self.decisions).await?;
         let me = self.caller().id;
         self.about_student(me, rows).await
     }
@@ -1169,8 +1108,7 @@ impl RequestContext {
     pub async fn my_access_log(
         &self,
     ) -> AppResult<Vec<Guarded<service::risk_exceptions::AccessLogEntry>>> {
-        let rows =
-            service::risk_exceptions::my_access_log(&self.conn().await?, &self.decisions).await?;
+        let rows = service::risk_exceptions::my_access_log(&self.conn(), &self.decisions).await?;
         let me = self.caller().id;
         self.about_student(me, rows).await
     }
@@ -1183,7 +1121,7 @@ impl RequestContext {
     ) -> AppResult<Vec<Guarded<service::retention::DueEntry>>> {
         self.decisions
             .authorize(Action::ReadRetention, Relation::Any)?;
-        let rows = service::retention::report(&self.conn().await?, as_of).await?;
+        let rows = service::retention::report(&self.conn(), as_of).await?;
         let mask = self.decisions.mask(Facts::base(Relation::Any));
         Ok(rows
             .into_iter()
@@ -1201,7 +1139,7 @@ impl RequestContext {
     ) -> AppResult<Vec<Guarded<entity::registered_operation::Model>>> {
         self.decisions
             .authorize(Action::ListOperations, Relation::Any)?;
-        let rows = service::operations::list(&self.conn().await?).await?;
+        let rows = service::operations::list(&self.conn()).await?;
         let mask = self.decisions.mask(Facts::base(Relation::Any));
         Ok(rows
             .into_iter()
@@ -1213,7 +1151,7 @@ impl RequestContext {
     pub async fn my_erasure_requests(
         &self,
     ) -> AppResult<Vec<Guarded<entity::erasure_request::Model>>> {
-        let rows = service::erasure::mine(&self.conn().await?, &self.decisions).await?;
+        let rows = service::erasure::mine(&self.conn(), &self.decisions).await?;
         let me = self.caller().id;
         self.about_student(me, rows).await
     }
@@ -1224,7 +1162,7 @@ impl RequestContext {
         status: Option<service::sar::SubjectAccessRequestStatus>,
     ) -> AppResult<Vec<Guarded<entity::subject_access_request::Model>>> {
         self.route(Action::ListSubjectAccessRequests)?;
-        let rows = service::sar::list(&self.conn().await?, &self.decisions, status).await?;
+        let rows = service::sar::list(&self.conn(), &self.decisions, status).await?;
         self.under_students(rows).await
     }
 
@@ -1233,7 +1171,7 @@ impl RequestContext {
         &self,
     ) -> AppResult<Vec<Guarded<entity::subject_access_request::Model>>> {
         self.route(Action::ReadOwnSubjectAccessRequests)?;
-        let rows = service::sar::mine(&self.conn().await?, &self.decisions).await?;
+        let rows = service::sar::mine(&self.conn(), &self.decisions).await?;
         let me = self.caller().id;
         self.about_student(me, rows).await
     }
@@ -1243,7 +1181,7 @@ impl RequestContext {
         &self,
         open_only: bool,
     ) -> AppResult<Vec<Guarded<entity::erasure_request::Model>>> {
-        let rows = service::erasure::list(&self.conn().await?, &self.decisions, open_only).await?;
+        let rows = service::erasure::list(&self.conn(), &self.decisions, open_only).await?;
         self.under_students(rows).await
     }
 
@@ -1252,7 +1190,7 @@ impl RequestContext {
         &self,
         permit: &Permit<'_, entity::subject_access_request::Model>,
     ) -> AppResult<Vec<Guarded<entity::serious_harm_review::Model>>> {
-        let rows = service::sar::reviews_of(&self.conn().await?, permit.id()).await?;
+        let rows = service::sar::reviews_of(&self.conn(), permit.id()).await?;
         Ok(rows
             .into_iter()
             .map(|r| permit.child(Arc::new(r)))
@@ -1283,8 +1221,7 @@ impl RequestContext {
         filter: service::audit::AuditFilter,
         limit: u64,
     ) -> AppResult<Vec<Guarded<audit_event::Model>>> {
-        let rows =
-            service::audit::query(&self.conn().await?, &self.decisions, filter, limit).await?;
+        let rows = service::audit::query(&self.conn(), &self.decisions, filter, limit).await?;
         let mask = self.decisions.mask(Facts::base(Relation::Any));
         Ok(rows
             .into_iter()
@@ -1298,7 +1235,7 @@ impl RequestContext {
     /// The lawful basis configuration: about no student, its fields are
     /// AUDIT_TRAIL, decided under `any`.
     pub async fn lawful_bases(&self) -> AppResult<Vec<Guarded<entity::lawful_basis::Model>>> {
-        let rows = service::lawful_bases::list(&self.conn().await?, &self.decisions).await?;
+        let rows = service::lawful_bases::list(&self.conn(), &self.decisions).await?;
         Ok(rows.into_iter().map(|m| self.directory_record(m)).collect())
     }
 

@@ -182,8 +182,8 @@ pub struct Limits {
     pub admission: admission::Admission,
     /// The research extract's k and pseudonym key.
     pub research: crate::research::Config,
-    /// SQLite: how many requests may hold a read transaction at once.
-    pub reads: crate::db::ReadTransactions,
+    /// SQLite: how many requests may hold a write transaction at once.
+    pub writers: crate::db::WriterLicences,
 }
 
 pub(crate) fn request_context<'a>(ctx: &Context<'a>) -> Result<&'a Arc<RequestContext>, AppError> {
@@ -333,22 +333,6 @@ pub async fn execute_named(
     response
 }
 
-/// Whether the operation a request runs is a query (not a mutation or a
-/// subscription); false when the document names no such operation.
-fn selected_operation_is_query(
-    doc: &async_graphql::parser::types::ExecutableDocument,
-    name: Option<&str>,
-) -> bool {
-    use async_graphql::parser::types::{DocumentOperations, OperationType};
-    let operation = match (&doc.operations, name) {
-        (DocumentOperations::Single(op), _) => Some(op),
-        (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name),
-        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => ops.values().next(),
-        (DocumentOperations::Multiple(_), None) => None,
-    };
-    operation.is_some_and(|op| op.node.ty == OperationType::Query)
-}
-
 /// The answer to a request refused by its cost, before anything runs (counted).
 fn too_costly(refused: cost::TooCostly) -> Response {
     crate::telemetry::cost_refused(refused.what);
@@ -381,12 +365,7 @@ async fn execute_inner(
     }
     // A document that does not parse costs 1 (execution reports the error).
     let mut estimated = 1;
-    // A mutation's reads go through the pool (then its write transaction),
-    // never through a snapshot taken before it writes.
-    let mut limits = limits;
-    let mut is_query = false;
     if let Ok(doc) = async_graphql::parser::parse_query(&request.query) {
-        is_query = selected_operation_is_query(&doc, request.operation_name.as_deref());
         let searches = request.query.matches("noteContains").count()
             + serde_json::to_string(&request.variables)
                 .map(|v| v.matches("noteContains").count())
@@ -419,9 +398,6 @@ async fn execute_inner(
             }
         }
         request.set_parsed_query(doc);
-    }
-    if !is_query {
-        limits.reads = crate::db::ReadTransactions::default();
     }
     // Held until the response, audit records included, is complete.
     let _admitted = match limits.admission.admit(estimated).await {

@@ -192,7 +192,7 @@ async fn schema_execution_applies_the_same_guard_as_http() {
             risk_exception_max_hours: 168,
             statistics: Default::default(),
             research: Default::default(),
-            reads: Default::default(),
+            writers: Default::default(),
             population: Default::default(),
             audit: Default::default(),
             admission: Default::default(),

@@ -267,12 +267,12 @@ async fn an_audit_of_thousands_of_records_is_written_in_chunks() {
     assert_eq!(app.count("audit_event").await, before + 3000);
 }
 
-/// On SQLite a query's reads share one connection in one read transaction
-/// (`db::ReadTransactions`); a query that also writes (statistics record what
-/// they released) holds that connection while it takes another for its write.
-/// With more such queries at once than the pool has connections, every one
-/// still completes, without errors (no request waits for a read connection
-/// while holding a write one, nor the other way round until the pool is gone).
+/// A query that reads and writes (statistics record what they released, in a
+/// write transaction) while its other fields read through the pool. On SQLite
+/// writers queue for one lock, each holding a connection: with more such
+/// queries at once than the pool had connections, the writer whose turn it was
+/// waited for a connection for its read until the acquire timeout (10 s, then
+/// INTERNAL). Every one must answer (`db::WriterLicences`).
 #[tokio::test]
 async fn more_queries_reading_and_writing_at_once_than_connections_all_complete() {
     let app = spawn_app().await;
