@@ -118,9 +118,9 @@ pub struct WriterLicences {
 }
 
 impl WriterLicences {
-    /// For a pool at `url`: on for SQLite, off for PostgreSQL.
-    pub fn for_url(url: &str) -> Self {
-        if url.starts_with("sqlite:") {
+    /// For a pool on `backend`: on for SQLite, off for PostgreSQL.
+    pub fn for_backend(backend: sea_orm::DbBackend) -> Self {
+        if backend == sea_orm::DbBackend::Sqlite {
             let permits = SQLITE_POOL_SIZE.saturating_sub(2).max(1) as usize;
             WriterLicences {
                 permits: Some(Arc::new(tokio::sync::Semaphore::new(permits))),

@@ -97,9 +97,10 @@ impl Application {
         );
         let auth = Authenticator::from_settings(&settings.jwt)?;
         auth.start_key_refresh();
+        let backend = db.get_database_backend();
         let audit_commit_interval =
             std::time::Duration::from_millis(settings.database.audit_commit_interval_ms.unwrap_or(
-                match db.get_database_backend() {
+                match backend {
                     sea_orm::DbBackend::Sqlite => DEFAULT_SQLITE_AUDIT_COMMIT_INTERVAL_MS,
                     _ => 0,
                 },
@@ -154,7 +155,7 @@ impl Application {
                 research: crate::research::Config::from_settings(&settings.research)?,
                 population: Default::default(),
                 audit: crate::service::audit::AuditBatcher::new(audit_commit_interval),
-                writers: crate::db::WriterLicences::for_url(&settings.database.resolved_url()),
+                writers: crate::db::WriterLicences::for_backend(backend),
                 admission: graphql::admission::Admission::new(
                     settings.max_cost_in_flight,
                     std::time::Duration::from_millis(settings.admission_wait_ms),

@@ -28,6 +28,23 @@ async fn read(app: &TestApp) {
     .assert_no_errors();
 }
 
+/// How long one [`read`] took, audit write included.
+async fn timed_read(app: &TestApp) -> std::time::Duration {
+    let started = std::time::Instant::now();
+    read(app).await;
+    started.elapsed()
+}
+
+/// The whole trail verifies, and holds `records` records.
+async fn assert_chain_verifies(app: &TestApp, records: i64) {
+    assert_eq!(
+        audit::verify(&app.db).await.expect("verify"),
+        Verification::Verified {
+            records: u64::try_from(records).expect("count")
+        }
+    );
+}
+
 /// Some chained records to tamper with.
 async fn seeded(app: &TestApp) -> u64 {
     for _ in 0..3 {
@@ -85,12 +102,7 @@ async fn twenty_parallel_reads_by_a_practitioner_extend_one_unforked_chain() {
     futures_util::future::join_all(reads).await;
     let after = app.count("audit_event").await;
     assert!(after >= before + 20, "{before} -> {after}");
-    assert_eq!(
-        audit::verify(&app.db).await.expect("verify"),
-        Verification::Verified {
-            records: u64::try_from(after).expect("count")
-        }
-    );
+    assert_chain_verifies(&app, after).await;
     let rows = entity::audit_event::Entity::find()
         .order_by_asc(entity::audit_event::Column::Seq)
         .all(&app.db)
@@ -546,13 +558,8 @@ async fn audit_commits_are_spaced_by_the_interval_and_an_idle_writer_writes_at_o
     .await;
     let before = app.count("audit_event").await;
     // The writer has not committed yet: the first read is written at once.
-    let started = std::time::Instant::now();
-    read(&app).await;
-    assert!(
-        started.elapsed() < interval,
-        "the first read waited {:?}",
-        started.elapsed()
-    );
+    let waited = timed_read(&app).await;
+    assert!(waited < interval, "the first read waited {waited:?}");
     // Right after a commit: the next reads wait for the interval, together.
     let started = std::time::Instant::now();
     futures_util::future::join_all((0..5).map(|_| read(&app))).await;
@@ -563,19 +570,12 @@ async fn audit_commits_are_spaced_by_the_interval_and_an_idle_writer_writes_at_o
     );
     // Idle for longer than the interval: written at once again.
     tokio::time::sleep(interval + std::time::Duration::from_millis(200)).await;
-    let started = std::time::Instant::now();
-    read(&app).await;
+    let waited = timed_read(&app).await;
     assert!(
-        started.elapsed() < interval,
-        "a read after an idle writer waited {:?}",
-        started.elapsed()
+        waited < interval,
+        "a read after an idle writer waited {waited:?}"
     );
     let after = app.count("audit_event").await;
     assert!(after >= before + 7, "{before} -> {after}");
-    assert_eq!(
-        audit::verify(&app.db).await.expect("verify"),
-        Verification::Verified {
-            records: u64::try_from(after).expect("count")
-        }
-    );
+    assert_chain_verifies(&app, after).await;
 }
