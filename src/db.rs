@@ -184,9 +184,19 @@ pub async fn connect_with(url: &str, db_options: DbOptions) -> AppResult<Databas
                 // A connection released while still inside a transaction (its
                 // COMMIT or ROLLBACK failed, e.g. on a full disk) would keep the
                 // write lock and swallow later writes: it is closed, never reused.
+                // sqlx counts the transactions it began and finished (a failed
+                // COMMIT leaves the count up), so a clean connection, nearly
+                // every release, is told apart without a statement; only one
+                // the count says is inside a transaction pays for the ROLLBACK
+                // (which also clears a rollback still queued from a dropped
+                // transaction). Before, every release ran a ROLLBACK on the
+                // connection's thread: a second round trip per statement.
                 o.after_release(|conn, _meta| {
                     Box::pin(async move {
-                        use sea_orm::sqlx::Executor;
+                        use sea_orm::sqlx::{Connection, Executor};
+                        if !conn.is_in_transaction() {
+                            return Ok(true);
+                        }
                         match conn.execute("ROLLBACK").await {
                             Ok(_) => {
                                 tracing::warn!(
@@ -283,6 +293,58 @@ pub async fn check_migrated(db: &DatabaseConnection) -> AppResult<()> {
 mod tests {
     use super::*;
     use sea_orm::sqlx::postgres::PgSslMode;
+
+    /// Polls `cond` for up to 5 s (a release's check runs after the drop).
+    async fn eventually(mut cond: impl FnMut() -> bool) -> bool {
+        for _ in 0..500 {
+            if cond() {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        false
+    }
+
+    #[tokio::test]
+    async fn a_sqlite_connection_released_inside_a_transaction_is_closed_and_a_clean_one_kept() {
+        use sea_orm::sqlx::{Connection, Executor};
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+        let db = connect(&url).await.unwrap();
+        let pool = db.get_sqlite_connection_pool();
+        pool.execute("CREATE TABLE t (x INTEGER)").await.unwrap();
+
+        // Clean: used and released, then kept (the pool does not shrink).
+        let mut clean = pool.acquire().await.unwrap();
+        clean.execute("INSERT INTO t VALUES (1)").await.unwrap();
+        assert!(!clean.is_in_transaction());
+        let size = pool.size();
+        drop(clean);
+        assert!(eventually(|| pool.num_idle() == size as usize).await);
+        assert_eq!(pool.size(), size, "a clean connection was closed");
+
+        // Left inside a write transaction (as a failed COMMIT leaves it):
+        // closed on release, so its write lock goes with it.
+        let mut stuck = pool.acquire().await.unwrap();
+        let mut txn = stuck.begin_with("BEGIN IMMEDIATE").await.unwrap();
+        txn.execute("INSERT INTO t VALUES (2)").await.unwrap();
+        // Forgotten, not dropped: nothing rolls it back.
+        std::mem::forget(txn);
+        assert!(stuck.is_in_transaction());
+        let size = pool.size();
+        drop(stuck);
+        assert!(
+            eventually(|| pool.size() == size - 1).await,
+            "a connection inside a transaction went back to the pool"
+        );
+        // Its write was rolled back and the lock released: another writes at once.
+        pool.execute("INSERT INTO t VALUES (3)").await.unwrap();
+        let rows: Vec<(i64,)> = sea_orm::sqlx::query_as("SELECT x FROM t ORDER BY x")
+            .fetch_all(pool)
+            .await
+            .unwrap();
+        assert_eq!(rows, vec![(1,), (3,)]);
+    }
 
     #[test]
     fn auto_tls_is_off_only_for_a_server_on_this_host() {
