@@ -82,6 +82,11 @@ pub struct Settings {
     #[arg(long, env = "CONFIDE_BODY_TIMEOUT_SECS", default_value_t = 10)]
     pub body_timeout_secs: u64,
 
+    /// HTTP worker threads, each serving its own connections on a runtime of its
+    /// own (default: one per core the process may use).
+    #[arg(long, env = "CONFIDE_HTTP_WORKERS", value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub http_workers: Option<u16>,
+
     /// Open connections each worker accepts at most (more wait in the backlog).
     #[arg(
         long,
@@ -477,6 +482,7 @@ impl Settings {
             emergency_review_working_days: 2,
             break_glass_max_minutes: 60,
             max_connections_per_worker: 256,
+            http_workers: None,
             services: ["counselling", "mental_health", "disability", "wellbeing"]
                 .map(str::to_owned)
                 .to_vec(),

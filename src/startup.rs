@@ -189,6 +189,12 @@ impl Application {
                 .route("/readyz", web::get().to(readyz))
         })
         .shutdown_timeout(10)
+        .workers(
+            settings
+                .http_workers
+                .map(usize::from)
+                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+        )
         // Slow clients: the head of a request within 5 s, at most N open
         // connections per worker (the rest wait in the backlog), idle
         // keep-alive connections closed after 30 s. The body has its own
