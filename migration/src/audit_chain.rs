@@ -75,63 +75,52 @@ impl Chained<'_> {
     /// about 20 allocations a record). A unit test holds the two equal.
     pub fn hash(&self) -> String {
         let mut hasher = HashWriter(Sha256::new());
-        let occurred_at = self
-            .occurred_at
-            .to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
-        let id = Text(self.id);
-        let actor_id = Text(self.actor_id);
-        let student_id = self.student_id.map(Text);
-        let request_id = self.request_id.map(Text);
-        // A tuple serialises as a JSON array, compact, as `Value::to_string` does.
-        let written = match self.policy_version {
-            None => serde_json::to_writer(
-                &mut hasher,
-                &(
-                    "confide-audit-v1",
-                    self.seq,
-                    id,
-                    &occurred_at,
-                    actor_id,
-                    self.actor_role,
-                    student_id,
-                    self.action,
-                    self.fields,
-                    self.outcome,
-                    self.basis,
-                    self.detail,
-                    request_id,
-                    self.lawful_basis,
-                    self.prev_hash,
-                ),
-            ),
-            Some(version) => serde_json::to_writer(
-                &mut hasher,
-                &(
-                    "confide-audit-v2",
-                    self.seq,
-                    id,
-                    &occurred_at,
-                    actor_id,
-                    self.actor_role,
-                    student_id,
-                    self.action,
-                    self.fields,
-                    self.outcome,
-                    self.basis,
-                    self.detail,
-                    request_id,
-                    self.lawful_basis,
-                    version,
-                    self.prev_hash,
-                ),
-            ),
-        };
-        match written {
+        match serde_json::to_writer(&mut hasher, &Form(self)) {
             Ok(()) => hex::encode(hasher.0.finalize()),
             // Unreachable (the writer cannot fail and every value is
             // serialisable); kept total by hashing the canonical string.
             Err(_) => hex::encode(Sha256::digest(self.canonical().as_bytes())),
         }
+    }
+}
+
+/// The canonical form as a serde sequence: the elements of
+/// [`Chained::canonical`], in its order (serde_json writes a sequence
+/// compactly, as `Value::to_string` does).
+struct Form<'r, 'a>(&'r Chained<'a>);
+
+impl serde::Serialize for Form<'_, '_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        let r = self.0;
+        let (tag, len) = match r.policy_version {
+            None => ("confide-audit-v1", 15),
+            Some(_) => ("confide-audit-v2", 16),
+        };
+        let mut seq = serializer.serialize_seq(Some(len))?;
+        seq.serialize_element(tag)?;
+        seq.serialize_element(&r.seq)?;
+        seq.serialize_element(&Text(r.id))?;
+        seq.serialize_element(
+            &r.occurred_at
+                .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+        )?;
+        seq.serialize_element(&Text(r.actor_id))?;
+        seq.serialize_element(r.actor_role)?;
+        seq.serialize_element(&r.student_id.map(Text))?;
+        seq.serialize_element(r.action)?;
+        seq.serialize_element(r.fields)?;
+        seq.serialize_element(r.outcome)?;
+        seq.serialize_element(&r.basis)?;
+        seq.serialize_element(&r.detail)?;
+        seq.serialize_element(&r.request_id.map(Text))?;
+        seq.serialize_element(&r.lawful_basis)?;
+        // v2: the policy version before the previous hash.
+        if let Some(version) = r.policy_version {
+            seq.serialize_element(version)?;
+        }
+        seq.serialize_element(r.prev_hash)?;
+        seq.end()
     }
 }
 
