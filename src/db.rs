@@ -204,8 +204,12 @@ pub async fn connect_with(url: &str, db_options: DbOptions) -> AppResult<Databas
                                 );
                                 Ok(false)
                             }
-                            // "no transaction is active": clean.
-                            Err(_) => Ok(true),
+                            // "no transaction is active": clean once the count
+                            // agrees (a rollback queued by a dropped transaction
+                            // ran first). A count still up on a connection SQLite
+                            // says is outside any transaction would make sqlx
+                            // nest the next BEGIN as a SAVEPOINT: closed.
+                            Err(_) => Ok(!conn.is_in_transaction()),
                         }
                     })
                 })
@@ -344,6 +348,20 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(rows, vec![(1,), (3,)]);
+
+        // Counted inside a transaction that SQLite already ended (as when it
+        // rolls back by itself on an error): the next BEGIN would become a
+        // SAVEPOINT, so it is closed too.
+        let mut miscounted = pool.acquire().await.unwrap();
+        std::mem::forget(miscounted.begin().await.unwrap());
+        miscounted.execute("ROLLBACK").await.unwrap();
+        assert!(miscounted.is_in_transaction());
+        let size = pool.size();
+        drop(miscounted);
+        assert!(
+            eventually(|| pool.size() == size - 1).await,
+            "a connection with a wrong transaction count went back to the pool"
+        );
     }
 
     #[test]
