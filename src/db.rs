@@ -309,6 +309,16 @@ mod tests {
         false
     }
 
+    /// Releases `conn` and tells whether the pool closed it.
+    async fn closed_on_release(
+        pool: &sea_orm::sqlx::SqlitePool,
+        conn: sea_orm::sqlx::pool::PoolConnection<sea_orm::sqlx::Sqlite>,
+    ) -> bool {
+        let size = pool.size();
+        drop(conn);
+        eventually(|| pool.size() == size - 1).await
+    }
+
     #[tokio::test]
     async fn a_sqlite_connection_released_inside_a_transaction_is_closed_and_a_clean_one_kept() {
         use sea_orm::sqlx::{Connection, Executor};
@@ -335,10 +345,8 @@ mod tests {
         // Forgotten, not dropped: nothing rolls it back.
         std::mem::forget(txn);
         assert!(stuck.is_in_transaction());
-        let size = pool.size();
-        drop(stuck);
         assert!(
-            eventually(|| pool.size() == size - 1).await,
+            closed_on_release(pool, stuck).await,
             "a connection inside a transaction went back to the pool"
         );
         // Its write was rolled back and the lock released: another writes at once.
@@ -356,10 +364,8 @@ mod tests {
         std::mem::forget(miscounted.begin().await.unwrap());
         miscounted.execute("ROLLBACK").await.unwrap();
         assert!(miscounted.is_in_transaction());
-        let size = pool.size();
-        drop(miscounted);
         assert!(
-            eventually(|| pool.size() == size - 1).await,
+            closed_on_release(pool, miscounted).await,
             "a connection with a wrong transaction count went back to the pool"
         );
     }

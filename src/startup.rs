@@ -189,22 +189,22 @@ impl Application {
                 .route("/readyz", web::get().to(readyz))
         })
         .shutdown_timeout(10)
-        .workers(
-            settings
-                .http_workers
-                .map(usize::from)
-                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
-        )
         // Slow clients: the head of a request within 5 s, at most N open
         // connections per worker (the rest wait in the backlog), idle
         // keep-alive connections closed after 30 s. The body has its own
         // timeout (`read_body`).
         .client_request_timeout(std::time::Duration::from_secs(5))
         .keep_alive(std::time::Duration::from_secs(30))
-        .max_connections(settings.max_connections_per_worker)
-        .listen(listener)
-        .map_err(|e| AppError::internal("listen", e))?
-        .run();
+        .max_connections(settings.max_connections_per_worker);
+        // actix's default: one worker per core the process may use.
+        let server = match settings.http_workers {
+            Some(workers) => server.workers(workers.into()),
+            None => server,
+        };
+        let server = server
+            .listen(listener)
+            .map_err(|e| AppError::internal("listen", e))?
+            .run();
         let admin = match &settings.edge.admin_bind {
             Some(bind) => Some(admin_server(bind, state.clone())?),
             None => None,

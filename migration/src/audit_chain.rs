@@ -86,7 +86,8 @@ impl Chained<'_> {
 
 /// The canonical form as a serde sequence: the elements of
 /// [`Chained::canonical`], in its order (serde_json writes a sequence
-/// compactly, as `Value::to_string` does).
+/// compactly, as `Value::to_string` does; a UUID serialises as its
+/// hyphenated lower-case text, as `to_string` gives).
 struct Form<'r, 'a>(&'r Chained<'a>);
 
 impl serde::Serialize for Form<'_, '_> {
@@ -100,20 +101,20 @@ impl serde::Serialize for Form<'_, '_> {
         let mut seq = serializer.serialize_seq(Some(len))?;
         seq.serialize_element(tag)?;
         seq.serialize_element(&r.seq)?;
-        seq.serialize_element(&Text(r.id))?;
+        seq.serialize_element(&r.id)?;
         seq.serialize_element(
             &r.occurred_at
                 .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
         )?;
-        seq.serialize_element(&Text(r.actor_id))?;
+        seq.serialize_element(&r.actor_id)?;
         seq.serialize_element(r.actor_role)?;
-        seq.serialize_element(&r.student_id.map(Text))?;
+        seq.serialize_element(&r.student_id)?;
         seq.serialize_element(r.action)?;
         seq.serialize_element(r.fields)?;
         seq.serialize_element(r.outcome)?;
         seq.serialize_element(&r.basis)?;
         seq.serialize_element(&r.detail)?;
-        seq.serialize_element(&r.request_id.map(Text))?;
+        seq.serialize_element(&r.request_id)?;
         seq.serialize_element(&r.lawful_basis)?;
         // v2: the policy version before the previous hash.
         if let Some(version) = r.policy_version {
@@ -135,17 +136,6 @@ impl std::io::Write for HashWriter {
 
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
-    }
-}
-
-/// A value serialised as the JSON string of its `Display` form (a UUID's
-/// hyphenated lower-case text, as `to_string` gives).
-#[derive(Clone, Copy)]
-struct Text<T>(T);
-
-impl<T: std::fmt::Display> serde::Serialize for Text<T> {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(&self.0)
     }
 }
 
