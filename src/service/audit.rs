@@ -166,14 +166,19 @@ const ROWS_PER_STATEMENT: usize = 500;
 /// statement: the head joined with the configuration).
 async fn lock_head(db: &impl ConnectionTrait) -> AppResult<(Head, LawfulBases)> {
     let backend = db.get_database_backend();
-    let select = "SELECT h.seq, h.hash, l.kind, l.article6, l.article9 \
-                  FROM audit_chain_head h LEFT JOIN lawful_basis l ON 1 = 1 WHERE h.id =";
     // The head's id is bound, not written into the text: sqlx keeps a
     // statement prepared on its connection only when it has bound values, so
     // a literal made SQLite prepare this statement again for every batch.
     let sql = match backend {
-        DbBackend::Postgres => format!("{select} $1 FOR UPDATE OF h"),
-        _ => format!("{select} ?"),
+        DbBackend::Postgres => {
+            "SELECT h.seq, h.hash, l.kind, l.article6, l.article9 \
+             FROM audit_chain_head h LEFT JOIN lawful_basis l ON 1 = 1 WHERE h.id = $1 \
+             FOR UPDATE OF h"
+        }
+        _ => {
+            "SELECT h.seq, h.hash, l.kind, l.article6, l.article9 \
+             FROM audit_chain_head h LEFT JOIN lawful_basis l ON 1 = 1 WHERE h.id = ?"
+        }
     };
     let rows = db
         .query_all_raw(Statement::from_sql_and_values(backend, sql, [1i32.into()]))
