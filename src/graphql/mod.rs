@@ -4,6 +4,14 @@
 //!
 //! Every guarded field reads its outcome from the record's [`Mask`] through
 //! [`reveal`]; no resolver decides access itself.
+//!
+//! A resolver of an object type served in lists (`SupportCase`, `Student`,
+//! `Note`, `SubjectAccessRequest`) awaits a loader through `Box::pin`.
+//! async-graphql boxes, for every field it resolves, a future as large as the
+//! type's largest field resolver; one loader awaited inline (about 2 KB of
+//! database state) made each of the ~1,450 fields of a dashboard page allocate
+//! and move that much. Boxed, only the few fields that load pay it
+//! (BENCHMARKS.md, run 22).
 
 /// Runs a write in one transaction of a [`context::Writer`]: committed only if
 /// it succeeds.

@@ -67,8 +67,8 @@ impl NoteNode {
         };
         let rc = request_context(ctx)?;
         let entry = match &self.group {
-            Some(group) => rc.note_author(group, &self.record, author).await?,
-            None => rc.author_of(&self.record, author).await?,
+            Some(group) => Box::pin(rc.note_author(group, &self.record, author)).await?,
+            None => Box::pin(rc.author_of(&self.record, author)).await?,
         };
         Ok(entry.map(|s| StaffMemberNode::new(s, FieldClass::CaseNotes)))
     }

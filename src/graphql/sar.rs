@@ -132,7 +132,7 @@ impl SubjectAccessRequestNode {
         };
         let rc = request_context(ctx)?;
         Ok(Some(
-            rc.serious_harm_reviews(&permit)
+            Box::pin(rc.serious_harm_reviews(&permit))
                 .await?
                 .into_iter()
                 .map(|record| SeriousHarmReviewNode { record })

@@ -114,7 +114,7 @@ impl StudentNode {
             return Ok(None);
         };
         let rc = request_context(ctx)?;
-        let rows = rc.enrolments(&self.group, &permit).await?;
+        let rows = Box::pin(rc.enrolments(&self.group, &permit)).await?;
         Ok(Some(rows.into_iter().map(EnrolmentNode::from).collect()))
     }
 
@@ -143,7 +143,7 @@ impl StudentNode {
             return Ok(None);
         };
         let rc = request_context(ctx)?;
-        let rows = rc.consents(&self.group, &permit, include_inactive).await?;
+        let rows = Box::pin(rc.consents(&self.group, &permit, include_inactive)).await?;
         Ok(Some(rows.into_iter().map(ConsentNode::from).collect()))
     }
 
@@ -157,7 +157,7 @@ impl StudentNode {
             return Ok(None);
         };
         let rc = request_context(ctx)?;
-        let rows = rc.risk_exceptions_of(&self.group, &permit).await?;
+        let rows = Box::pin(rc.risk_exceptions_of(&self.group, &permit)).await?;
         Ok(Some(
             rows.into_iter().map(RiskExceptionNode::from).collect(),
         ))
@@ -173,7 +173,7 @@ impl StudentNode {
             return Ok(None);
         };
         let rc = request_context(ctx)?;
-        let rows = rc.emergency_disclosures_of(&permit).await?;
+        let rows = Box::pin(rc.emergency_disclosures_of(&permit)).await?;
         Ok(Some(rows.into_iter().map(Into::into).collect()))
     }
 
@@ -188,7 +188,7 @@ impl StudentNode {
             return Ok(None);
         };
         let rc = request_context(ctx)?;
-        let rows = rc.legal_authorities_of(&permit).await?;
+        let rows = Box::pin(rc.legal_authorities_of(&permit)).await?;
         Ok(Some(rows.into_iter().map(Into::into).collect()))
     }
 
@@ -202,7 +202,7 @@ impl StudentNode {
             return Ok(None);
         };
         let rc = request_context(ctx)?;
-        let rows = rc.restrictions_of(&permit).await?;
+        let rows = Box::pin(rc.restrictions_of(&permit)).await?;
         Ok(Some(rows.into_iter().map(Into::into).collect()))
     }
 
@@ -218,7 +218,7 @@ impl StudentNode {
             return Ok(None);
         };
         let rc = request_context(ctx)?;
-        let rows = rc.change_history_of(&permit).await?;
+        let rows = Box::pin(rc.change_history_of(&permit)).await?;
         Ok(Some(
             rows.into_iter()
                 .map(|(record, to)| {
@@ -246,7 +246,7 @@ impl StudentNode {
             return Ok(None);
         };
         let rc = request_context(ctx)?;
-        let rows = rc.concern_notices(&permit).await?;
+        let rows = Box::pin(rc.concern_notices(&permit)).await?;
         Ok(Some(
             rows.into_iter().map(ConcernNoticeNode::from).collect(),
         ))
@@ -259,7 +259,7 @@ impl StudentNode {
             return Ok(None);
         };
         let rc = request_context(ctx)?;
-        let cases = rc.cases_of(&self.group, &permit).await?;
+        let cases = Box::pin(rc.cases_of(&self.group, &permit)).await?;
         Ok(Some(cases.into_iter().map(CaseNode::from).collect()))
     }
 }

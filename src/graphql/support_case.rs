@@ -37,7 +37,9 @@ impl CaseNode {
     async fn student(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<StudentNode>> {
         let rc = request_context(ctx)?;
         Ok(Some(
-            rc.student_of_case(&self.record, &self.group).await?.into(),
+            Box::pin(rc.student_of_case(&self.record, &self.group))
+                .await?
+                .into(),
         ))
     }
 
@@ -87,8 +89,7 @@ impl CaseNode {
             return Ok(None);
         };
         let rc = request_context(ctx)?;
-        Ok(rc
-            .assignee(&self.group, &self.record, staff_id)
+        Ok(Box::pin(rc.assignee(&self.group, &self.record, staff_id))
             .await?
             .map(|s| StaffMemberNode::new(s, FieldClass::SupportSummary)))
     }
@@ -124,9 +125,8 @@ impl CaseNode {
             return Ok(None);
         };
         let rc = request_context(ctx)?;
-        let notes = rc
-            .notes_of(&self.group, &permit, usize::try_from(limit).unwrap_or(0))
-            .await?;
+        let limit = usize::try_from(limit).unwrap_or(0);
+        let notes = Box::pin(rc.notes_of(&self.group, &permit, limit)).await?;
         Ok(Some(
             notes
                 .into_iter()
@@ -144,7 +144,7 @@ impl CaseNode {
             return Ok(None);
         };
         let rc = request_context(ctx)?;
-        let entries = rc.third_party_of(&self.group, &permit).await?;
+        let entries = Box::pin(rc.third_party_of(&self.group, &permit)).await?;
         Ok(Some(
             entries.into_iter().map(ThirdPartyEntryNode::from).collect(),
         ))
