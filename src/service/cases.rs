@@ -1,3 +1,4 @@
+use super::rows::{CaseAt, NoteAt, StudentAfterCase};
 use super::{contains_pattern, masked, scoped, Page};
 use crate::auth::Caller;
 use crate::domain::{CaseStatus, RiskLevel, Role};
@@ -183,11 +184,12 @@ pub async fn list(
         .order_by(support_case::Column::Id, Order::Asc)
         .offset(page.offset)
         .limit(page.limit)
+        .into_model::<CaseAt, StudentAfterCase>()
         .all(db)
         .await?;
     Ok(rows
         .into_iter()
-        .filter_map(|(c, s)| s.map(|s| (c, s)))
+        .filter_map(|(c, s)| s.map(|s| (c.0, s.0)))
         .collect())
 }
 
@@ -213,9 +215,10 @@ pub async fn find(
     };
     Ok(q.filter(support_case::Column::Id.eq(id))
         .select_also(student::Entity)
+        .into_model::<CaseAt, StudentAfterCase>()
         .one(db)
         .await?
-        .and_then(|(c, s)| s.map(|s| (c, s))))
+        .and_then(|(c, s)| s.map(|s| (c.0, s.0))))
 }
 
 pub async fn find_required(
@@ -255,10 +258,11 @@ pub async fn notes_of(
         .filter(note::Column::CaseId.is_in(case_ids.iter().copied()))
         .order_by(note::Column::OccurredAt, Order::Desc)
         .order_by(note::Column::Id, Order::Desc)
+        .into_model::<NoteAt>()
         .all(db)
         .await?;
     let mut map: HashMap<Uuid, Vec<note::Model>> = HashMap::new();
-    for row in rows {
+    for NoteAt(row) in rows {
         map.entry(row.case_id).or_default().push(row);
     }
     Ok(map)

@@ -21,6 +21,7 @@ pub mod partner_feed;
 pub mod restrictions;
 pub mod retention;
 pub mod risk_exceptions;
+pub mod rows;
 pub mod sar;
 pub mod sar_export;
 pub mod staff;
