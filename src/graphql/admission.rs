@@ -37,8 +37,10 @@ pub struct Admission {
     waiting: Arc<AtomicU64>,
 }
 
-/// A running request's share of the budget, given back when dropped (when the
-/// request has answered, or was abandoned).
+/// A running request's share of the budget, given back when dropped: once a
+/// read-only request has executed (before it waits for its audit records'
+/// commit, holding only its answer), once a request that wrote has committed,
+/// or when it was abandoned.
 #[derive(Debug)]
 pub struct Admitted {
     _permit: OwnedSemaphorePermit,

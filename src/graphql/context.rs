@@ -4,6 +4,7 @@
 //! scope and return [`Guarded`] records, and child loaders take a [`Permit`]
 //! that only an allowed decision on the parent gives.
 
+use super::admission::Admitted;
 use super::pagination::{self, PageInfo};
 use super::Limits;
 use crate::auth::Caller;
@@ -318,7 +319,13 @@ impl RequestContext {
     /// Writes the audit records of everything this request decided and, for a
     /// request that wrote, commits its write transaction with them: the records
     /// and the writes are stored together or not at all.
-    pub async fn finish(self) -> AppResult<Finished> {
+    ///
+    /// A read-only request gives back its share of the in-flight budget
+    /// (`admitted`) before it waits for its records' commit: it no longer
+    /// holds what it read, only its answer and its records, and the commit
+    /// waits on the audit writer's turn, not on the cores (BENCHMARKS.md
+    /// run 23). A request that wrote holds its share until its commit.
+    pub async fn finish(self, admitted: Admitted) -> AppResult<Finished> {
         let releases = self.ledger.take();
         let writes = self.decisions.take_writes();
         let access = self.access.lock().await.clone();
@@ -330,20 +337,35 @@ impl RequestContext {
         let read_only = writes.is_empty() && self.txn.get().is_none();
         let events =
             super::audit::request_events(self.caller(), &access, &grants, releases, writes);
-        let origin = crate::service::audit::Origin {
-            request_id: Some(self.request_id),
-            policy_version: Some(self.decisions.policy_version()),
-        };
         if read_only {
             // Written with the records of the requests finishing alongside
             // it, in one transaction, before this request answers.
-            self.limits
-                .audit
-                .write(&self.db, self.caller(), origin, events)
-                .await?;
-        } else if !events.is_empty() {
+            let finished = Finished {
+                redactions: self.take_redactions(),
+                evaluations: self.decisions.evaluations(),
+                emergency_access: used.into_values().collect(),
+            };
+            let audit = self.limits.audit.clone();
+            let db = self.db.clone();
+            let caller = self.caller().clone();
+            let policy_version = self.decisions.policy_version().to_owned();
+            let request_id = self.request_id;
+            drop(self);
+            drop(admitted);
+            let origin = crate::service::audit::Origin {
+                request_id: Some(request_id),
+                policy_version: Some(&policy_version),
+            };
+            audit.write(&db, &caller, origin, events).await?;
+            return Ok(finished);
+        }
+        if !events.is_empty() {
             // With the request's writes: the records extend the hash chain,
             // whose head stays locked until they commit together.
+            let origin = crate::service::audit::Origin {
+                request_id: Some(self.request_id),
+                policy_version: Some(self.decisions.policy_version()),
+            };
             let txn = self.write_txn().await?;
             crate::service::audit::write(txn, self.caller(), origin, events).await?;
         }
@@ -355,6 +377,7 @@ impl RequestContext {
         if let Some(write) = self.txn.into_inner() {
             write.txn.commit().await?;
         }
+        drop(admitted);
         Ok(finished)
     }
 

@@ -407,8 +407,9 @@ async fn execute_inner(
         }
         request.set_parsed_query(doc);
     }
-    // Held until the response, audit records included, is complete.
-    let _admitted = match limits.admission.admit(estimated).await {
+    // Held while the request executes; given back by `finish` (for a
+    // read-only request, before it waits for its audit records' commit).
+    let admitted = match limits.admission.admit(estimated).await {
         Ok(admitted) => admitted,
         Err(busy) => return Response::from_errors(vec![crate::error::server_error(&busy)]),
     };
@@ -424,7 +425,7 @@ async fn execute_inner(
     let (mut response, finished) = db::counting_statements(statements.clone(), async {
         let response = schema.execute(request.data(rc.clone())).await;
         let finished = match Arc::try_unwrap(rc) {
-            Ok(rc) => rc.finish().await,
+            Ok(rc) => rc.finish(admitted).await,
             Err(_) => Err(AppError::internal(
                 "request",
                 "the request context outlived its execution",

@@ -4,8 +4,10 @@
 //! Retry-After) before anything of it runs.
 //!
 //! A request is kept running (holding its share) by the test's own connection
-//! holding the database's write lock: its audit record cannot be written, and
-//! a request answers only once its audit record is.
+//! holding the database's write lock: a request that writes (a note added)
+//! holds its share until its write commits with its audit record, which
+//! cannot happen while the lock is held. A read-only request gives its share
+//! back once it has executed, before it waits for its audit record's commit.
 
 use crate::helpers::{spawn_app_with, Gql, TestApp};
 use confide::domain::Role;
@@ -17,11 +19,33 @@ const CASES: &str = "{ supportCases(first: 5) { edges { node { id service } } } 
 /// Posts the dashboard query as the demo counsellor: the answer, its
 /// Retry-After header and its request id.
 async fn dashboard(app: &TestApp) -> (Gql, Option<String>, String) {
+    post(app, json!({ "query": CASES })).await
+}
+
+/// Adds a note to a case as the demo counsellor (a request that writes).
+async fn add_note(app: &TestApp) -> (Gql, Option<String>, String) {
+    post(
+        app,
+        json!({
+            "query": "mutation($input: AddNoteInput!) { addNote(input: $input) { id } }",
+            "variables": { "input": {
+                "caseId": app.demo.alice_counselling_case.to_string(),
+                "kind": "ACTION",
+                "body": "Held.",
+            } },
+        }),
+    )
+    .await
+}
+
+/// Posts a request as the demo counsellor: the answer, its Retry-After header
+/// and its request id.
+async fn post(app: &TestApp, body: serde_json::Value) -> (Gql, Option<String>, String) {
     let response = app
         .client
         .post(format!("{}/graphql", app.address))
         .bearer_auth(app.token(app.demo.counsellor, Role::Practitioner))
-        .json(&json!({ "query": CASES }))
+        .json(&body)
         .send()
         .await
         .expect("request");
@@ -59,7 +83,7 @@ async fn a_request_without_room_in_the_in_flight_budget_is_server_busy_and_nothi
     .await;
     let (running, refused) = app
         .while_writes_are_held(async {
-            let running = dashboard(&app);
+            let running = add_note(&app);
             let refused = async {
                 // The first request has started (and waits for the lock).
                 tokio::time::sleep(Duration::from_millis(250)).await;
@@ -99,7 +123,7 @@ async fn a_request_without_room_waits_in_line_and_runs_when_the_budget_is_releas
     let (first, second) = app
         .while_writes_are_held(async {
             let first = async {
-                let answer = dashboard(&app).await;
+                let answer = add_note(&app).await;
                 (answer, std::time::Instant::now())
             };
             let second = async {
@@ -114,14 +138,41 @@ async fn a_request_without_room_waits_in_line_and_runs_when_the_budget_is_releas
     let ((second, _, _), second_done) = second;
     first.assert_no_errors();
     second.assert_no_errors();
+    let (alone, _, _) = dashboard(&app).await;
     assert_eq!(
-        first.body["data"], second.body["data"],
-        "the queued request got the same answer"
+        alone.body["data"], second.body["data"],
+        "the queued request got the answer it gets alone"
     );
     assert!(
         second_done >= first_done,
         "the queued request answered before the one holding the budget"
     );
+}
+
+#[tokio::test]
+async fn a_read_only_request_gives_back_its_share_before_waiting_for_its_audit_commit() {
+    // A budget of 1 and a wait in line shorter than the lock is held: the
+    // second dashboard is admitted only if the first gave its share back
+    // while its audit record still waited for the lock.
+    let app = spawn_app_with(|s| {
+        s.max_cost_in_flight = 1;
+        s.admission_wait_ms = 150;
+    })
+    .await;
+    let (first, second) = app
+        .while_writes_are_held(async {
+            let second = async {
+                tokio::time::sleep(Duration::from_millis(250)).await;
+                dashboard(&app).await
+            };
+            tokio::join!(dashboard(&app), second)
+        })
+        .await;
+    for (answer, _, request_id) in [first, second] {
+        answer.assert_no_errors();
+        // Neither answered without its audit record.
+        assert!(audit_records_of(&app, &request_id).await > 0);
+    }
 }
 
 #[tokio::test]
@@ -144,7 +195,7 @@ async fn a_request_waiting_in_line_shows_on_the_admission_gauges() {
                 tokio::time::sleep(Duration::from_millis(500)).await;
                 scrape(&app).await
             };
-            tokio::join!(dashboard(&app), second, metrics)
+            tokio::join!(add_note(&app), second, metrics)
         })
         .await;
     first.0.assert_no_errors();
