@@ -31,6 +31,11 @@ const RETRY_AFTER_SECS: u64 = 1;
 #[derive(Clone, Debug)]
 pub struct Admission {
     permits: Arc<Semaphore>,
+    /// An equal budget for read-only requests that have executed and wait for
+    /// their audit records' commit (holding their answer and records): a
+    /// stalled audit writer fills it, then holds requests executing, then
+    /// answers newcomers SERVER_BUSY, as before the two were split.
+    awaiting_audit: Arc<Semaphore>,
     budget: u32,
     wait: Duration,
     /// Requests waiting in line now.
@@ -38,13 +43,38 @@ pub struct Admission {
 }
 
 /// A running request's share of the budget, given back when dropped: once a
-/// read-only request has executed (before it waits for its audit records'
-/// commit, holding only its answer), once a request that wrote has committed,
-/// or when it was abandoned.
+/// read-only request has executed (traded for a share of the budget for
+/// requests waiting on their audit commit, [`Admitted::await_audit`]), once a
+/// request that wrote has committed, or when it was abandoned.
 #[derive(Debug)]
 pub struct Admitted {
     _permit: OwnedSemaphorePermit,
     share: u32,
+    awaiting_audit: Arc<Semaphore>,
+}
+
+/// A read-only request's share of the budget for requests waiting on their
+/// audit commit, given back when dropped.
+#[derive(Debug)]
+pub struct AwaitingAudit {
+    _permit: Option<OwnedSemaphorePermit>,
+}
+
+impl Admitted {
+    /// Trades the request's share of the executing budget for the same share
+    /// of the budget for requests waiting on their audit commit: waits (still
+    /// holding the first) until there is room in the second.
+    pub async fn await_audit(self) -> AwaitingAudit {
+        let permit = self
+            .awaiting_audit
+            .clone()
+            .acquire_many_owned(self.share)
+            .await
+            // Nothing closes this semaphore.
+            .ok();
+        drop(self);
+        AwaitingAudit { _permit: permit }
+    }
 }
 
 impl Drop for Admitted {
@@ -87,6 +117,7 @@ impl Admission {
         crate::telemetry::admission_budget(budget);
         Admission {
             permits: Arc::new(Semaphore::new(budget as usize)),
+            awaiting_audit: Arc::new(Semaphore::new(budget as usize)),
             budget,
             wait,
             waiting: Arc::new(AtomicU64::new(0)),
@@ -114,6 +145,7 @@ impl Admission {
                 Ok(Admitted {
                     _permit: permit,
                     share,
+                    awaiting_audit: self.awaiting_audit.clone(),
                 })
             }
             // The semaphore is never closed; if it were, nothing could run.
@@ -156,6 +188,28 @@ mod tests {
         assert_eq!(admission.share(250), 250);
         assert_eq!(admission.share(50_000), 1_000);
         assert_eq!(Admission::new(0, DEFAULT_WAIT).share(5), 1);
+    }
+
+    #[tokio::test]
+    async fn a_request_waiting_on_its_audit_commit_gives_back_its_executing_share_within_a_budget_of_its_own(
+    ) {
+        let admission = Admission::new(100, Duration::from_millis(100));
+        let first = admission.admit(60).await.unwrap();
+        let awaiting = first.await_audit().await;
+        // The executing budget is free again.
+        assert_eq!(admission.in_flight(), 0);
+        let second = admission.admit(60).await.unwrap();
+        // The second cannot wait on its audit commit beside the first (60 +
+        // 60 > 100): it keeps its executing share meanwhile.
+        let trading = tokio::spawn(second.await_audit());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(!trading.is_finished());
+        assert_eq!(admission.in_flight(), 60);
+        // So a third finds no room and is refused.
+        assert!(admission.admit(60).await.is_err());
+        drop(awaiting);
+        let _second_awaiting = trading.await.unwrap();
+        assert_eq!(admission.in_flight(), 0);
     }
 
     #[tokio::test]

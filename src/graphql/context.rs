@@ -320,11 +320,12 @@ impl RequestContext {
     /// request that wrote, commits its write transaction with them: the records
     /// and the writes are stored together or not at all.
     ///
-    /// A read-only request gives back its share of the in-flight budget
-    /// (`admitted`) before it waits for its records' commit: it no longer
-    /// holds what it read, only its answer and its records, and the commit
-    /// waits on the audit writer's turn, not on the cores (BENCHMARKS.md
-    /// run 23). A request that wrote holds its share until its commit.
+    /// A read-only request trades its share of the in-flight budget
+    /// (`admitted`) for the same share of the budget for requests waiting on
+    /// their audit commit before it waits for that commit: it no longer holds
+    /// what it read, only its answer and its records, and the commit waits on
+    /// the audit writer's turn, not on the cores (BENCHMARKS.md run 23). A
+    /// request that wrote holds its share until its commit.
     pub async fn finish(self, admitted: Admitted) -> AppResult<Finished> {
         let releases = self.ledger.take();
         let writes = self.decisions.take_writes();
@@ -351,12 +352,13 @@ impl RequestContext {
             let policy_version = self.decisions.policy_version().to_owned();
             let request_id = self.request_id;
             drop(self);
-            drop(admitted);
+            let awaiting = admitted.await_audit().await;
             let origin = crate::service::audit::Origin {
                 request_id: Some(request_id),
                 policy_version: Some(&policy_version),
             };
             audit.write(&db, &caller, origin, events).await?;
+            drop(awaiting);
             return Ok(finished);
         }
         if !events.is_empty() {

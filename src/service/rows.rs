@@ -6,7 +6,15 @@
 //! row (about 3,000 a dashboard page). The queries select every column of the
 //! entity in its declared order (sea-orm's `find` and `select_also` do), so the
 //! position is known; a test checks each list below against the entity's
-//! columns, and another decodes the same rows both ways.
+//! columns, and another decodes the same rows both ways. Nothing checks the
+//! production queries' select lists directly: a `column_as` or `select_only`
+//! added to the case query would shift the student's columns, which the API
+//! tests (every dashboard field compared with what was seeded) would catch.
+//!
+//! One behaviour differs from sea-orm's derived models: a joined student whose
+//! columns fail to decode is an error, where sea-orm's default
+//! `from_query_result_optional` made it "no student" and the case was
+//! silently left out of the page.
 
 use entity::{note, student, support_case};
 use sea_orm::{DbErr, FromQueryResult, QueryResult, TryGetError};

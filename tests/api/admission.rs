@@ -159,20 +159,60 @@ async fn a_read_only_request_gives_back_its_share_before_waiting_for_its_audit_c
         s.admission_wait_ms = 150;
     })
     .await;
+    let started = std::time::Instant::now();
+    let timed = |answer| (answer, started.elapsed());
     let (first, second) = app
         .while_writes_are_held(async {
             let second = async {
                 tokio::time::sleep(Duration::from_millis(250)).await;
-                dashboard(&app).await
+                timed(dashboard(&app).await)
             };
-            tokio::join!(dashboard(&app), second)
+            tokio::join!(async { timed(dashboard(&app).await) }, second)
         })
         .await;
-    for (answer, _, request_id) in [first, second] {
+    for ((answer, _, request_id), answered_after) in [first, second] {
         answer.assert_no_errors();
-        // Neither answered without its audit record.
+        // Neither answered before its audit record could be written (the
+        // lock is held for 800 ms), and each has its record.
+        assert!(
+            answered_after >= Duration::from_millis(700),
+            "answered after {answered_after:?}, before its audit record"
+        );
         assert!(audit_records_of(&app, &request_id).await > 0);
     }
+}
+
+#[tokio::test]
+async fn requests_waiting_on_their_audit_commit_are_bounded_too() {
+    // A budget of 1: one dashboard waiting on its audit commit fills the
+    // budget for waiting; the next executes, then keeps its executing share
+    // while it waits for room there; so a third is answered SERVER_BUSY.
+    let app = spawn_app_with(|s| {
+        s.max_cost_in_flight = 1;
+        s.admission_wait_ms = 150;
+    })
+    .await;
+    let after = |ms| tokio::time::sleep(Duration::from_millis(ms));
+    let (first, second, third) = app
+        .while_writes_are_held(async {
+            tokio::join!(
+                dashboard(&app),
+                async {
+                    after(200).await;
+                    dashboard(&app).await
+                },
+                async {
+                    after(400).await;
+                    dashboard(&app).await
+                }
+            )
+        })
+        .await;
+    first.0.assert_no_errors();
+    second.0.assert_no_errors();
+    let (third, _, third_id) = third;
+    assert_eq!(third.codes(), vec!["SERVER_BUSY"], "{:#}", third.body);
+    assert_eq!(audit_records_of(&app, &third_id).await, 0);
 }
 
 #[tokio::test]
