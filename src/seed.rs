@@ -489,3 +489,33 @@ pub async fn run(db: &DatabaseConnection, opts: SeedOptions) -> AppResult<SeedSu
     db.execute_unprepared("ANALYZE").await?;
     Ok(summary)
 }
+
+/// A fresh SQLite database, migrated and seeded with seed 7 (the directory
+/// keeps it), for unit tests.
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+pub(crate) async fn seeded(
+    students: usize,
+    cases_per_student: usize,
+    notes_per_case: usize,
+) -> (tempfile::TempDir, DatabaseConnection) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("seeded.db").display()
+    );
+    let db = crate::db::connect(&url).await.unwrap();
+    crate::db::migrate(&db).await.unwrap();
+    run(
+        &db,
+        SeedOptions {
+            students,
+            seed: 7,
+            cases_per_student,
+            notes_per_case,
+        },
+    )
+    .await
+    .unwrap();
+    (dir, db)
+}

@@ -338,25 +338,25 @@ impl RequestContext {
         let read_only = writes.is_empty() && self.txn.get().is_none();
         let events =
             super::audit::request_events(self.caller(), &access, &grants, releases, writes);
+        // Neither the audit write nor the commit decides or redacts anything.
+        let finished = Finished {
+            redactions: self.take_redactions(),
+            evaluations: self.decisions.evaluations(),
+            emergency_access: used.into_values().collect(),
+        };
+        let policy_version = self.decisions.policy_version().to_owned();
+        let origin = crate::service::audit::Origin {
+            request_id: Some(self.request_id),
+            policy_version: Some(&policy_version),
+        };
         if read_only {
             // Written with the records of the requests finishing alongside
             // it, in one transaction, before this request answers.
-            let finished = Finished {
-                redactions: self.take_redactions(),
-                evaluations: self.decisions.evaluations(),
-                emergency_access: used.into_values().collect(),
-            };
             let audit = self.limits.audit.clone();
             let db = self.db.clone();
             let caller = self.caller().clone();
-            let policy_version = self.decisions.policy_version().to_owned();
-            let request_id = self.request_id;
             drop(self);
             let awaiting = admitted.await_audit().await;
-            let origin = crate::service::audit::Origin {
-                request_id: Some(request_id),
-                policy_version: Some(&policy_version),
-            };
             audit.write(&db, &caller, origin, events).await?;
             drop(awaiting);
             return Ok(finished);
@@ -364,18 +364,9 @@ impl RequestContext {
         if !events.is_empty() {
             // With the request's writes: the records extend the hash chain,
             // whose head stays locked until they commit together.
-            let origin = crate::service::audit::Origin {
-                request_id: Some(self.request_id),
-                policy_version: Some(self.decisions.policy_version()),
-            };
             let txn = self.write_txn().await?;
             crate::service::audit::write(txn, self.caller(), origin, events).await?;
         }
-        let finished = Finished {
-            redactions: self.take_redactions(),
-            evaluations: self.decisions.evaluations(),
-            emergency_access: used.into_values().collect(),
-        };
         if let Some(write) = self.txn.into_inner() {
             write.txn.commit().await?;
         }

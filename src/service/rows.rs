@@ -32,9 +32,10 @@ macro_rules! by_position {
             pub const FIELDS: &'static [&'static str] =
                 &[stringify!($first) $(, stringify!($field))*];
 
-            fn decode(res: &QueryResult, first: $crate::service::rows::FirstColumn) -> Result<Self, TryGetError> {
+            /// The rest of the columns, after the first (read by the caller,
+            /// which decides what NULL there means).
+            fn decode(res: &QueryResult, $first: uuid::Uuid) -> Result<Self, TryGetError> {
                 let mut at = $offset;
-                let $first = first.0;
                 $(
                     at += 1;
                     let $field = res.try_get_by_index_nullable(at)?;
@@ -46,7 +47,7 @@ macro_rules! by_position {
         impl FromQueryResult for $name {
             fn from_query_result(res: &QueryResult, _pre: &str) -> Result<Self, DbErr> {
                 let first = res.try_get_by_index($offset)?;
-                Self::decode(res, FirstColumn(first)).map_err(Into::into)
+                Self::decode(res, first).map_err(Into::into)
             }
 
             /// The right side of a left join: no row there when its first
@@ -54,7 +55,7 @@ macro_rules! by_position {
             /// not a missing row.
             fn from_query_result_optional(res: &QueryResult, _pre: &str) -> Result<Option<Self>, DbErr> {
                 match res.try_get_by_index_nullable($offset) {
-                    Ok(first) => Self::decode(res, FirstColumn(first)).map(Some).map_err(Into::into),
+                    Ok(first) => Self::decode(res, first).map(Some).map_err(Into::into),
                     Err(TryGetError::Null(_)) => Ok(None),
                     Err(TryGetError::DbErr(e)) => Err(e),
                 }
@@ -62,9 +63,6 @@ macro_rules! by_position {
         }
     };
 }
-
-/// The first column's value, read by the caller (which decides what NULL there means).
-pub struct FirstColumn(uuid::Uuid);
 
 by_position!(
     /// A case, from the first columns of its row.
@@ -112,21 +110,7 @@ mod tests {
     /// every note.
     #[tokio::test]
     async fn rows_read_by_position_equal_rows_read_by_name() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}?mode=rwc", dir.path().join("rows.db").display());
-        let db = crate::db::connect(&url).await.unwrap();
-        crate::db::migrate(&db).await.unwrap();
-        crate::seed::run(
-            &db,
-            crate::seed::SeedOptions {
-                students: 40,
-                seed: 7,
-                cases_per_student: 2,
-                notes_per_case: 3,
-            },
-        )
-        .await
-        .unwrap();
+        let (_dir, db) = crate::seed::seeded(40, 2, 3).await;
         let by_name = support_case::Entity::find()
             .find_also_related(student::Entity)
             .order_by_asc(support_case::Column::Id)

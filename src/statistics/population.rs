@@ -601,35 +601,11 @@ mod tests {
         }
     }
 
-    /// A fresh SQLite database, migrated and seeded (the directory keeps it).
-    async fn seeded(
-        students: usize,
-        cases_per_student: usize,
-        notes_per_case: usize,
-    ) -> (tempfile::TempDir, DatabaseConnection) {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}?mode=rwc", dir.path().join("p.db").display());
-        let db = crate::db::connect(&url).await.unwrap();
-        crate::db::migrate(&db).await.unwrap();
-        crate::seed::run(
-            &db,
-            crate::seed::SeedOptions {
-                students,
-                seed: 7,
-                cases_per_student,
-                notes_per_case,
-            },
-        )
-        .await
-        .unwrap();
-        (dir, db)
-    }
-
     /// After random writes, the population built from the one kept equals
     /// the population read whole.
     #[tokio::test]
     async fn the_population_kept_and_updated_equals_the_one_read_whole() {
-        let (_dir, db) = seeded(40, 3, 3).await;
+        let (_dir, db) = crate::seed::seeded(40, 3, 3).await;
         let cache = PopulationCache::default();
         let (_, source) = cache.rows(&db).await.unwrap();
         assert_eq!(source, Source::Database);
@@ -658,7 +634,7 @@ mod tests {
     /// older than the pruning is read whole.
     #[tokio::test]
     async fn old_change_rows_are_pruned_and_an_older_population_read_whole() {
-        let (_dir, db) = seeded(10, 2, 1).await;
+        let (_dir, db) = crate::seed::seeded(10, 2, 1).await;
         let stale = PopulationCache::default();
         stale.rows(&db).await.unwrap();
         let cache = PopulationCache::default();
