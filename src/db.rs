@@ -28,6 +28,9 @@ pub struct DbOptions {
     pub busy_timeout: Duration,
     /// PostgreSQL: whether the connection is encrypted (see [`DatabaseTls`]).
     pub tls: DatabaseTls,
+    /// Connections in the pool; `None` for the backend's default
+    /// ([`SQLITE_POOL_SIZE`], [`POSTGRES_POOL_SIZE`]).
+    pub pool_size: Option<u32>,
 }
 
 /// Transport security to PostgreSQL, applied when the URL names no `sslmode`
@@ -92,12 +95,16 @@ impl Default for DbOptions {
             statement_timeout: Duration::from_secs(30),
             busy_timeout: Duration::from_secs(5),
             tls: DatabaseTls::Auto,
+            pool_size: None,
         }
     }
 }
 
-/// Connections in a SQLite pool.
+/// Connections in a SQLite pool by default.
 pub const SQLITE_POOL_SIZE: u32 = 8;
+
+/// Connections in a PostgreSQL pool by default.
+pub const POSTGRES_POOL_SIZE: u32 = 16;
 
 /// SQLite: how many requests may hold a write transaction at once.
 ///
@@ -169,7 +176,7 @@ pub async fn connect_with(url: &str, db_options: DbOptions) -> AppResult<Databas
         // WAL lets readers proceed during the per-request audit write; NORMAL
         // synchronous is durable in WAL mode across application crashes.
         options
-            .max_connections(SQLITE_POOL_SIZE)
+            .max_connections(db_options.pool_size.unwrap_or(SQLITE_POOL_SIZE))
             .min_connections(1)
             .map_sqlx_sqlite_opts(move |o| {
                 o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
@@ -225,7 +232,7 @@ pub async fn connect_with(url: &str, db_options: DbOptions) -> AppResult<Databas
             Some(ssl_mode_for(db_options.tls, parsed.get_host())?)
         };
         options
-            .max_connections(16)
+            .max_connections(db_options.pool_size.unwrap_or(POSTGRES_POOL_SIZE))
             .min_connections(1)
             .map_sqlx_postgres_opts(move |o| {
                 // No JIT: the guard's queries are many short ones, and

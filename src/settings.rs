@@ -347,6 +347,10 @@ pub struct DatabaseSettings {
     #[arg(long, env = "CONFIDE_STATEMENT_TIMEOUT_SECS")]
     pub statement_timeout_secs: Option<u64>,
 
+    /// Connections in the database pool (default: 16 on PostgreSQL, 8 on SQLite).
+    #[arg(long, env = "CONFIDE_DB_POOL_SIZE", value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub pool_size: Option<u32>,
+
     /// SQLite: how long a writer waits for another writer's lock, in ms (5000).
     #[arg(long, env = "CONFIDE_SQLITE_BUSY_TIMEOUT_MS")]
     pub busy_timeout_ms: Option<u64>,
@@ -463,6 +467,7 @@ impl Settings {
             database: DatabaseSettings {
                 url: Some(database_url.to_owned()),
                 statement_timeout_secs: None,
+                pool_size: None,
                 busy_timeout_ms: None,
                 audit_commit_interval_ms: None,
                 tls: crate::db::DatabaseTls::Auto,

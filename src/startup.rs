@@ -74,6 +74,7 @@ impl Application {
                 .map(std::time::Duration::from_millis)
                 .unwrap_or(defaults.busy_timeout),
             tls: settings.database.tls,
+            pool_size: settings.database.pool_size,
         };
         let db = db::connect_with(&settings.database.resolved_url(), options).await?;
         if settings.no_migrate {
