@@ -47,6 +47,7 @@ mod directory;
 mod disclosure;
 mod emergency;
 mod erasure;
+mod inline;
 mod lawful_basis;
 mod legal;
 mod me;

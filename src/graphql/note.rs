@@ -1,6 +1,7 @@
 //! Case notes and third-party entries.
 
 use super::context::CaseGroup;
+use super::inline::{Inline, InlineFields};
 use super::pagination::id;
 use super::staff::StaffMemberNode;
 use super::{request_context, reveal};
@@ -58,7 +59,10 @@ impl NoteNode {
     }
 
     /// Category CASE_NOTES.
-    async fn author(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<StaffMemberNode>> {
+    async fn author(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<Inline<StaffMemberNode>>> {
         let Some(author) = reveal(ctx, &self.record, FieldClass::CaseNotes, |m| {
             Some(m.author_id)
         })?
@@ -70,7 +74,7 @@ impl NoteNode {
             Some(group) => Box::pin(rc.note_author(group, &self.record, author)).await?,
             None => Box::pin(rc.author_of(&self.record, author)).await?,
         };
-        Ok(entry.map(|s| StaffMemberNode::new(s, FieldClass::CaseNotes)))
+        Ok(entry.map(|s| Inline(StaffMemberNode::new(s, FieldClass::CaseNotes))))
     }
 
     /// Category CASE_NOTES. The note's text.
@@ -149,4 +153,19 @@ impl ThirdPartyEntryNode {
             Some(m.created_at)
         })
     }
+}
+
+impl InlineFields for NoteNode {
+    const INLINE: &'static [&'static str] = &["id", "kind", "occurredAt", "body", "labels"];
+}
+
+impl InlineFields for ThirdPartyEntryNode {
+    const INLINE: &'static [&'static str] = &[
+        "id",
+        "source",
+        "subject",
+        "body",
+        "thirdPartyConsented",
+        "createdAt",
+    ];
 }

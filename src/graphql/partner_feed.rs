@@ -1,6 +1,7 @@
 //! The partner feed: what changed for an outside audience since its last sync,
 //! and whose access ended.
 
+use super::inline::Inline;
 use super::pagination::{id, PageInfo, DEFAULT_PAGE_SIZE};
 use super::student::StudentNode;
 use super::{request_context, reveal, shown};
@@ -155,9 +156,12 @@ impl PartnerFeedEntry {
 
     /// The student as you may read them now (each field decided as anywhere
     /// else); `null`, redacted as ACCESS_ENDED, once you may see nothing of them.
-    async fn student(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<&StudentNode>> {
+    async fn student(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<Inline<&StudentNode>>> {
         match &self.student {
-            Some(student) => Ok(Some(student)),
+            Some(student) => Ok(Some(Inline(student))),
             None => shown(ctx, Revealed::Redacted(Reason::AccessEnded)),
         }
     }

@@ -1,5 +1,6 @@
 //! Query root.
 
+use super::inline::Inline;
 use super::pagination;
 use super::request_context;
 use super::student::{StudentConnection, StudentNode};
@@ -98,13 +99,16 @@ impl CoreQuery {
         &self,
         ctx: &Context<'_>,
         id: ID,
-    ) -> async_graphql::Result<Option<StudentNode>> {
+    ) -> async_graphql::Result<Option<Inline<StudentNode>>> {
         let rc = request_context(ctx)?;
         let Ok(uuid) = uuid::Uuid::parse_str(&id) else {
             rc.route(crate::policy::Action::ListStudents)?;
             return Ok(None);
         };
-        Ok(rc.student(uuid).await?.map(StudentNode::from))
+        Ok(rc
+            .student(uuid)
+            .await?
+            .map(|s| Inline(StudentNode::from(s))))
     }
 
     /// Students visible to you.
@@ -151,13 +155,13 @@ impl CoreQuery {
         &self,
         ctx: &Context<'_>,
         id: ID,
-    ) -> async_graphql::Result<Option<CaseNode>> {
+    ) -> async_graphql::Result<Option<Inline<CaseNode>>> {
         let rc = request_context(ctx)?;
         let Ok(uuid) = uuid::Uuid::parse_str(&id) else {
             rc.route(crate::policy::Action::ListCases)?;
             return Ok(None);
         };
-        Ok(rc.case(uuid).await?.map(CaseNode::from))
+        Ok(rc.case(uuid).await?.map(|c| Inline(CaseNode::from(c))))
     }
 
     /// Support cases visible to you.

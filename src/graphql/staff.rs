@@ -45,6 +45,10 @@ impl StaffMemberNode {
     }
 }
 
+impl super::inline::InlineFields for StaffMemberNode {
+    const INLINE: &'static [&'static str] = &["id", "name", "role", "service"];
+}
+
 #[derive(Default)]
 pub struct StaffMutation;
 

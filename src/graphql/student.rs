@@ -2,6 +2,7 @@
 
 use super::consent::ConsentNode;
 use super::context::{StudentGroup, StudentRecord};
+use super::inline::{Inline, InlineFields};
 use super::pagination::{id, PageInfo};
 use super::risk_exception::{ConcernNoticeNode, RiskExceptionNode};
 use super::support_case::CaseNode;
@@ -254,14 +255,40 @@ impl StudentNode {
 
     /// Category SUPPORT_SUMMARY. The student's support cases visible to the caller,
     /// oldest first; each case is guarded by its own service's rules.
-    async fn cases(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Vec<CaseNode>>> {
+    async fn cases(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<Vec<Inline<CaseNode>>>> {
         let Some(permit) = permit(ctx, &self.record, FieldClass::SupportSummary)? else {
             return Ok(None);
         };
         let rc = request_context(ctx)?;
         let cases = Box::pin(rc.cases_of(&self.group, &permit)).await?;
-        Ok(Some(cases.into_iter().map(CaseNode::from).collect()))
+        Ok(Some(
+            cases
+                .into_iter()
+                .map(|c| Inline(CaseNode::from(c)))
+                .collect(),
+        ))
     }
+}
+
+impl InlineFields for StudentNode {
+    const INLINE: &'static [&'static str] = &[
+        "id",
+        "studentNumber",
+        "name",
+        "preferredName",
+        "email",
+        "phone",
+        "termAddress",
+        "homeAddress",
+        "dateOfBirth",
+        "department",
+        "course",
+        "emergencyContact",
+        "gpPractice",
+    ];
 }
 
 /// A period of study.
@@ -301,7 +328,7 @@ impl EnrolmentNode {
 #[derive(SimpleObject)]
 pub struct StudentEdge {
     pub cursor: String,
-    pub node: StudentNode,
+    pub node: Inline<StudentNode>,
 }
 
 /// A page of students.
@@ -321,7 +348,7 @@ impl StudentConnection {
                 .into_iter()
                 .map(|(cursor, r)| StudentEdge {
                     cursor,
-                    node: r.into(),
+                    node: Inline(r.into()),
                 })
                 .collect(),
             page_info: page.page_info,

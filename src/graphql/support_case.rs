@@ -1,6 +1,7 @@
 //! The `SupportCase` type.
 
 use super::context::{CaseGroup, CaseRecord, Paged};
+use super::inline::{Inline, InlineFields};
 use super::note::{NoteNode, ThirdPartyEntryNode};
 use super::pagination::{id, PageInfo};
 use super::staff::StaffMemberNode;
@@ -34,13 +35,16 @@ impl CaseNode {
     }
 
     /// The student the case is about (each field guarded by the student's own rules).
-    async fn student(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<StudentNode>> {
+    async fn student(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<Inline<StudentNode>>> {
         let rc = request_context(ctx)?;
-        Ok(Some(
+        Ok(Some(Inline(
             Box::pin(rc.student_of_case(&self.record, &self.group))
                 .await?
                 .into(),
-        ))
+        )))
     }
 
     /// Category SUPPORT_SUMMARY. The Student Support service that owns the case.
@@ -81,7 +85,7 @@ impl CaseNode {
     async fn assigned_to(
         &self,
         ctx: &Context<'_>,
-    ) -> async_graphql::Result<Option<StaffMemberNode>> {
+    ) -> async_graphql::Result<Option<Inline<StaffMemberNode>>> {
         let Some(staff_id) = reveal(ctx, &self.record, FieldClass::SupportSummary, |m| {
             m.assigned_to
         })?
@@ -91,7 +95,7 @@ impl CaseNode {
         let rc = request_context(ctx)?;
         Ok(Box::pin(rc.assignee(&self.group, &self.record, staff_id))
             .await?
-            .map(|s| StaffMemberNode::new(s, FieldClass::SupportSummary)))
+            .map(|s| Inline(StaffMemberNode::new(s, FieldClass::SupportSummary))))
     }
 
     /// Category SUPPORT_SUMMARY (the shareable text). A short factual summary written to be shared.
@@ -120,7 +124,7 @@ impl CaseNode {
         &self,
         ctx: &Context<'_>,
         #[graphql(default = 100, validator(minimum = 0, maximum = 100))] limit: i32,
-    ) -> async_graphql::Result<Option<Vec<NoteNode>>> {
+    ) -> async_graphql::Result<Option<Vec<Inline<NoteNode>>>> {
         let Some(permit) = permit(ctx, &self.record, FieldClass::CaseNotes)? else {
             return Ok(None);
         };
@@ -130,7 +134,7 @@ impl CaseNode {
         Ok(Some(
             notes
                 .into_iter()
-                .map(|n| NoteNode::new(n, self.group.clone()))
+                .map(|n| Inline(NoteNode::new(n, self.group.clone())))
                 .collect(),
         ))
     }
@@ -139,22 +143,38 @@ impl CaseNode {
     async fn third_party_entries(
         &self,
         ctx: &Context<'_>,
-    ) -> async_graphql::Result<Option<Vec<ThirdPartyEntryNode>>> {
+    ) -> async_graphql::Result<Option<Vec<Inline<ThirdPartyEntryNode>>>> {
         let Some(permit) = permit(ctx, &self.record, FieldClass::ThirdParty)? else {
             return Ok(None);
         };
         let rc = request_context(ctx)?;
         let entries = Box::pin(rc.third_party_of(&self.group, &permit)).await?;
         Ok(Some(
-            entries.into_iter().map(ThirdPartyEntryNode::from).collect(),
+            entries
+                .into_iter()
+                .map(|e| Inline(ThirdPartyEntryNode::from(e)))
+                .collect(),
         ))
     }
+}
+
+impl InlineFields for CaseNode {
+    const INLINE: &'static [&'static str] = &[
+        "id",
+        "service",
+        "status",
+        "openedAt",
+        "closedAt",
+        "summary",
+        "adjustments",
+        "riskLevel",
+    ];
 }
 
 #[derive(SimpleObject)]
 pub struct SupportCaseEdge {
     pub cursor: String,
-    pub node: CaseNode,
+    pub node: Inline<CaseNode>,
 }
 
 /// A page of support cases.
@@ -174,7 +194,7 @@ impl SupportCaseConnection {
                 .into_iter()
                 .map(|(cursor, r)| SupportCaseEdge {
                     cursor,
-                    node: r.into(),
+                    node: Inline(r.into()),
                 })
                 .collect(),
             page_info: page.page_info,

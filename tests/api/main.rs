@@ -20,6 +20,7 @@ mod health;
 mod helpers;
 mod identity_provider;
 mod in_force;
+mod inline;
 mod instances;
 mod leaks;
 mod legal;

@@ -1,0 +1,182 @@
+//! Leaf fields resolved in line.
+//!
+//! async-graphql resolves every selected field of an object as a boxed future
+//! in a `FuturesUnordered`, even a field whose resolver never waits: an
+//! allocation, a task node and a poll through a waker for each of the ~1,500
+//! fields of a dashboard page. [`Inline`] wraps a list-served object type and
+//! resolves the fields its [`InlineFields::INLINE`] names (those that read the
+//! record and its mask, and never wait) one after the other, and only the
+//! others (loads of related records) as concurrent futures. The object
+//! itself is one boxed future (it also breaks the recursion of a type's
+//! future through its relations: `Student.cases`, `SupportCase.student`).
+//!
+//! Every field is still resolved by the type's own generated `resolve_field`,
+//! so the guard is the same code whichever way a field is reached; the
+//! wrapper changes when a field is polled, not what it returns. A field listed
+//! wrongly as in line is still correct (it is awaited in turn, after the other
+//! in-line fields and before any sibling load starts, so it cannot wait on a
+//! sibling of its own object). Anything but plain fields (a fragment,
+//! `__typename`, a custom directive, one response key twice) takes
+//! async-graphql's own path, unchanged. Schema extensions' per-field `resolve`
+//! hooks are not called for the fields of an `Inline` object (async-graphql
+//! does not say whether any are installed): the only extension Confide
+//! installs, `telemetry::RootFieldSpans`, spans root fields, and an `Inline`
+//! object is never the root.
+
+use async_graphql::parser::types::{Field, Selection};
+use async_graphql::registry::Registry;
+use async_graphql::resolver_utils::{resolve_container, ContainerType};
+use async_graphql::{ContextSelectionSet, Name, OutputType, Positioned, ServerResult, Value};
+use futures_util::stream::{FuturesUnordered, StreamExt};
+use std::borrow::Cow;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::Poll;
+
+/// The fields of an object type that resolve without waiting.
+pub trait InlineFields: ContainerType {
+    /// GraphQL names (as in the schema) of the fields whose resolvers never wait.
+    const INLINE: &'static [&'static str];
+}
+
+impl<T: InlineFields + ?Sized> InlineFields for &T {
+    const INLINE: &'static [&'static str] = T::INLINE;
+}
+
+/// An object served with its [`InlineFields`] resolved in line. Its GraphQL
+/// type is `T`'s, unchanged.
+pub struct Inline<T>(pub T);
+
+impl<T> From<T> for Inline<T> {
+    fn from(t: T) -> Self {
+        Inline(t)
+    }
+}
+
+impl<T: InlineFields> OutputType for Inline<T> {
+    fn type_name() -> Cow<'static, str> {
+        T::type_name()
+    }
+
+    fn qualified_type_name() -> String {
+        T::qualified_type_name()
+    }
+
+    fn introspection_type_name(&self) -> Cow<'static, str> {
+        self.0.introspection_type_name()
+    }
+
+    fn create_type_info(registry: &mut Registry) -> String {
+        T::create_type_info(registry)
+    }
+
+    async fn resolve(
+        &self,
+        ctx: &ContextSelectionSet<'_>,
+        _field: &Positioned<Field>,
+    ) -> ServerResult<Value> {
+        let fut: Pin<Box<dyn Future<Output = ServerResult<Value>> + Send + '_>> =
+            Box::pin(resolve_inline(ctx, &self.0));
+        fut.await
+    }
+}
+
+type FieldFuture<'a> = Pin<Box<dyn Future<Output = ServerResult<(Name, Value)>> + Send + 'a>>;
+
+/// Whether every selection is a plain field this path resolves as
+/// async-graphql would: no fragment, no `__typename`, no directive left after
+/// `@skip`/`@include` were applied, no response key twice (async-graphql
+/// merges those).
+fn plain(ctx: &ContextSelectionSet<'_>) -> bool {
+    let items = &ctx.item.node.items;
+    items.iter().enumerate().all(|(i, s)| match &s.node {
+        Selection::Field(f) => {
+            let key = &f.node.response_key().node;
+            f.node.directives.is_empty()
+                && f.node.name.node != "__typename"
+                && !items[..i].iter().any(|p| match &p.node {
+                    Selection::Field(p) => p.node.response_key().node == *key,
+                    _ => false,
+                })
+        }
+        _ => false,
+    })
+}
+
+async fn resolve_inline<'a, T: InlineFields>(
+    ctx: &ContextSelectionSet<'a>,
+    root: &'a T,
+) -> ServerResult<Value> {
+    if !plain(ctx) {
+        return resolve_container(ctx, root).await;
+    }
+    let items = &ctx.item.node.items;
+    let is_inline = |f: &Positioned<Field>| T::INLINE.contains(&f.node.name.node.as_str());
+
+    // The in-line fields first, before any load of this object starts.
+    let mut done: Vec<Option<ServerResult<Value>>> = Vec::with_capacity(items.len());
+    for selection in items {
+        done.push(match &selection.node {
+            Selection::Field(field) if is_inline(field) => {
+                let ctx_field = ctx.with_field(field);
+                Some(
+                    root.resolve_field(&ctx_field)
+                        .await
+                        .map(Option::unwrap_or_default),
+                )
+            }
+            _ => None,
+        });
+    }
+
+    // Then in selection order, as async-graphql orders a field that is ready
+    // on its first poll; a load still pending goes on concurrently and is
+    // placed when it completes.
+    let mut results = async_graphql::indexmap::IndexMap::with_capacity(items.len());
+    let mut pending = FuturesUnordered::new();
+    for (selection, done) in items.iter().zip(done) {
+        let Selection::Field(field) = &selection.node else {
+            continue;
+        };
+        let key = field.node.response_key().node.clone();
+        let result = match done {
+            Some(result) => result.map(|v| (key, v)),
+            None => {
+                let mut fut: FieldFuture<'a> = Box::pin({
+                    let ctx = ctx.clone();
+                    async move {
+                        let ctx_field = ctx.with_field(field);
+                        let value = root.resolve_field(&ctx_field).await?.unwrap_or_default();
+                        Ok((key, value))
+                    }
+                });
+                match futures_util::poll!(fut.as_mut()) {
+                    Poll::Ready(result) => result,
+                    Poll::Pending => {
+                        pending.push(fut);
+                        continue;
+                    }
+                }
+            }
+        };
+        match result {
+            Ok((name, value)) => {
+                results.insert(name, value);
+            }
+            Err(e) => ctx.add_error(e),
+        }
+    }
+    while let Some(result) = pending.next().await {
+        match result {
+            Ok((name, value)) => {
+                results.insert(name, value);
+            }
+            Err(e) => ctx.add_error(e),
+        }
+    }
+    Ok(if results.is_empty() {
+        Value::Null
+    } else {
+        Value::Object(results)
+    })
+}
