@@ -33,9 +33,12 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::Poll;
 
-/// The fields of an object type that resolve without waiting.
+/// The fields of an object type that resolve without waiting on another field
+/// of the same object.
 pub trait InlineFields: ContainerType {
-    /// GraphQL names (as in the schema) of the fields whose resolvers never wait.
+    /// GraphQL names (as in the schema) of the fields resolved in line: those
+    /// whose resolvers never wait, and an edge's `node` (the edge's only field
+    /// that waits, on its own loads; edges are still resolved concurrently).
     const INLINE: &'static [&'static str];
 }
 

@@ -1,7 +1,7 @@
 //! The partner feed: what changed for an outside audience since its last sync,
 //! and whose access ended.
 
-use super::inline::Inline;
+use super::inline::{Inline, InlineFields};
 use super::pagination::{id, PageInfo, DEFAULT_PAGE_SIZE};
 use super::student::StudentNode;
 use super::{request_context, reveal, shown};
@@ -170,13 +170,27 @@ impl PartnerFeedEntry {
 #[derive(SimpleObject)]
 pub struct PartnerFeedEdge {
     pub cursor: String,
-    pub node: PartnerFeedEntry,
+    pub node: Inline<PartnerFeedEntry>,
+}
+
+impl InlineFields for PartnerFeedEdge {
+    const INLINE: &'static [&'static str] = &["cursor", "node"];
+}
+
+impl InlineFields for PartnerFeedEntry {
+    const INLINE: &'static [&'static str] = &[
+        "studentId",
+        "changedAt",
+        "changed",
+        "accessBegan",
+        "accessEnded",
+    ];
 }
 
 /// A page of the partner feed.
 #[derive(SimpleObject)]
 pub struct PartnerFeedConnection {
-    pub edges: Vec<PartnerFeedEdge>,
+    pub edges: Vec<Inline<PartnerFeedEdge>>,
     pub page_info: PageInfo,
     /// Students in this sync's window: at most what the pages hold (an entry
     /// left with nothing to say is left out of its page).
@@ -268,18 +282,18 @@ impl PartnerFeedQuery {
                 after: row.position,
             }
             .encode()?;
-            edges.push(PartnerFeedEdge {
+            edges.push(Inline(PartnerFeedEdge {
                 cursor,
-                node: PartnerFeedEntry {
+                node: Inline(PartnerFeedEntry {
                     entry: row.entry,
                     student: row.student.map(StudentNode::from),
-                },
-            });
+                }),
+            }));
         }
         let page_info = PageInfo {
             has_next_page,
             has_previous_page: position.is_some(),
-            start_cursor: edges.first().map(|e| e.cursor.clone()),
+            start_cursor: edges.first().map(|e| e.0.cursor.clone()),
             end_cursor,
         };
         Ok(Some(PartnerFeedConnection {

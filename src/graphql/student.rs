@@ -331,10 +331,14 @@ pub struct StudentEdge {
     pub node: Inline<StudentNode>,
 }
 
+impl InlineFields for StudentEdge {
+    const INLINE: &'static [&'static str] = &["cursor", "node"];
+}
+
 /// A page of students.
 #[derive(SimpleObject)]
 pub struct StudentConnection {
-    pub edges: Vec<StudentEdge>,
+    pub edges: Vec<Inline<StudentEdge>>,
     pub page_info: PageInfo,
     /// Students matching the filter that the caller may see (hidden rows are never counted).
     pub total_count: u64,
@@ -346,9 +350,11 @@ impl StudentConnection {
             edges: page
                 .edges
                 .into_iter()
-                .map(|(cursor, r)| StudentEdge {
-                    cursor,
-                    node: Inline(r.into()),
+                .map(|(cursor, r)| {
+                    Inline(StudentEdge {
+                        cursor,
+                        node: Inline(r.into()),
+                    })
                 })
                 .collect(),
             page_info: page.page_info,

@@ -177,10 +177,14 @@ pub struct SupportCaseEdge {
     pub node: Inline<CaseNode>,
 }
 
+impl InlineFields for SupportCaseEdge {
+    const INLINE: &'static [&'static str] = &["cursor", "node"];
+}
+
 /// A page of support cases.
 #[derive(SimpleObject)]
 pub struct SupportCaseConnection {
-    pub edges: Vec<SupportCaseEdge>,
+    pub edges: Vec<Inline<SupportCaseEdge>>,
     pub page_info: PageInfo,
     /// Cases matching the filter that the caller may see (hidden rows are never counted).
     pub total_count: u64,
@@ -192,9 +196,11 @@ impl SupportCaseConnection {
             edges: page
                 .edges
                 .into_iter()
-                .map(|(cursor, r)| SupportCaseEdge {
-                    cursor,
-                    node: Inline(r.into()),
+                .map(|(cursor, r)| {
+                    Inline(SupportCaseEdge {
+                        cursor,
+                        node: Inline(r.into()),
+                    })
                 })
                 .collect(),
             page_info: page.page_info,
