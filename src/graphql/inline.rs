@@ -21,7 +21,10 @@
 //! hooks are not called for the fields of an `Inline` object (async-graphql
 //! does not say whether any are installed): the only extension Confide
 //! installs, `telemetry::RootFieldSpans`, spans root fields, and an `Inline`
-//! object is never the root.
+//! object is never the root: an extension with per-field hooks must not be
+//! added without making this path fall back. Fields are resolved
+//! concurrently, as `#[Object]` does; a `#[Object(serial)]` type must not be
+//! wrapped.
 
 use async_graphql::parser::types::{Field, Selection};
 use async_graphql::registry::Registry;
@@ -182,4 +185,47 @@ async fn resolve_inline<'a, T: InlineFields>(
     } else {
         Value::Object(results)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::InlineFields;
+    use crate::graphql::{note, partner_feed, staff, student, support_case};
+
+    /// Each in-line list against its type's fields in the schema: a name
+    /// misspelt there would silently never be resolved in line.
+    #[tokio::test]
+    async fn every_field_resolved_in_line_is_a_field_of_its_type() {
+        let lists: [(&str, &[&str]); 9] = [
+            ("SupportCase", support_case::CaseNode::INLINE),
+            ("SupportCaseEdge", support_case::SupportCaseEdge::INLINE),
+            ("Student", student::StudentNode::INLINE),
+            ("StudentEdge", student::StudentEdge::INLINE),
+            ("Note", note::NoteNode::INLINE),
+            ("ThirdPartyEntry", note::ThirdPartyEntryNode::INLINE),
+            ("StaffMember", staff::StaffMemberNode::INLINE),
+            ("PartnerFeedEdge", partner_feed::PartnerFeedEdge::INLINE),
+            ("PartnerFeedEntry", partner_feed::PartnerFeedEntry::INLINE),
+        ];
+        let schema = crate::graphql::schema();
+        for (type_name, inline) in lists {
+            let query = format!(r#"{{ __type(name: "{type_name}") {{ fields {{ name }} }} }}"#);
+            let res = schema.execute(query.as_str()).await;
+            assert!(res.errors.is_empty(), "{:?}", res.errors);
+            let data = res.data.into_json().unwrap();
+            let fields: Vec<&str> = data["__type"]["fields"]
+                .as_array()
+                .unwrap_or_else(|| panic!("{type_name} is not in the schema"))
+                .iter()
+                .filter_map(|f| f["name"].as_str())
+                .collect();
+            assert!(!inline.is_empty(), "{type_name}");
+            for name in inline {
+                assert!(
+                    fields.contains(name),
+                    "{type_name}.{name} is resolved in line but is not a field"
+                );
+            }
+        }
+    }
 }

@@ -148,6 +148,9 @@ pub fn schema() -> ConfideSchema {
 }
 
 /// The schema builder, with a span per root field when `traced` (spans exported).
+/// The only extension Confide installs: `inline` resolves the fields of list-served
+/// objects without extensions' per-field hooks, so an extension that needs
+/// them must not be added here without making that path fall back.
 pub fn schema_builder_traced(
     traced: bool,
 ) -> SchemaBuilder<QueryRoot, MutationRoot, EmptySubscription> {

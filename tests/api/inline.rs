@@ -14,12 +14,13 @@ const PLAIN: &str = r#"query($case: ID!, $student: ID!) {
   supportCases(first: 20) { edges { cursor node {
     id service status openedAt closedAt summary adjustments riskLevel
     assignedTo { id name role service }
-    student { id studentNumber name preferredName email phone department course
+    student { id studentNumber name preferredName email phone termAddress homeAddress
+      dateOfBirth department course emergencyContact gpPractice
       cases { id service status riskLevel } }
-    notes(limit: 3) { id kind occurredAt body labels author { id name } }
+    notes(limit: 3) { id kind occurredAt body labels author { id name role service } }
     thirdPartyEntries { id source subject body thirdPartyConsented createdAt }
   } } }
-  supportCase(id: $case) { id summary riskLevel student { id name } notes { id body } }
+  supportCase(id: $case) { id summary shared: summary risk: riskLevel student { id name } notes { id body } }
   student(id: $student) { id name email cases { id adjustments notes(limit: 1) { body } } }
   students(first: 10) { edges { cursor node { id name email department } } }
 }"#;
@@ -29,12 +30,14 @@ const FRAGMENTS: &str = r#"query($case: ID!, $student: ID!) {
   supportCases(first: 20) { edges { ... on SupportCaseEdge { cursor node { ... on SupportCase {
     id service status openedAt closedAt summary adjustments riskLevel
     assignedTo { ... on StaffMember { id name role service } }
-    student { ... on Student { id studentNumber name preferredName email phone department course
+    student { ... on Student { id studentNumber name preferredName email phone termAddress homeAddress
+      dateOfBirth department course emergencyContact gpPractice
       cases { ... on SupportCase { id service status riskLevel } } } }
-    notes(limit: 3) { ... on Note { id kind occurredAt body labels author { ... on StaffMember { id name } } } }
+    notes(limit: 3) { ... on Note { id kind occurredAt body labels
+      author { ... on StaffMember { id name role service } } } }
     thirdPartyEntries { ... on ThirdPartyEntry { id source subject body thirdPartyConsented createdAt } }
   } } } } }
-  supportCase(id: $case) { ... on SupportCase { id summary riskLevel
+  supportCase(id: $case) { ... on SupportCase { id summary shared: summary risk: riskLevel
     student { ... on Student { id name } } notes { ... on Note { id body } } } }
   student(id: $student) { ... on Student { id name email
     cases { ... on SupportCase { id adjustments notes(limit: 1) { ... on Note { body } } } } } }
@@ -51,7 +54,12 @@ fn normalised(res: &Gql) -> Value {
         extensions.remove("requestId");
         extensions.remove("traceId");
     }
-    let by_path = |v: &Value| serde_json::to_string(&v["path"]).unwrap_or_default();
+    let by_path = |v: &Value| {
+        (
+            serde_json::to_string(&v["path"]).unwrap_or_default(),
+            serde_json::to_string(v).unwrap_or_default(),
+        )
+    };
     if let Some(errors) = body["errors"].as_array_mut() {
         for e in errors.iter_mut() {
             // Where in the query text: the two texts differ.
