@@ -53,12 +53,6 @@ impl<T: InlineFields + ?Sized> InlineFields for &T {
 /// type is `T`'s, unchanged.
 pub struct Inline<T>(pub T);
 
-impl<T> From<T> for Inline<T> {
-    fn from(t: T) -> Self {
-        Inline(t)
-    }
-}
-
 impl<T: InlineFields> OutputType for Inline<T> {
     fn type_name() -> Cow<'static, str> {
         T::type_name()
@@ -139,6 +133,12 @@ async fn resolve_inline<'a, T: InlineFields>(
     // on its first poll; a load still pending goes on concurrently and is
     // placed when it completes.
     let mut results = async_graphql::indexmap::IndexMap::with_capacity(items.len());
+    let mut handle = |result: ServerResult<(Name, Value)>| match result {
+        Ok((name, value)) => {
+            results.insert(name, value);
+        }
+        Err(e) => ctx.add_error(e),
+    };
     let mut pending = FuturesUnordered::new();
     for (selection, done) in items.iter().zip(done) {
         let Selection::Field(field) = &selection.node else {
@@ -165,20 +165,10 @@ async fn resolve_inline<'a, T: InlineFields>(
                 }
             }
         };
-        match result {
-            Ok((name, value)) => {
-                results.insert(name, value);
-            }
-            Err(e) => ctx.add_error(e),
-        }
+        handle(result);
     }
     while let Some(result) = pending.next().await {
-        match result {
-            Ok((name, value)) => {
-                results.insert(name, value);
-            }
-            Err(e) => ctx.add_error(e),
-        }
+        handle(result);
     }
     Ok(if results.is_empty() {
         Value::Null
