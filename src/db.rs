@@ -144,6 +144,28 @@ impl WriterLicences {
     }
 }
 
+/// `column IN (ids)`, written so that PostgreSQL plans it once: there it is
+/// `column = ANY($1)` with the ids as one array parameter, so the statement
+/// has one text (one prepared statement) whatever the number of ids, and
+/// PostgreSQL keeps a generic plan for it. An `IN` list of 50 bound values
+/// was planned again on every execution (the plan for those exact values
+/// looked a little cheaper than the generic one): a tenth of a millisecond of
+/// PostgreSQL's CPU per dashboard request (BENCHMARKS.md run 25). SQLite has
+/// no arrays and prepares each statement text once: `IN` as before.
+pub fn any_of<C: sea_orm::ColumnTrait>(
+    backend: sea_orm::DbBackend,
+    column: C,
+    ids: &[uuid::Uuid],
+) -> sea_orm::sea_query::Expr {
+    use sea_orm::sea_query::{extension::postgres::PgFunc, Expr, ExprTrait};
+    match backend {
+        sea_orm::DbBackend::Postgres => {
+            Expr::col(column.as_column_ref()).eq(PgFunc::any(Expr::val(ids.to_vec())))
+        }
+        _ => column.is_in(ids.iter().copied()),
+    }
+}
+
 /// Connects (creating a SQLite file if needed) and installs the statement counter.
 pub async fn connect(url: &str) -> AppResult<DatabaseConnection> {
     connect_with(url, DbOptions::default()).await

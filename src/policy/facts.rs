@@ -713,8 +713,13 @@ pub fn readable_changes(decisions: &Decisions, now: DateTime<Utc>) -> Option<Con
     )
 }
 
+/// Students whose processing is (or is not) restricted. The flag is written
+/// into the statement, not bound: with it bound, PostgreSQL could not cost a
+/// plan made for either value (it assumes half the students), so it planned
+/// every page that carries this condition again on each request (run 25).
 fn restricted(flag: bool) -> Condition {
-    Condition::all().add(student::Column::ProcessingRestricted.eq(flag))
+    let column = Expr::col((student::Entity, student::Column::ProcessingRestricted));
+    Condition::all().add(if flag { column } else { column.not() })
 }
 
 /// Each relation the caller can have with a student row, with the SQL condition

@@ -179,14 +179,11 @@ pub async fn list(
         };
         q = q.order_by_with_nulls(key, dir, NullOrdering::Last);
     }
-    let rows = q
+    let selector = q
         .select_also(student::Entity)
         .order_by(support_case::Column::Id, Order::Asc)
-        .offset(page.offset)
-        .limit(page.limit)
-        .into_model::<CaseAt, StudentAfterCase>()
-        .all(db)
-        .await?;
+        .into_model::<CaseAt, StudentAfterCase>();
+    let rows = super::page_rows(db, selector, page).await?;
     Ok(rows
         .into_iter()
         .filter_map(|(c, s)| s.map(|s| (c.0, s.0)))
@@ -242,7 +239,11 @@ pub async fn cases_of_students(
         return Ok(Vec::new());
     };
     Ok(
-        q.filter(support_case::Column::StudentId.is_in(student_ids.iter().copied()))
+        q.filter(crate::db::any_of(
+            db.get_database_backend(),
+            support_case::Column::StudentId,
+            student_ids,
+        ))
             .order_by(support_case::Column::Id, Order::Asc)
             .all(db)
             .await?,
@@ -255,7 +256,11 @@ pub async fn notes_of(
     case_ids: &[Uuid],
 ) -> AppResult<HashMap<Uuid, Vec<note::Model>>> {
     let rows = note::Entity::find()
-        .filter(note::Column::CaseId.is_in(case_ids.iter().copied()))
+        .filter(crate::db::any_of(
+            db.get_database_backend(),
+            note::Column::CaseId,
+            case_ids,
+        ))
         .order_by(note::Column::OccurredAt, Order::Desc)
         .order_by(note::Column::Id, Order::Desc)
         .into_model::<NoteAt>()
@@ -273,7 +278,11 @@ pub async fn third_party_of(
     case_ids: &[Uuid],
 ) -> AppResult<HashMap<Uuid, Vec<third_party_entry::Model>>> {
     let rows = third_party_entry::Entity::find()
-        .filter(third_party_entry::Column::CaseId.is_in(case_ids.iter().copied()))
+        .filter(crate::db::any_of(
+            db.get_database_backend(),
+            third_party_entry::Column::CaseId,
+            case_ids,
+        ))
         .order_by(third_party_entry::Column::Id, Order::Asc)
         .all(db)
         .await?;
@@ -295,7 +304,7 @@ pub async fn staff_by_ids(
         return Ok(HashMap::new());
     }
     Ok(staff::Entity::find()
-        .filter(staff::Column::Id.is_in(ids))
+        .filter(crate::db::any_of(db.get_database_backend(), staff::Column::Id, &ids))
         .all(db)
         .await?
         .into_iter()

@@ -7,7 +7,7 @@ use entity::{enrolment, student, student_change};
 use sea_orm::sea_query::{Expr, Func, LikeExpr, NullOrdering, Order};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, ExprTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, Set, TransactionTrait,
 };
 use std::collections::HashMap;
 use uuid::Uuid;
@@ -101,11 +101,10 @@ pub async fn list(
             }
         }
     }
-    Ok(q.order_by(student::Column::Id, Order::Asc)
-        .offset(page.offset)
-        .limit(page.limit)
-        .all(db)
-        .await?)
+    let selector = q
+        .order_by(student::Column::Id, Order::Asc)
+        .into_model::<student::Model>();
+    super::page_rows(db, selector, page).await
 }
 
 pub async fn count(
