@@ -104,7 +104,7 @@ pub async fn list(
     let selector = q
         .order_by(student::Column::Id, Order::Asc)
         .into_model::<student::Model>();
-    super::page_rows(db, selector, page).await
+    super::page_rows(db, selector, page, super::PagePlan::Reused).await
 }
 
 pub async fn count(
