@@ -246,16 +246,14 @@ pub async fn cases_of_students(
     let Some(q) = scoped(support_case::Entity::find(), &scope) else {
         return Ok(Vec::new());
     };
-    Ok(
-        q.filter(crate::db::any_of(
-            db.get_database_backend(),
-            support_case::Column::StudentId,
-            student_ids,
-        ))
-            .order_by(support_case::Column::Id, Order::Asc)
-            .all(db)
-            .await?,
-    )
+    Ok(q.filter(crate::db::any_of(
+        db.get_database_backend(),
+        support_case::Column::StudentId,
+        student_ids,
+    ))
+    .order_by(support_case::Column::Id, Order::Asc)
+    .all(db)
+    .await?)
 }
 
 /// Notes of these cases, newest first per case.
@@ -312,7 +310,11 @@ pub async fn staff_by_ids(
         return Ok(HashMap::new());
     }
     Ok(staff::Entity::find()
-        .filter(crate::db::any_of(db.get_database_backend(), staff::Column::Id, &ids))
+        .filter(crate::db::any_of(
+            db.get_database_backend(),
+            staff::Column::Id,
+            &ids,
+        ))
         .all(db)
         .await?
         .into_iter()
