@@ -313,8 +313,8 @@ fn chain_rows(
 /// timestamp from text: half its cost per row of the JSON parameter this
 /// replaced (`json_populate_recordset`, BENCHMARKS.md run 25). sea-query
 /// binds no array with a null element, so a nullable column's array holds a
-/// placeholder where the row has null, and `nulls` says which (bit i set: the
-/// i-th of `NULLABLE` is null); a placeholder is never stored.
+/// placeholder where the row has null, and `nulls` says which (the bits of
+/// [`null_bits`]); a placeholder is never stored.
 const PG_INSERT: &str = "INSERT INTO audit_event (id, occurred_at, actor_id, actor_role, \
      student_id, action, fields, outcome, basis, detail, request_id, seq, prev_hash, hash, \
      lawful_basis, policy_version) \
