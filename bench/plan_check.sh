@@ -48,6 +48,8 @@ run student_cases "$prac" "{ student(id: \"$stu\") { name cases { id status note
 run dpo_cases "$dpo" "{ supportCases(first: 50) { $C } }"
 run audit_student "$dpo" "{ auditEvents(studentId: \"$stu\", limit: 100) { seq action } }"
 run audit_actor "$dpo" "{ auditEvents(actorId: \"$practitioner\", limit: 100) { seq } }"
-run audit_from "$dpo" "{ auditEvents(from: \"2026-11-28T04:00:00Z\", limit: 100) { seq } }"
+# The audit records of the last three hours (bench/load.sh's runs write them).
+recent=$(date -u -d '-3 hours' +%Y-%m-%dT%H:%M:%SZ)
+run audit_from "$dpo" "{ auditEvents(from: \"$recent\", limit: 100) { seq } }"
 run audit_outcome "$dpo" "{ auditEvents(outcome: \"deny\", limit: 100) { seq } }"
 run statistics "$dpo" "{ statistics(measure: CASES, groupBy: [SERVICE, STATUS]) { rows { count } } }"
