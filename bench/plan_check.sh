@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Plan check: serves the database bench/load.sh seeded on PostgreSQL (confide_bench) with BIN
-# (default target/release/confide) and times 21 list, filter and audit queries the API offers,
+# (default target/release/confide) and times 24 list, filter and audit queries the API offers,
 # each 14 times, printing the median of the last 8 (the later ones run on the plan PostgreSQL
 # keeps for a prepared statement). Run it before and after a change to how statements are
 # written, to see that no query's plan got worse (BENCHMARKS.md run 25). Needs jq and bc.
@@ -47,9 +47,18 @@ run students_order_name "$prac" "{ students(first: 50, orderBy: NAME) { edges { 
 run student_cases "$prac" "{ student(id: \"$stu\") { name cases { id status notes { body } } } }"
 run dpo_cases "$dpo" "{ supportCases(first: 50) { $C } }"
 run audit_student "$dpo" "{ auditEvents(studentId: \"$stu\", limit: 100) { seq action } }"
+# A student on the dashboard's first page: read by every request of bench/load.sh's runs.
+busy=$(psql "$url" -Atc "select student_id from audit_event where student_id is not null order by seq desc limit 1")
+run audit_student_busy "$dpo" "{ auditEvents(studentId: \"$busy\", limit: 100) { seq action } }"
+# The student whose newest record is the oldest: read often once, not since.
+quiet=$(psql "$url" -Atc "select student_id from audit_event where student_id is not null group by 1 order by max(seq) limit 1")
+run audit_student_not_lately "$dpo" "{ auditEvents(studentId: \"$quiet\", limit: 100) { seq action } }"
 run audit_actor "$dpo" "{ auditEvents(actorId: \"$practitioner\", limit: 100) { seq } }"
 # The audit records of the last three hours (bench/load.sh's runs write them).
 recent=$(date -u -d '-3 hours' +%Y-%m-%dT%H:%M:%SZ)
 run audit_from "$dpo" "{ auditEvents(from: \"$recent\", limit: 100) { seq } }"
+# Records up to a quarter of the way into the trail: a page of old records.
+quarter=$(psql "$url" -Atc "select to_char(occurred_at, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') from audit_event where seq = (select max(seq) / 4 from audit_event)")
+run audit_to_old "$dpo" "{ auditEvents(to: \"$quarter\", limit: 100) { seq } }"
 run audit_outcome "$dpo" "{ auditEvents(outcome: \"deny\", limit: 100) { seq } }"
 run statistics "$dpo" "{ statistics(measure: CASES, groupBy: [SERVICE, STATUS]) { rows { count } } }"

@@ -46,6 +46,7 @@ mod m20261126_000086_create_statistics_version;
 mod m20261126_000090_create_registered_operation;
 mod m20261126_000100_create_policy_version;
 mod m20261126_000110_create_statistics_change;
+mod m20261128_000120_create_audit_query_indexes;
 
 pub struct Migrator;
 
@@ -97,6 +98,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000090_create_registered_operation::Migration),
             Box::new(m20261126_000100_create_policy_version::Migration),
             Box::new(m20261126_000110_create_statistics_change::Migration),
+            Box::new(m20261128_000120_create_audit_query_indexes::Migration),
         ]
     }
 }
