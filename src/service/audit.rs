@@ -872,6 +872,15 @@ pub fn statement(
         q = q.filter(audit_event::Column::OccurredAt.lt(to));
     }
     if let Some(outcome) = filter.outcome {
+        if outcome != "allow" {
+            // The condition of the partial index of the records not allowed
+            // (migration 000120), as a literal: a bound outcome alone does not
+            // tell the planner that the index holds every record it wants.
+            q = q.filter(
+                Expr::col((audit_event::Entity, audit_event::Column::Outcome))
+                    .ne(Expr::cust("'allow'")),
+            );
+        }
         q = q.filter(audit_event::Column::Outcome.eq(outcome));
     }
     if let Some(basis) = filter.basis {

@@ -11,7 +11,7 @@
 use crate::helpers::{id, spawn_app, TestApp};
 use confide::domain::Role;
 use confide::service::audit::{self, BrokenLink, Problem, Verification};
-use sea_orm::{ConnectionTrait, DbBackend, EntityTrait, QueryOrder};
+use sea_orm::{ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder};
 use serde_json::json;
 
 const READ: &str = r#"query($id: ID!) { student(id: $id) { name department } }"#;
@@ -649,7 +649,14 @@ async fn the_dpos_audit_queries_by_student_actor_and_outcome_read_an_index_in_se
                 outcome: Some("deny".into()),
                 ..Default::default()
             },
-            "idx_audit_outcome_seq",
+            "idx_audit_not_allowed_seq",
+        ),
+        (
+            audit::AuditFilter {
+                outcome: Some("redact".into()),
+                ..Default::default()
+            },
+            "idx_audit_not_allowed_seq",
         ),
     ];
     for (filter, index) in cases {
@@ -663,5 +670,56 @@ async fn the_dpos_audit_queries_by_student_actor_and_outcome_read_an_index_in_se
             !plan.contains("Sort") && !plan.contains("TEMP B-TREE"),
             "{filter:?} sorts:\n{plan}"
         );
+    }
+}
+
+#[tokio::test]
+async fn the_dpo_filtering_the_trail_by_outcome_gets_exactly_the_records_with_that_outcome() {
+    let app = spawn_app().await;
+    read(&app).await;
+    // A department with Alice's consent to some categories: the others
+    // (case notes, risk) are denied, and the trail records that.
+    crate::fixtures::record_consent(
+        &app,
+        (app.demo.reception, Role::Reception),
+        crate::fixtures::history_department_consent(&app),
+    )
+    .await;
+    crate::fixtures::view(&app, (app.demo.history_department, Role::Department)).await;
+    // Alice herself: her case notes are withheld (she asks for them by a
+    // subject access request), a redaction on the trail.
+    crate::fixtures::view(&app, (app.demo.alice, Role::Student)).await;
+    const BY_OUTCOME: &str =
+        r#"query($outcome: String) { auditEvents(outcome: $outcome, limit: 500) { seq outcome } }"#;
+    for outcome in ["allow", "redact", "deny"] {
+        let stored: Vec<i64> = entity::audit_event::Entity::find()
+            .filter(entity::audit_event::Column::Outcome.eq(outcome))
+            .order_by_desc(entity::audit_event::Column::Seq)
+            .all(&app.db)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter_map(|r| r.seq)
+            .collect();
+        assert!(!stored.is_empty(), "the fixture writes {outcome} records");
+        let res = app
+            .as_caller(
+                app.demo.dpo,
+                Role::Dpo,
+                BY_OUTCOME,
+                json!({ "outcome": outcome }),
+            )
+            .await;
+        res.assert_no_errors();
+        let served: Vec<i64> = res.data()["auditEvents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                assert_eq!(r["outcome"], outcome, "{r}");
+                r["seq"].as_i64().unwrap()
+            })
+            .collect();
+        assert_eq!(served, stored, "{outcome}");
     }
 }
