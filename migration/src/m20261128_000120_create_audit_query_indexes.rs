@@ -6,7 +6,7 @@ use sea_orm_migration::prelude::*;
 /// by `seq`) had to fetch and sort every record about the student, and
 /// `auditEvents(outcome:)` had to walk the chain backwards until it had found
 /// 100 records with that outcome: 3.8 s and 4.2 s with 14 million records
-/// (BENCHMARKS.md run 27). Each index below serves its filter in `seq` order,
+/// (BENCHMARKS.md runs 26 and 27). Each index below serves its filter in `seq` order,
 /// so a page reads only the records it returns.
 ///
 /// The outcome index holds only the records that were not allowed (redact,
