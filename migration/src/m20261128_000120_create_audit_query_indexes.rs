@@ -40,43 +40,40 @@ const REPLACED: &[(&str, AuditEvent)] = &[
     ("idx_audit_actor", AuditEvent::ActorId),
 ];
 
+/// An index of `audit_event` on (`first`, `then`).
+fn index(name: &str, first: AuditEvent, then: AuditEvent) -> IndexCreateStatement {
+    Index::create()
+        .if_not_exists()
+        .name(name)
+        .table(AuditEvent::Table)
+        .col(first)
+        .col(then)
+        .to_owned()
+}
+
+async fn drop(manager: &SchemaManager<'_>, name: &str) -> Result<(), DbErr> {
+    manager
+        .drop_index(Index::drop().name(name).table(AuditEvent::Table).to_owned())
+        .await
+}
+
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         for (name, column) in CREATED {
             manager
-                .create_index(
-                    Index::create()
-                        .if_not_exists()
-                        .name(*name)
-                        .table(AuditEvent::Table)
-                        .col(*column)
-                        .col(AuditEvent::Seq)
-                        .to_owned(),
-                )
+                .create_index(index(name, *column, AuditEvent::Seq))
                 .await?;
         }
         manager
             .create_index(
-                Index::create()
-                    .if_not_exists()
-                    .name(NOT_ALLOWED_INDEX)
-                    .table(AuditEvent::Table)
-                    .col(AuditEvent::Outcome)
-                    .col(AuditEvent::Seq)
+                index(NOT_ALLOWED_INDEX, AuditEvent::Outcome, AuditEvent::Seq)
                     .and_where(Expr::col(AuditEvent::Outcome).ne(Expr::cust("'allow'")))
                     .to_owned(),
             )
             .await?;
         for (name, _) in REPLACED {
-            manager
-                .drop_index(
-                    Index::drop()
-                        .name(*name)
-                        .table(AuditEvent::Table)
-                        .to_owned(),
-                )
-                .await?;
+            drop(manager, name).await?;
         }
         Ok(())
     }
@@ -84,27 +81,13 @@ impl MigrationTrait for Migration {
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         for (name, column) in REPLACED {
             manager
-                .create_index(
-                    Index::create()
-                        .if_not_exists()
-                        .name(*name)
-                        .table(AuditEvent::Table)
-                        .col(*column)
-                        .col(AuditEvent::OccurredAt)
-                        .to_owned(),
-                )
+                .create_index(index(name, *column, AuditEvent::OccurredAt))
                 .await?;
         }
-        for name in CREATED
-            .iter()
-            .map(|(name, _)| *name)
-            .chain([NOT_ALLOWED_INDEX])
-        {
-            manager
-                .drop_index(Index::drop().name(name).table(AuditEvent::Table).to_owned())
-                .await?;
+        for (name, _) in CREATED {
+            drop(manager, name).await?;
         }
-        Ok(())
+        drop(manager, NOT_ALLOWED_INDEX).await
     }
 }
 
