@@ -61,4 +61,4 @@ run audit_from "$dpo" "{ auditEvents(from: \"$recent\", limit: 100) { seq } }"
 quarter=$(psql "$url" -Atc "select to_char(occurred_at, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') from audit_event where seq = (select max(seq) / 4 from audit_event)")
 run audit_to_old "$dpo" "{ auditEvents(to: \"$quarter\", limit: 100) { seq } }"
 run audit_outcome "$dpo" "{ auditEvents(outcome: \"deny\", limit: 100) { seq } }"
-run statistics "$dpo" "{ statistics(measure: CASES, groupBy: [SERVICE, STATUS]) { rows { count } } }"
+run statistics "$dpo" "{ statistics(measure: CASES, groupBy: [SERVICE, STATUS]) { total { count } cells { count suppressed } } }"
