@@ -25,7 +25,7 @@ use sea_orm_migration::prelude::*;
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
-/// (name, columns) of the indexes this migration creates.
+/// (name, first column) of the indexes this migration creates, each on (column, seq).
 const CREATED: &[(&str, AuditEvent)] = &[
     ("idx_audit_student_seq", AuditEvent::StudentId),
     ("idx_audit_actor_seq", AuditEvent::ActorId),

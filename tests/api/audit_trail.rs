@@ -586,15 +586,11 @@ async fn audit_commits_are_spaced_by_the_interval_and_an_idle_writer_writes_at_o
 /// of millions would be: what is left is what the indexes can serve.
 async fn dpo_audit_plan(app: &TestApp, filter: audit::AuditFilter) -> String {
     use sea_orm::{QueryTrait, Statement, TransactionTrait};
-    let caller = confide::auth::Caller {
-        id: app.demo.dpo,
-        role: Role::Dpo,
-        name: "DPO".into(),
-        service: None,
-        department: None,
-        unit: None,
-        registered_mhp: false,
-    };
+    // The caller the server makes of the demo DPO's token.
+    let caller = confide::auth::load_caller(&app.db, app.demo.dpo, Role::Dpo)
+        .await
+        .unwrap()
+        .expect("the demo DPO is an active member of staff");
     let backend = app.db.get_database_backend();
     let sql = audit::statement(&caller, filter, 100)
         .expect("the DPO queries the trail")
