@@ -29,7 +29,7 @@
 use async_graphql::parser::types::{Field, Selection};
 use async_graphql::registry::Registry;
 use async_graphql::resolver_utils::{resolve_container, ContainerType};
-use async_graphql::{ContextSelectionSet, Name, OutputType, Positioned, ServerResult, Value};
+use async_graphql::{ContextSelectionSet, OutputType, Positioned, ServerResult, Value};
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use std::borrow::Cow;
 use std::future::Future;
@@ -81,7 +81,8 @@ impl<T: InlineFields> OutputType for Inline<T> {
     }
 }
 
-type FieldFuture<'a> = Pin<Box<dyn Future<Output = ServerResult<(Name, Value)>> + Send + 'a>>;
+/// A field's load still pending: its index in the object's map and its result.
+type FieldFuture<'a> = Pin<Box<dyn Future<Output = (usize, ServerResult<Value>)> + Send + 'a>>;
 
 /// Whether every selection is a plain field this path resolves as
 /// async-graphql would: no fragment, no `__typename`, no directive left after
@@ -113,67 +114,92 @@ async fn resolve_inline<'a, T: InlineFields>(
     let items = &ctx.item.node.items;
     let is_inline = |f: &Positioned<Field>| T::INLINE.contains(&f.node.name.node.as_str());
 
-    // The in-line fields first, before any load of this object starts.
-    let mut done: Vec<Option<ServerResult<Value>>> = Vec::with_capacity(items.len());
-    for selection in items {
-        done.push(match &selection.node {
-            Selection::Field(field) if is_inline(field) => {
-                let ctx_field = ctx.with_field(field);
-                Some(
-                    root.resolve_field(&ctx_field)
-                        .await
-                        .map(Option::unwrap_or_default),
-                )
-            }
-            _ => None,
-        });
-    }
-
-    // Then in selection order, as async-graphql orders a field that is ready
-    // on its first poll; a load still pending goes on concurrently and is
-    // placed when it completes.
+    // Every key in selection order (as the GraphQL specification orders a
+    // response); the in-line fields resolved first, before any load of this
+    // object starts, each load's key holding its place (null) until it
+    // resolves. `plain` rules out fragments and repeated keys, so the n-th
+    // selection is the n-th entry of the map.
     let mut results = async_graphql::indexmap::IndexMap::with_capacity(items.len());
-    let mut handle = |result: ServerResult<(Name, Value)>| match result {
-        Ok((name, value)) => {
-            results.insert(name, value);
-        }
-        Err(e) => ctx.add_error(e),
-    };
-    let mut pending = FuturesUnordered::new();
-    for (selection, done) in items.iter().zip(done) {
+    let mut resolved = false;
+    for selection in items {
         let Selection::Field(field) = &selection.node else {
             continue;
         };
-        let key = field.node.response_key().node.clone();
-        let result = match done {
-            Some(result) => result.map(|v| (key, v)),
-            None => {
-                let mut fut: FieldFuture<'a> = Box::pin({
-                    let ctx = ctx.clone();
-                    async move {
-                        let ctx_field = ctx.with_field(field);
-                        let value = root.resolve_field(&ctx_field).await?.unwrap_or_default();
-                        Ok((key, value))
-                    }
-                });
-                match futures_util::poll!(fut.as_mut()) {
-                    Poll::Ready(result) => result,
-                    Poll::Pending => {
-                        pending.push(fut);
-                        continue;
-                    }
+        let value = if is_inline(field) {
+            match root.resolve_field(&ctx.with_field(field)).await {
+                Ok(value) => {
+                    resolved = true;
+                    value.unwrap_or_default()
+                }
+                Err(e) => {
+                    ctx.add_error(e);
+                    Value::Null
                 }
             }
+        } else {
+            Value::Null
         };
-        handle(result);
+        results.insert(field.node.response_key().node.clone(), value);
     }
-    while let Some(result) = pending.next().await {
-        handle(result);
+
+    // Then the loads: each polled once in selection order; one still pending
+    // goes on concurrently with the others. Most objects have one load or
+    // none, so the set of pending loads is made only for a second one.
+    let mut place = |(index, result): (usize, ServerResult<Value>)| match result {
+        Ok(value) => {
+            resolved = true;
+            if let Some((_, slot)) = results.get_index_mut(index) {
+                *slot = value;
+            }
+        }
+        Err(e) => ctx.add_error(e),
+    };
+    let mut first: Option<FieldFuture<'a>> = None;
+    let mut more: Option<FuturesUnordered<FieldFuture<'a>>> = None;
+    for (index, selection) in items.iter().enumerate() {
+        let Selection::Field(field) = &selection.node else {
+            continue;
+        };
+        if is_inline(field) {
+            continue;
+        }
+        let mut fut: FieldFuture<'a> = Box::pin({
+            let ctx = ctx.clone();
+            async move {
+                let ctx_field = ctx.with_field(field);
+                let result = root.resolve_field(&ctx_field).await;
+                (index, result.map(Option::unwrap_or_default))
+            }
+        });
+        match futures_util::poll!(fut.as_mut()) {
+            Poll::Ready(result) => place(result),
+            Poll::Pending => match (&mut first, &mut more) {
+                (None, _) => first = Some(fut),
+                (Some(_), Some(set)) => set.push(fut),
+                (Some(_), None) => {
+                    let set = FuturesUnordered::new();
+                    set.push(fut);
+                    more = Some(set);
+                }
+            },
+        }
     }
-    Ok(if results.is_empty() {
-        Value::Null
-    } else {
+    match (first, more) {
+        (Some(only), None) => place(only.await),
+        (Some(first), Some(mut set)) => {
+            set.push(first);
+            while let Some(result) = set.next().await {
+                place(result);
+            }
+        }
+        (None, _) => {}
+    }
+    // An object none of whose fields resolved is null, as async-graphql
+    // makes it (each field's error is reported at its path).
+    Ok(if resolved {
         Value::Object(results)
+    } else {
+        Value::Null
     })
 }
 

@@ -264,7 +264,13 @@ fn chain_rows(
         // Time-ordered ids keep the append-only table's primary key index
         // appending at its right edge; the time they encode is `occurred_at`.
         let id = Uuid::now_v7();
-        let fields = serde_json::json!(e.fields);
+        // The names moved into the JSON array, not copied.
+        let fields = serde_json::Value::Array(
+            e.fields
+                .into_iter()
+                .map(serde_json::Value::String)
+                .collect(),
+        );
         let lawful = bases.of(e.basis.as_deref())?;
         let hash = Chained {
             seq,
@@ -351,57 +357,83 @@ fn null_bits(row: &audit_event::Model) -> i32 {
     .fold(0, |bits, (i, null)| if null { bits | 1 << i } else { bits })
 }
 
-/// One column of `rows` as an array value.
-fn column<T>(rows: &[audit_event::Model], value: impl Fn(&audit_event::Model) -> T) -> Value
-where
-    Vec<T>: Into<Value>,
-{
-    rows.iter().map(value).collect::<Vec<T>>().into()
-}
-
-/// `PG_INSERT` with `rows` bound.
-fn pg_insert(rows: &[audit_event::Model]) -> Statement {
-    let text = |v: &Option<String>| v.clone().unwrap_or_default();
-    let values = vec![
-        column(rows, |r| r.id),
-        column(rows, |r| r.occurred_at),
-        column(rows, |r| r.actor_id),
-        column(rows, |r| r.actor_role.clone()),
-        column(rows, |r| r.student_id.unwrap_or_default()),
-        column(rows, |r| r.action.clone()),
-        column(rows, |r| r.fields.to_string()),
-        column(rows, |r| r.outcome.clone()),
-        column(rows, |r| text(&r.basis)),
-        column(rows, |r| text(&r.detail)),
-        column(rows, |r| r.request_id.unwrap_or_default()),
-        column(rows, |r| r.seq.unwrap_or_default()),
-        column(rows, |r| text(&r.prev_hash)),
-        column(rows, |r| text(&r.hash)),
-        column(rows, |r| text(&r.lawful_basis)),
-        column(rows, |r| text(&r.policy_version)),
-        column(rows, null_bits),
+/// `PG_INSERT` with `rows` bound, their values moved into the columns' arrays.
+fn pg_insert(rows: Vec<audit_event::Model>) -> Statement {
+    let n = rows.len();
+    let mut id = Vec::with_capacity(n);
+    let mut occurred_at = Vec::with_capacity(n);
+    let mut actor_id = Vec::with_capacity(n);
+    let mut actor_role = Vec::with_capacity(n);
+    let mut student_id = Vec::with_capacity(n);
+    let mut action = Vec::with_capacity(n);
+    let mut fields = Vec::with_capacity(n);
+    let mut outcome = Vec::with_capacity(n);
+    let mut basis = Vec::with_capacity(n);
+    let mut detail = Vec::with_capacity(n);
+    let mut request_id = Vec::with_capacity(n);
+    let mut seq = Vec::with_capacity(n);
+    let mut prev_hash = Vec::with_capacity(n);
+    let mut hash = Vec::with_capacity(n);
+    let mut lawful_basis = Vec::with_capacity(n);
+    let mut policy_version = Vec::with_capacity(n);
+    let mut nulls = Vec::with_capacity(n);
+    for r in rows {
+        nulls.push(null_bits(&r));
+        id.push(r.id);
+        occurred_at.push(r.occurred_at);
+        actor_id.push(r.actor_id);
+        actor_role.push(r.actor_role);
+        student_id.push(r.student_id.unwrap_or_default());
+        action.push(r.action);
+        fields.push(r.fields.to_string());
+        outcome.push(r.outcome);
+        basis.push(r.basis.unwrap_or_default());
+        detail.push(r.detail.unwrap_or_default());
+        request_id.push(r.request_id.unwrap_or_default());
+        seq.push(r.seq.unwrap_or_default());
+        prev_hash.push(r.prev_hash.unwrap_or_default());
+        hash.push(r.hash.unwrap_or_default());
+        lawful_basis.push(r.lawful_basis.unwrap_or_default());
+        policy_version.push(r.policy_version.unwrap_or_default());
+    }
+    let values: Vec<Value> = vec![
+        id.into(),
+        occurred_at.into(),
+        actor_id.into(),
+        actor_role.into(),
+        student_id.into(),
+        action.into(),
+        fields.into(),
+        outcome.into(),
+        basis.into(),
+        detail.into(),
+        request_id.into(),
+        seq.into(),
+        prev_hash.into(),
+        hash.into(),
+        lawful_basis.into(),
+        policy_version.into(),
+        nulls.into(),
     ];
     Statement::from_sql_and_values(DbBackend::Postgres, PG_INSERT, values)
 }
 
 async fn insert_rows(db: &impl ConnectionTrait, rows: Vec<audit_event::Model>) -> AppResult<()> {
-    match db.get_database_backend() {
-        DbBackend::Postgres => {
-            for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-                db.execute_raw(pg_insert(chunk)).await?;
-            }
+    let backend = db.get_database_backend();
+    let mut rows = rows.into_iter();
+    loop {
+        let chunk: Vec<_> = rows.by_ref().take(ROWS_PER_STATEMENT).collect();
+        if chunk.is_empty() {
+            return Ok(());
         }
-        _ => {
-            for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-                // Every column set (`into_active_model` leaves them unchanged).
-                let rows = chunk
-                    .iter()
-                    .map(|m| m.clone().into_active_model().reset_all());
-                audit_event::Entity::insert_many(rows).exec(db).await?;
-            }
+        if backend == DbBackend::Postgres {
+            db.execute_raw(pg_insert(chunk)).await?;
+        } else {
+            // Every column set (`into_active_model` leaves them unchanged).
+            let chunk = chunk.into_iter().map(|m| m.into_active_model().reset_all());
+            audit_event::Entity::insert_many(chunk).exec(db).await?;
         }
     }
-    Ok(())
 }
 
 async fn move_head(db: &impl ConnectionTrait, head: Head) -> AppResult<()> {

@@ -137,3 +137,48 @@ async fn a_denied_field_resolved_in_line_is_null_with_forbidden_at_its_path() {
         );
     }
 }
+
+/// Keys as the GraphQL specification orders them: in the order selected, a
+/// related record (loaded from the database, so still pending when the fields
+/// beside it are ready) in its place, not after the fields that were ready
+/// first. Read from the response's text, as a client that keeps key order
+/// (JavaScript's `JSON.parse`) sees it.
+#[tokio::test]
+async fn a_response_lists_each_objects_fields_in_the_order_they_were_selected() {
+    let app = spawn_app().await;
+    let token = app.token(app.demo.counsellor, Role::Practitioner);
+    let query = "{ supportCases(first: 3) { edges { node { \
+        summary student { name } riskLevel notes(limit: 1) { body } assignedTo { name } status \
+        } } } }";
+    let text = app
+        .client
+        .post(format!("{}/graphql", app.address))
+        .header("Authorization", format!("Bearer {token}"))
+        .json(&json!({ "query": query }))
+        .send()
+        .await
+        .expect("request")
+        .text()
+        .await
+        .expect("body");
+    let nodes: Vec<&str> = text.split("\"node\":").skip(1).collect();
+    assert_eq!(nodes.len(), 3, "{text}");
+    for node in nodes {
+        let keys = [
+            "\"summary\":",
+            "\"student\":",
+            "\"riskLevel\":",
+            "\"notes\":",
+            "\"assignedTo\":",
+            "\"status\":",
+        ];
+        let at: Vec<usize> = keys
+            .iter()
+            .map(|k| node.find(k).unwrap_or_else(|| panic!("{k} missing in {node}")))
+            .collect();
+        assert!(
+            at.windows(2).all(|w| w[0] < w[1]),
+            "keys out of selection order: {node}"
+        );
+    }
+}
