@@ -12,7 +12,11 @@
 //!
 //! Every field is still resolved by the type's own generated `resolve_field`,
 //! so the guard is the same code whichever way a field is reached; the
-//! wrapper changes when a field is polled, not what it returns. A field listed
+//! wrapper changes when a field is polled, not what it returns (one
+//! difference, in key order only: an object's keys are in selection order, as
+//! the GraphQL specification orders a response, where async-graphql's own path
+//! places each field as it completes, a load after the fields ready before
+//! it). A field listed
 //! wrongly as in line is still correct (it is awaited in turn, after the other
 //! in-line fields and before any sibling load starts, so it cannot wait on a
 //! sibling of its own object). Anything but plain fields (a fragment,

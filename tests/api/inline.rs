@@ -174,7 +174,10 @@ async fn a_response_lists_each_objects_fields_in_the_order_they_were_selected() 
         ];
         let at: Vec<usize> = keys
             .iter()
-            .map(|k| node.find(k).unwrap_or_else(|| panic!("{k} missing in {node}")))
+            .map(|k| {
+                node.find(k)
+                    .unwrap_or_else(|| panic!("{k} missing in {node}"))
+            })
             .collect();
         assert!(
             at.windows(2).all(|w| w[0] < w[1]),
