@@ -41,6 +41,10 @@ pub struct Metrics {
     audit_failed: IntCounter,
     audit_events: IntCounter,
     audit_withheld: IntCounter,
+    /// The batched audit writer: `[batch duration, requests per batch, a
+    /// request's wait for its batch's commit]`.
+    audit_batches: [Histogram; 3],
+    audit_rechained: IntCounter,
     cost_refusals: IntCounterVec,
     rate_limited: IntCounterVec,
     pool: IntGaugeVec,
@@ -99,6 +103,39 @@ fn build() -> Result<Metrics, prometheus::Error> {
         "confide_audit_withheld_responses_total",
         "Responses withheld because their audit records (or the writes with them) could not be committed.",
     )?;
+    let audit_batch_seconds = Histogram::with_opts(
+        HistogramOpts::new(
+            "confide_audit_batch_duration_seconds",
+            "Time the audit writer spends on one batch of read-only requests' records, from its transaction's start to its commit (the sum over time: the writer's busy share).",
+        )
+        .buckets(vec![
+            0.0005, 0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.064, 0.128, 0.256, 1.0,
+        ]),
+    )?;
+    let audit_batch_requests = Histogram::with_opts(
+        HistogramOpts::new(
+            "confide_audit_batch_requests",
+            "Read-only requests whose audit records one batch of the audit writer carries.",
+        )
+        .buckets(vec![1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0]),
+    )?;
+    let audit_wait_seconds = Histogram::with_opts(
+        HistogramOpts::new(
+            "confide_audit_wait_seconds",
+            "Time a read-only request waits, once executed, for its audit records' commit by the audit writer.",
+        )
+        .buckets(vec![
+            0.0005, 0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.064, 0.128, 0.256, 1.0,
+        ]),
+    )?;
+    registry.register(Box::new(audit_batch_seconds.clone()))?;
+    registry.register(Box::new(audit_batch_requests.clone()))?;
+    registry.register(Box::new(audit_wait_seconds.clone()))?;
+    let audit_rechained = IntCounter::new(
+        "confide_audit_batches_rechained_total",
+        "Audit batches (PostgreSQL) not appended after the chain head the writer last committed, because another writer had moved it or the lawful bases had changed, and chained again after the locked head.",
+    )?;
+    registry.register(Box::new(audit_rechained.clone()))?;
     let cost_refusals = IntCounterVec::new(
         Opts::new(
             "confide_cost_refusals_total",
@@ -146,6 +183,12 @@ fn build() -> Result<Metrics, prometheus::Error> {
         decisions,
         audit_events,
         audit_withheld,
+        audit_batches: [
+            audit_batch_seconds,
+            audit_batch_requests,
+            audit_wait_seconds,
+        ],
+        audit_rechained,
         cost_refusals,
         rate_limited,
         pool,
@@ -195,6 +238,29 @@ pub fn audit_write(ok: bool, events: usize) {
         } else {
             m.audit_failed.inc();
         }
+    }
+}
+
+/// One batch of the audit writer: how long it took and how many requests' records it carried.
+pub fn audit_batch(seconds: f64, requests: usize) {
+    if let Some(m) = metrics() {
+        m.audit_batches[0].observe(seconds);
+        m.audit_batches[1].observe(requests as f64);
+    }
+}
+
+/// An audit batch chained again after the locked head (the head it was
+/// chained after had moved).
+pub fn audit_rechained() {
+    if let Some(m) = metrics() {
+        m.audit_rechained.inc();
+    }
+}
+
+/// A read-only request's wait for its audit records' commit.
+pub fn audit_wait(seconds: f64) {
+    if let Some(m) = metrics() {
+        m.audit_batches[2].observe(seconds);
     }
 }
 

@@ -10,7 +10,7 @@ use sea_orm::{
     ActiveModelTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, IntoActiveModel,
     QueryFilter, QueryOrder, QuerySelect, Statement, Value,
 };
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, LazyLock, OnceLock};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
@@ -156,25 +156,43 @@ impl LawfulBases {
     }
 }
 
-/// Rows per insert statement: well under SQLite's and PostgreSQL's limits on
-/// bound parameters (15 columns a row), so no read is refused for its size.
+/// Rows per SQLite insert statement: well under its limit on bound
+/// parameters (15 columns a row), so no read is refused for its size.
+/// (PostgreSQL's insert binds one array per column, whatever the number.)
 const ROWS_PER_STATEMENT: usize = 500;
+
+/// The configured lawful bases as one text (PostgreSQL), read with the head
+/// it was chained by: the batch writer's next append goes ahead only if it is
+/// unchanged, so no record is chained by bases a DPO has since changed.
+const PG_BASES_KEY: &str = "(SELECT coalesce(string_agg(b.kind || chr(31) || b.article6 \
+     || chr(31) || b.article9, chr(30) ORDER BY b.kind), '') FROM lawful_basis b)";
+
+/// The chain head as locked: the last link, the configured lawful bases, and
+/// (PostgreSQL) those bases as one text, [`PG_BASES_KEY`].
+struct Locked {
+    head: Head,
+    bases: LawfulBases,
+    bases_key: Option<String>,
+}
 
 /// Locks the chain head (PostgreSQL: the row, until the transaction ends;
 /// SQLite: writers are already serialised by the write transaction) and
 /// returns the last position and hash, with the configured lawful bases (one
 /// statement: the head joined with the configuration).
-async fn lock_head(db: &impl ConnectionTrait) -> AppResult<(Head, LawfulBases)> {
+async fn lock_head(db: &impl ConnectionTrait) -> AppResult<Locked> {
+    static PG_LOCK_HEAD: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "SELECT h.seq, h.hash, l.kind, l.article6, l.article9, {PG_BASES_KEY} AS bases_key \
+             FROM audit_chain_head h LEFT JOIN lawful_basis l ON 1 = 1 WHERE h.id = $1 \
+             FOR UPDATE OF h"
+        )
+    });
     let backend = db.get_database_backend();
     // The head's id is bound, not written into the text: sqlx keeps a
     // statement prepared on its connection only when it has bound values, so
     // a literal made SQLite prepare this statement again for every batch.
     let sql = match backend {
-        DbBackend::Postgres => {
-            "SELECT h.seq, h.hash, l.kind, l.article6, l.article9 \
-             FROM audit_chain_head h LEFT JOIN lawful_basis l ON 1 = 1 WHERE h.id = $1 \
-             FOR UPDATE OF h"
-        }
+        DbBackend::Postgres => PG_LOCK_HEAD.as_str(),
         _ => {
             "SELECT h.seq, h.hash, l.kind, l.article6, l.article9 \
              FROM audit_chain_head h LEFT JOIN lawful_basis l ON 1 = 1 WHERE h.id = ?"
@@ -187,6 +205,10 @@ async fn lock_head(db: &impl ConnectionTrait) -> AppResult<(Head, LawfulBases)> 
         .first()
         .ok_or_else(|| AppError::internal("audit chain", "the chain head is missing"))?;
     let (seq, hash) = (first.try_get("", "seq")?, first.try_get("", "hash")?);
+    let bases_key = match backend {
+        DbBackend::Postgres => Some(first.try_get("", "bases_key")?),
+        _ => None,
+    };
     let mut bases = LawfulBases::default();
     for row in &rows {
         let kind: Option<String> = row.try_get("", "kind")?;
@@ -196,7 +218,11 @@ async fn lock_head(db: &impl ConnectionTrait) -> AppResult<(Head, LawfulBases)> 
             bases.add(&kind, &article6, &article9);
         }
     }
-    Ok((Head { seq, hash }, bases))
+    Ok(Locked {
+        head: Head { seq, hash },
+        bases,
+        bases_key,
+    })
 }
 
 /// Writes the events as the next links of the chain (one insert per 500
@@ -229,13 +255,16 @@ async fn write_chain(
     origin: Origin<'_>,
     events: Vec<Event>,
 ) -> AppResult<()> {
-    let (mut head, bases) = lock_head(db).await?;
+    let Locked {
+        mut head, bases, ..
+    } = lock_head(db).await?;
     let rows = chain_rows(&mut head, &bases, caller, origin, events)?;
     insert_rows(db, rows).await?;
     move_head(db, head).await
 }
 
 /// The last link of the chain: its position and hash.
+#[derive(Clone)]
 struct Head {
     seq: i64,
     hash: String,
@@ -251,66 +280,88 @@ fn chain_rows(
     origin: Origin<'_>,
     events: Vec<Event>,
 ) -> AppResult<Vec<audit_event::Model>> {
-    let request_id = origin.request_id;
+    let mut rows = records(caller, origin, events);
+    link_rows(head, bases, &mut rows)?;
+    Ok(rows)
+}
+
+/// The events as audit records, not yet links of the chain (no position,
+/// lawful basis or hashes: [`link_rows`] gives them those).
+fn records(caller: &Caller, origin: Origin<'_>, events: Vec<Event>) -> Vec<audit_event::Model> {
     // Stored to the microsecond on both databases, so the hash computed here
     // is the hash recomputed from what is read back.
     let now = chrono::Utc::now();
     let now = chrono::SubsecRound::trunc_subsecs(now, 6);
-    let (mut seq, mut prev) = (head.seq, head.hash.clone());
     let actor_role = caller.role.as_str();
-    let mut rows: Vec<audit_event::Model> = Vec::with_capacity(events.len());
-    for e in events {
-        seq += 1;
-        // Time-ordered ids keep the append-only table's primary key index
-        // appending at its right edge; the time they encode is `occurred_at`.
-        let id = Uuid::now_v7();
-        // The names moved into the JSON array, not copied.
-        let fields = serde_json::Value::Array(
-            e.fields
-                .into_iter()
-                .map(serde_json::Value::String)
-                .collect(),
-        );
-        let lawful = bases.of(e.basis.as_deref())?;
-        let hash = Chained {
-            seq,
-            id,
-            occurred_at: now,
-            actor_id: caller.id,
-            actor_role,
-            student_id: e.student_id,
-            action: e.action,
-            fields: &fields,
-            outcome: e.outcome,
-            basis: e.basis.as_deref(),
-            detail: e.detail.as_deref(),
-            request_id,
-            lawful_basis: lawful.as_deref(),
-            policy_version: origin.policy_version,
-            prev_hash: &prev,
-        }
-        .hash();
-        rows.push(audit_event::Model {
-            id,
+    events
+        .into_iter()
+        .map(|e| audit_event::Model {
+            // Time-ordered ids keep the append-only table's primary key index
+            // appending at its right edge; the time they encode is `occurred_at`.
+            id: Uuid::now_v7(),
             occurred_at: now,
             actor_id: caller.id,
             actor_role: actor_role.to_owned(),
             student_id: e.student_id,
             action: e.action.to_owned(),
-            fields,
+            // The names moved into the JSON array, not copied.
+            fields: serde_json::Value::Array(
+                e.fields
+                    .into_iter()
+                    .map(serde_json::Value::String)
+                    .collect(),
+            ),
             outcome: e.outcome.to_owned(),
             basis: e.basis,
             detail: e.detail,
-            request_id,
-            seq: Some(seq),
-            prev_hash: Some(std::mem::replace(&mut prev, hash.clone())),
-            hash: Some(hash),
-            lawful_basis: lawful,
+            request_id: origin.request_id,
+            seq: None,
+            prev_hash: None,
+            hash: None,
+            lawful_basis: None,
             policy_version: origin.policy_version.map(str::to_owned),
-        });
+        })
+        .collect()
+}
+
+/// Makes `rows` the next links after `head` (each its position, lawful basis,
+/// previous hash and hash; whatever they held before is replaced), and moves
+/// `head` to the last. On an error (a record whose basis has no configured
+/// lawful basis) `head` is left where it was.
+fn link_rows(
+    head: &mut Head,
+    bases: &LawfulBases,
+    rows: &mut [audit_event::Model],
+) -> AppResult<()> {
+    let (mut seq, mut prev) = (head.seq, head.hash.clone());
+    for row in rows {
+        seq += 1;
+        let lawful = bases.of(row.basis.as_deref())?;
+        let hash = Chained {
+            seq,
+            id: row.id,
+            occurred_at: row.occurred_at,
+            actor_id: row.actor_id,
+            actor_role: &row.actor_role,
+            student_id: row.student_id,
+            action: &row.action,
+            fields: &row.fields,
+            outcome: &row.outcome,
+            basis: row.basis.as_deref(),
+            detail: row.detail.as_deref(),
+            request_id: row.request_id,
+            lawful_basis: lawful.as_deref(),
+            policy_version: row.policy_version.as_deref(),
+            prev_hash: &prev,
+        }
+        .hash();
+        row.seq = Some(seq);
+        row.lawful_basis = lawful;
+        row.prev_hash = Some(std::mem::replace(&mut prev, hash.clone()));
+        row.hash = Some(hash);
     }
     *head = Head { seq, hash: prev };
-    Ok(rows)
+    Ok(())
 }
 
 /// PostgreSQL's insert: the rows as one array per column, unnested. The
@@ -357,9 +408,18 @@ fn null_bits(row: &audit_event::Model) -> i32 {
     .fold(0, |bits, (i, null)| if null { bits | 1 << i } else { bits })
 }
 
-/// `PG_INSERT` with `rows` bound, their values moved into the columns' arrays.
-fn pg_insert(rows: Vec<audit_event::Model>) -> Statement {
-    let n = rows.len();
+/// `PG_INSERT` with `rows` bound.
+fn pg_insert(rows: &[audit_event::Model]) -> Statement {
+    Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        PG_INSERT,
+        pg_columns(rows.len(), rows.iter()),
+    )
+}
+
+/// The `n` rows as `PG_INSERT`'s 17 parameters: one array per column, and
+/// the null bits.
+fn pg_columns<'a>(n: usize, rows: impl Iterator<Item = &'a audit_event::Model>) -> Vec<Value> {
     let mut id = Vec::with_capacity(n);
     let mut occurred_at = Vec::with_capacity(n);
     let mut actor_id = Vec::with_capacity(n);
@@ -377,26 +437,28 @@ fn pg_insert(rows: Vec<audit_event::Model>) -> Statement {
     let mut lawful_basis = Vec::with_capacity(n);
     let mut policy_version = Vec::with_capacity(n);
     let mut nulls = Vec::with_capacity(n);
+    // Copied, not moved: the batch writer keeps its rows until they are
+    // committed, to chain them again if the head it chained them after moved.
     for r in rows {
-        nulls.push(null_bits(&r));
+        nulls.push(null_bits(r));
         id.push(r.id);
         occurred_at.push(r.occurred_at);
         actor_id.push(r.actor_id);
-        actor_role.push(r.actor_role);
+        actor_role.push(r.actor_role.clone());
         student_id.push(r.student_id.unwrap_or_default());
-        action.push(r.action);
+        action.push(r.action.clone());
         fields.push(r.fields.to_string());
-        outcome.push(r.outcome);
-        basis.push(r.basis.unwrap_or_default());
-        detail.push(r.detail.unwrap_or_default());
+        outcome.push(r.outcome.clone());
+        basis.push(r.basis.clone().unwrap_or_default());
+        detail.push(r.detail.clone().unwrap_or_default());
         request_id.push(r.request_id.unwrap_or_default());
         seq.push(r.seq.unwrap_or_default());
-        prev_hash.push(r.prev_hash.unwrap_or_default());
-        hash.push(r.hash.unwrap_or_default());
-        lawful_basis.push(r.lawful_basis.unwrap_or_default());
-        policy_version.push(r.policy_version.unwrap_or_default());
+        prev_hash.push(r.prev_hash.clone().unwrap_or_default());
+        hash.push(r.hash.clone().unwrap_or_default());
+        lawful_basis.push(r.lawful_basis.clone().unwrap_or_default());
+        policy_version.push(r.policy_version.clone().unwrap_or_default());
     }
-    let values: Vec<Value> = vec![
+    vec![
         id.into(),
         occurred_at.into(),
         actor_id.into(),
@@ -414,25 +476,24 @@ fn pg_insert(rows: Vec<audit_event::Model>) -> Statement {
         lawful_basis.into(),
         policy_version.into(),
         nulls.into(),
-    ];
-    Statement::from_sql_and_values(DbBackend::Postgres, PG_INSERT, values)
+    ]
 }
 
 async fn insert_rows(db: &impl ConnectionTrait, rows: Vec<audit_event::Model>) -> AppResult<()> {
-    let backend = db.get_database_backend();
+    if db.get_database_backend() == DbBackend::Postgres {
+        // One statement whatever the number: the rows travel as 17 arrays.
+        db.execute_raw(pg_insert(&rows)).await?;
+        return Ok(());
+    }
     let mut rows = rows.into_iter();
     loop {
         let chunk: Vec<_> = rows.by_ref().take(ROWS_PER_STATEMENT).collect();
         if chunk.is_empty() {
             return Ok(());
         }
-        if backend == DbBackend::Postgres {
-            db.execute_raw(pg_insert(chunk)).await?;
-        } else {
-            // Every column set (`into_active_model` leaves them unchanged).
-            let chunk = chunk.into_iter().map(|m| m.into_active_model().reset_all());
-            audit_event::Entity::insert_many(chunk).exec(db).await?;
-        }
+        // Every column set (`into_active_model` leaves them unchanged).
+        let chunk = chunk.into_iter().map(|m| m.into_active_model().reset_all());
+        audit_event::Entity::insert_many(chunk).exec(db).await?;
     }
 }
 
@@ -526,12 +587,15 @@ impl AuditBatcher {
             events,
             done,
         };
+        let started = std::time::Instant::now();
         sender
             .send(job)
             .map_err(|_| AppError::internal("audit write", "the audit writer has stopped"))?;
-        answer
+        let answer = answer
             .await
-            .map_err(|_| AppError::internal("audit write", "the audit writer dropped a request"))?
+            .map_err(|_| AppError::internal("audit write", "the audit writer dropped a request"))?;
+        crate::telemetry::audit_wait(started.elapsed().as_secs_f64());
+        answer
     }
 }
 
@@ -570,6 +634,7 @@ async fn run_batches(
     commit_interval: Duration,
 ) {
     let mut last_commit: Option<tokio::time::Instant> = None;
+    let mut known = None;
     while let Some(first) = jobs.recv().await {
         if let Some(last) = last_commit.filter(|_| !commit_interval.is_zero()) {
             // Under load: wait out the interval, then take everything queued.
@@ -586,62 +651,192 @@ async fn run_batches(
                 Err(_) => break,
             }
         }
-        write_batch(&db, batch).await;
+        let (started, requests) = (std::time::Instant::now(), batch.len());
+        write_batch(&db, batch, &mut known).await;
+        crate::telemetry::audit_batch(started.elapsed().as_secs_f64(), requests);
         last_commit = Some(tokio::time::Instant::now());
     }
 }
 
-#[tracing::instrument(name = "audit.write_batch", skip_all, fields(requests = batch.len()))]
-async fn write_batch(db: &DatabaseConnection, batch: Vec<Job>) {
+/// What the batch writer knows of the chain after its last commit
+/// (PostgreSQL): the head it moved the chain to, and the lawful bases it
+/// chained by, with their text ([`PG_BASES_KEY`]).
+struct Known {
+    head: Head,
+    bases: LawfulBases,
+    bases_key: String,
+}
+
+/// One request's records in a batch, and where its answer goes.
+struct Pending {
+    done: oneshot::Sender<AppResult<()>>,
+    count: usize,
+    rows: Vec<audit_event::Model>,
+}
+
+/// PostgreSQL's append after a known head, in one statement (no transaction
+/// of its own to begin, no head to read): the head moves from the known one
+/// to the batch's last link only if it is still there and the lawful bases
+/// are those the rows were chained by, and the rows are inserted only if it
+/// moved. The update waits, as `lock_head` does, for a writer holding the
+/// head; it takes the head before anything is inserted, as every writer
+/// does, so writers cannot deadlock on the unique `seq` index.
+static PG_APPEND: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "WITH moved AS (UPDATE audit_chain_head SET seq = $18, hash = $19 \
+         WHERE id = 1 AND seq = $20 AND hash = $21 AND {PG_BASES_KEY} = $22 RETURNING 1) \
+         {PG_INSERT} WHERE EXISTS (SELECT 1 FROM moved)"
+    )
+});
+
+/// Chains each request's rows after `head`, in turn. A request whose rows
+/// cannot be chained (a basis without a configured lawful basis) is answered
+/// with that error and leaves the batch.
+fn link_batch(head: &mut Head, bases: &LawfulBases, pending: &mut Vec<Pending>) {
+    let mut linked = Vec::with_capacity(pending.len());
+    for mut p in pending.drain(..) {
+        match link_rows(head, bases, &mut p.rows) {
+            Ok(()) => linked.push(p),
+            Err(e) => {
+                crate::telemetry::audit_write(false, p.count);
+                let _ = p.done.send(Err(e));
+            }
+        }
+    }
+    *pending = linked;
+}
+
+/// PostgreSQL: appends the batch after the head this writer last committed
+/// ([`PG_APPEND`]): one round trip instead of five (begin, lock the head,
+/// insert, move the head, commit), each of which waited for a core on a busy
+/// machine while every request of the batch, and of the next, waited for it
+/// (BENCHMARKS.md run 29). `Ok(None)`: the head had moved (another request's
+/// write, another instance) or the bases had changed, and nothing was written.
+async fn append_after(
+    db: &DatabaseConnection,
+    pending: &mut Vec<Pending>,
+    known: Known,
+) -> AppResult<Option<Known>> {
+    let Known {
+        head: prev,
+        bases,
+        bases_key,
+    } = known;
+    let mut head = prev.clone();
+    link_batch(&mut head, &bases, pending);
+    if pending.is_empty() {
+        return Ok(Some(Known {
+            head: prev,
+            bases,
+            bases_key,
+        }));
+    }
+    let total: usize = pending.iter().map(|p| p.rows.len()).sum();
+    let mut values = pg_columns(total, pending.iter().flat_map(|p| p.rows.iter()));
+    values.extend([
+        head.seq.into(),
+        head.hash.clone().into(),
+        prev.seq.into(),
+        prev.hash.into(),
+        bases_key.clone().into(),
+    ]);
+    let inserted = db
+        .execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            PG_APPEND.as_str(),
+            values,
+        ))
+        .await?
+        .rows_affected();
+    match inserted {
+        0 => Ok(None),
+        n if n == total as u64 => Ok(Some(Known {
+            head,
+            bases,
+            bases_key,
+        })),
+        n => Err(AppError::internal(
+            "audit write",
+            format!("the append inserted {n} of {total} records"),
+        )),
+    }
+}
+
+/// Appends the batch in a write transaction that locks the head and reads
+/// the lawful bases first (each request's rows chained again after it,
+/// whatever they were chained after before). Returns what the writer then
+/// knows of the chain (PostgreSQL).
+async fn append_locked(
+    db: &DatabaseConnection,
+    pending: &mut Vec<Pending>,
+) -> AppResult<Option<Known>> {
     use sea_orm::{SqliteTransactionMode, TransactionOptions, TransactionTrait};
-    let mut accepted: Vec<(oneshot::Sender<AppResult<()>>, usize)> =
-        Vec::with_capacity(batch.len());
-    let written = async {
-        let options = TransactionOptions {
-            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-            ..TransactionOptions::default()
-        };
-        let txn = db.begin_with_options(options).await?;
-        let (mut head, bases) = lock_head(&txn).await?;
-        let mut rows = Vec::new();
-        for job in batch {
+    let options = TransactionOptions {
+        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+        ..TransactionOptions::default()
+    };
+    let txn = db.begin_with_options(options).await?;
+    let Locked {
+        mut head,
+        bases,
+        bases_key,
+    } = lock_head(&txn).await?;
+    link_batch(&mut head, &bases, pending);
+    if !pending.is_empty() {
+        let rows = pending
+            .iter_mut()
+            .flat_map(|p| std::mem::take(&mut p.rows))
+            .collect();
+        insert_rows(&txn, rows).await?;
+        move_head(&txn, head.clone()).await?;
+    }
+    txn.commit().await?;
+    Ok(bases_key.map(|bases_key| Known {
+        head,
+        bases,
+        bases_key,
+    }))
+}
+
+#[tracing::instrument(name = "audit.write_batch", skip_all, fields(requests = batch.len()))]
+async fn write_batch(db: &DatabaseConnection, batch: Vec<Job>, known: &mut Option<Known>) {
+    let mut pending: Vec<Pending> = batch
+        .into_iter()
+        .map(|job| {
             let origin = Origin {
                 request_id: job.request_id,
                 policy_version: job.policy_version.as_deref(),
             };
-            let count = job.events.len();
-            match chain_rows(&mut head, &bases, &job.caller, origin, job.events) {
-                Ok(mut r) => {
-                    rows.append(&mut r);
-                    accepted.push((job.done, count));
-                }
-                // This request's records cannot be written: it alone fails.
-                Err(e) => {
-                    crate::telemetry::audit_write(false, count);
-                    let _ = job.done.send(Err(e));
-                }
+            Pending {
+                count: job.events.len(),
+                rows: records(&job.caller, origin, job.events),
+                done: job.done,
             }
-        }
-        if !rows.is_empty() {
-            insert_rows(&txn, rows).await?;
-            move_head(&txn, head).await?;
-        }
-        txn.commit().await?;
-        Ok::<_, AppError>(())
-    }
-    .await;
+        })
+        .collect();
+    let written = match known.take() {
+        Some(k) => match append_after(db, &mut pending, k).await {
+            Ok(None) => {
+                crate::telemetry::audit_rechained();
+                append_locked(db, &mut pending).await
+            }
+            done => done,
+        },
+        None => append_locked(db, &mut pending).await,
+    };
     match written {
-        Ok(()) => {
-            for (done, count) in accepted {
-                crate::telemetry::audit_write(true, count);
-                let _ = done.send(Ok(()));
+        Ok(now_known) => {
+            *known = now_known;
+            for p in pending {
+                crate::telemetry::audit_write(true, p.count);
+                let _ = p.done.send(Ok(()));
             }
         }
         Err(e) => {
             tracing::error!(error = %e, "audit batch not written");
-            for (done, count) in accepted {
-                crate::telemetry::audit_write(false, count);
-                let _ = done.send(Err(AppError::internal(
+            for p in pending {
+                crate::telemetry::audit_write(false, p.count);
+                let _ = p.done.send(Err(AppError::internal(
                     "audit write",
                     "the audit batch failed",
                 )));

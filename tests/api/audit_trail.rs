@@ -383,6 +383,11 @@ async fn only_the_dpo_sets_a_lawful_basis_and_a_malformed_condition_is_bad_user_
 #[tokio::test]
 async fn a_read_whose_lawful_basis_is_not_configured_is_refused_and_nothing_is_written() {
     let app = spawn_app().await;
+    // A read first, so the audit writer knows the chain (on PostgreSQL it
+    // appends the next batch after the head it last committed): the
+    // configuration removed directly in the database, with no audit record
+    // moving the head, must still be seen.
+    read(&app).await;
     app.db
         .execute_unprepared("DELETE FROM lawful_basis WHERE kind = 'role'")
         .await
@@ -403,6 +408,72 @@ async fn a_read_whose_lawful_basis_is_not_configured_is_refused_and_nothing_is_w
         res.body
     );
     assert_eq!(app.count("audit_event").await, audited);
+}
+
+#[tokio::test]
+async fn a_read_after_the_lawful_bases_changed_directly_in_the_database_carries_the_new_basis() {
+    let app = spawn_app().await;
+    read(&app).await;
+    // No audit record moves the chain head with this change: only the bases
+    // themselves say that they changed.
+    app.db
+        .execute_unprepared(
+            "UPDATE lawful_basis SET article6 = 'Art. 6(1)(c) legal obligation' WHERE kind = 'role'",
+        )
+        .await
+        .expect("change the configuration");
+    read(&app).await;
+    let basis = newest_role_read_basis(&app).await.expect("a lawful basis");
+    assert!(
+        basis.starts_with("UK GDPR Art. 6(1)(c) legal obligation;"),
+        "{basis}"
+    );
+    assert!(matches!(
+        audit::verify(&app.db).await.expect("verify"),
+        Verification::Verified { .. }
+    ));
+}
+
+#[tokio::test]
+async fn reads_around_a_write_that_moved_the_chain_head_are_chained_after_it() {
+    let app = spawn_app().await;
+    let audited = usize::try_from(app.count("audit_event").await).expect("count");
+    read(&app).await;
+    // A write's records are chained in its own transaction: the head moves
+    // without the audit writer, which (on PostgreSQL) appends its next batch
+    // after the head it last committed unless that head has moved.
+    app.as_caller(
+        app.demo.reception,
+        Role::Reception,
+        r#"mutation($id: ID!) { updateStudent(id: $id, input: { course: "BA History and Politics" }) { course } }"#,
+        json!({ "id": id(app.demo.alice) }),
+    )
+    .await
+    .assert_no_errors();
+    read(&app).await;
+    read(&app).await;
+    let rows = entity::audit_event::Entity::find()
+        .order_by_asc(entity::audit_event::Column::Seq)
+        .all(&app.db)
+        .await
+        .expect("audit rows");
+    let by: Vec<&str> = rows[audited..]
+        .iter()
+        .filter_map(|r| {
+            if r.actor_id == app.demo.reception {
+                Some("write")
+            } else if r.basis.as_deref() == Some("role:practitioner") {
+                Some("read")
+            } else {
+                None
+            }
+        })
+        .collect();
+    let mut runs = by.clone();
+    runs.dedup();
+    assert_eq!(runs, ["read", "write", "read"], "{by:?}");
+    assert_eq!(by.iter().filter(|a| **a == "read").count(), 3, "{by:?}");
+    assert_chain_verifies(&app, i64::try_from(rows.len()).expect("count")).await;
 }
 
 #[tokio::test]

@@ -53,6 +53,8 @@ async fn metrics_are_served_on_the_admin_address_only_and_move_with_requests() {
     let requests_before = sample(&before, "confide_graphql_requests_total", &ok);
     let decisions_before = sample(&before, "confide_policy_decisions_total", &[]);
     let audits_before = sample(&before, "confide_audit_writes_total", &[("result", "ok")]);
+    let batches_before = sample(&before, "confide_audit_batch_duration_seconds_count", &[]);
+    let waits_before = sample(&before, "confide_audit_wait_seconds_count", &[]);
 
     let res = app
         .as_caller(
@@ -103,6 +105,10 @@ async fn metrics_are_served_on_the_admin_address_only_and_move_with_requests() {
         ) >= 1.0
     );
     assert!(sample(&after, "confide_audit_writes_total", &[("result", "ok")]) > audits_before);
+    // The read's records went through the batched audit writer.
+    assert!(sample(&after, "confide_audit_batch_duration_seconds_count", &[]) > batches_before);
+    assert!(sample(&after, "confide_audit_batch_requests_sum", &[]) >= 1.0);
+    assert!(sample(&after, "confide_audit_wait_seconds_count", &[]) > waits_before);
     assert!(sample(&after, "confide_cost_refusals_total", &[]) >= 1.0);
     assert!(
         sample(
