@@ -10,7 +10,6 @@ use sea_orm::{
     ActiveModelTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, IntoActiveModel,
     QueryFilter, QueryOrder, QuerySelect, Statement, Value,
 };
-use std::collections::VecDeque;
 use std::sync::{Arc, LazyLock, OnceLock};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
@@ -635,41 +634,8 @@ async fn run_batches(
     commit_interval: Duration,
 ) {
     let mut last_commit: Option<tokio::time::Instant> = None;
-    // PostgreSQL: what the writer knows of the chain (the head after the
-    // last batch it sent, committed or not), and the batches sent whose
-    // answers it has not yet had, oldest first.
-    let mut known: Option<Known> = None;
-    let mut flights: VecDeque<InFlight> = VecDeque::with_capacity(IN_FLIGHT);
-    loop {
-        // A batch may start beside one in flight only if it can be chained
-        // after that one's head; the oldest in flight is answered first.
-        let can_start = flights.is_empty() || (flights.len() < IN_FLIGHT && known.is_some());
-        let next = match flights.front_mut() {
-            Some(oldest) => tokio::select! {
-                biased;
-                ended = &mut oldest.task => Next::Ended(ended),
-                job = jobs.recv(), if can_start => Next::Job(job),
-            },
-            None => Next::Job(jobs.recv().await),
-        };
-        let first = match next {
-            Next::Ended(ended) => {
-                if let Some(flight) = flights.pop_front() {
-                    land(&db, flight, ended, &mut known).await;
-                    last_commit = Some(tokio::time::Instant::now());
-                }
-                continue;
-            }
-            Next::Job(Some(first)) => first,
-            // The server's batcher is gone: answer what is in flight, then stop.
-            Next::Job(None) => {
-                while let Some(mut flight) = flights.pop_front() {
-                    let ended = (&mut flight.task).await;
-                    land(&db, flight, ended, &mut known).await;
-                }
-                return;
-            }
-        };
+    let mut known = None;
+    while let Some(first) = jobs.recv().await {
         if let Some(last) = last_commit.filter(|_| !commit_interval.is_zero()) {
             // Under load: wait out the interval, then take everything queued.
             tokio::time::sleep_until(last + commit_interval).await;
@@ -686,102 +652,10 @@ async fn run_batches(
             }
         }
         let (started, requests) = (std::time::Instant::now(), batch.len());
-        let mut pending: Vec<Pending> = batch
-            .into_iter()
-            .map(|job| {
-                let origin = Origin {
-                    request_id: job.request_id,
-                    policy_version: job.policy_version.as_deref(),
-                };
-                Pending {
-                    count: job.events.len(),
-                    rows: records(&job.caller, origin, job.events),
-                    done: job.done,
-                }
-            })
-            .collect();
-        match known.as_mut() {
-            // PostgreSQL, the chain known: sent, answered when it ends.
-            Some(k) => {
-                if let Some((statement, total)) = prepare_append(&mut pending, k) {
-                    let db = db.clone();
-                    let task = tokio::spawn(async move {
-                        Ok(db.execute_raw(statement).await?.rows_affected())
-                    });
-                    flights.push_back(InFlight {
-                        pending,
-                        total,
-                        started,
-                        requests,
-                        task,
-                    });
-                }
-            }
-            // The first batch, SQLite, or after a failure: under the lock.
-            None => {
-                let written = append_locked(&db, &mut pending).await;
-                known = answer(pending, written);
-                crate::telemetry::audit_batch(started.elapsed().as_secs_f64(), requests);
-                last_commit = Some(tokio::time::Instant::now());
-            }
-        }
+        write_batch(&db, batch, &mut known).await;
+        crate::telemetry::audit_batch(started.elapsed().as_secs_f64(), requests);
+        last_commit = Some(tokio::time::Instant::now());
     }
-}
-
-/// What the writer waits for next: a batch in flight ending, or a request.
-enum Next {
-    Ended(Result<AppResult<u64>, tokio::task::JoinError>),
-    Job(Option<Job>),
-}
-
-/// At most this many batches sent and not yet answered (PostgreSQL). The
-/// second is chained after the first's head and waits in PostgreSQL on the
-/// first's lock of the head: it goes ahead the moment the first commits,
-/// instead of after the writer has had the first's answer and sent it.
-const IN_FLIGHT: usize = 2;
-
-/// A batch sent ([`PG_APPEND`]) and not yet answered.
-struct InFlight {
-    pending: Vec<Pending>,
-    /// The records it inserts if the head was where it was chained after.
-    total: u64,
-    started: std::time::Instant,
-    requests: usize,
-    task: tokio::task::JoinHandle<AppResult<u64>>,
-}
-
-/// Answers a batch that was in flight. If it found the head moved (another
-/// writer; or the batch before it failed or was itself chained again), or
-/// the lawful bases changed, nothing of it was written: it is chained again
-/// under the lock. After anything but success the writer forgets the head.
-async fn land(
-    db: &DatabaseConnection,
-    mut flight: InFlight,
-    ended: Result<AppResult<u64>, tokio::task::JoinError>,
-    known: &mut Option<Known>,
-) {
-    let ended = ended.unwrap_or_else(|e| Err(AppError::internal("audit write", e)));
-    let written = match ended {
-        Ok(n) if n == flight.total => Ok(None),
-        Ok(0) => {
-            crate::telemetry::audit_rechained();
-            *known = None;
-            append_locked(db, &mut flight.pending).await
-        }
-        Ok(n) => Err(AppError::internal(
-            "audit write",
-            format!("the append inserted {n} of {} records", flight.total),
-        )),
-        Err(e) => Err(e),
-    };
-    let failed = written.is_err();
-    let relocked = answer(flight.pending, written);
-    if failed {
-        *known = None;
-    } else if relocked.is_some() {
-        *known = relocked;
-    }
-    crate::telemetry::audit_batch(flight.started.elapsed().as_secs_f64(), flight.requests);
 }
 
 /// What the batch writer knows of the chain after its last commit
@@ -832,30 +706,60 @@ fn link_batch(head: &mut Head, bases: &LawfulBases, pending: &mut Vec<Pending>) 
     *pending = linked;
 }
 
-/// PostgreSQL: chains the batch after the head the writer knows and makes
-/// its statement ([`PG_APPEND`]), with the number of records it inserts; the
-/// writer then knows the head the batch moves the chain to. One round trip
-/// instead of five (begin, lock the head, insert, move the head, commit),
-/// each of which waited for a core on a busy machine while every request of
-/// the batch, and of the next, waited for it (BENCHMARKS.md run 29). `None`:
-/// no request of the batch could be chained (each was answered).
-fn prepare_append(pending: &mut Vec<Pending>, known: &mut Known) -> Option<(Statement, u64)> {
-    let prev = known.head.clone();
-    link_batch(&mut known.head, &known.bases, pending);
+/// PostgreSQL: appends the batch after the head this writer last committed
+/// ([`PG_APPEND`]): one round trip instead of five (begin, lock the head,
+/// insert, move the head, commit), each of which waited for a core on a busy
+/// machine while every request of the batch, and of the next, waited for it
+/// (BENCHMARKS.md run 29). `Ok(None)`: the head had moved (another request's
+/// write, another instance) or the bases had changed, and nothing was written.
+async fn append_after(
+    db: &DatabaseConnection,
+    pending: &mut Vec<Pending>,
+    known: Known,
+) -> AppResult<Option<Known>> {
+    let Known {
+        head: prev,
+        bases,
+        bases_key,
+    } = known;
+    let mut head = prev.clone();
+    link_batch(&mut head, &bases, pending);
     if pending.is_empty() {
-        return None;
+        return Ok(Some(Known {
+            head: prev,
+            bases,
+            bases_key,
+        }));
     }
     let total: usize = pending.iter().map(|p| p.rows.len()).sum();
     let mut values = pg_columns(total, pending.iter().flat_map(|p| p.rows.iter()));
     values.extend([
-        known.head.seq.into(),
-        known.head.hash.clone().into(),
+        head.seq.into(),
+        head.hash.clone().into(),
         prev.seq.into(),
         prev.hash.into(),
-        known.bases_key.clone().into(),
+        bases_key.clone().into(),
     ]);
-    let statement = Statement::from_sql_and_values(DbBackend::Postgres, PG_APPEND.as_str(), values);
-    Some((statement, total as u64))
+    let inserted = db
+        .execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            PG_APPEND.as_str(),
+            values,
+        ))
+        .await?
+        .rows_affected();
+    match inserted {
+        0 => Ok(None),
+        n if n == total as u64 => Ok(Some(Known {
+            head,
+            bases,
+            bases_key,
+        })),
+        n => Err(AppError::internal(
+            "audit write",
+            format!("the append inserted {n} of {total} records"),
+        )),
+    }
 }
 
 /// Appends the batch in a write transaction that locks the head and reads
@@ -894,18 +798,39 @@ async fn append_locked(
     }))
 }
 
-/// Answers each request of a batch: committed, or failed (the error logged,
-/// the requests told only that the batch failed). Returns what the writer
-/// knows of the chain after it.
-#[tracing::instrument(name = "audit.write_batch", skip_all, fields(requests = pending.len()))]
-fn answer(pending: Vec<Pending>, written: AppResult<Option<Known>>) -> Option<Known> {
+#[tracing::instrument(name = "audit.write_batch", skip_all, fields(requests = batch.len()))]
+async fn write_batch(db: &DatabaseConnection, batch: Vec<Job>, known: &mut Option<Known>) {
+    let mut pending: Vec<Pending> = batch
+        .into_iter()
+        .map(|job| {
+            let origin = Origin {
+                request_id: job.request_id,
+                policy_version: job.policy_version.as_deref(),
+            };
+            Pending {
+                count: job.events.len(),
+                rows: records(&job.caller, origin, job.events),
+                done: job.done,
+            }
+        })
+        .collect();
+    let written = match known.take() {
+        Some(k) => match append_after(db, &mut pending, k).await {
+            Ok(None) => {
+                crate::telemetry::audit_rechained();
+                append_locked(db, &mut pending).await
+            }
+            done => done,
+        },
+        None => append_locked(db, &mut pending).await,
+    };
     match written {
-        Ok(known) => {
+        Ok(now_known) => {
+            *known = now_known;
             for p in pending {
                 crate::telemetry::audit_write(true, p.count);
                 let _ = p.done.send(Ok(()));
             }
-            known
         }
         Err(e) => {
             tracing::error!(error = %e, "audit batch not written");
@@ -916,7 +841,6 @@ fn answer(pending: Vec<Pending>, written: AppResult<Option<Known>>) -> Option<Kn
                     "the audit batch failed",
                 )));
             }
-            None
         }
     }
 }
