@@ -115,6 +115,41 @@ async fn twenty_parallel_reads_by_a_practitioner_extend_one_unforked_chain() {
     assert_eq!(line, format!("audit chain verified: {after} records"));
 }
 
+/// Reads in parallel with writes: the writes move the chain head in their own
+/// transactions while the audit writer chains its batches after the head it
+/// last committed (on PostgreSQL): every read is answered, each batch that
+/// found the head moved is chained again after it, and the chain has no fork
+/// and no gap.
+#[tokio::test]
+async fn parallel_reads_and_writes_extend_one_unforked_chain() {
+    let app = spawn_app().await;
+    let write = |i: usize| {
+        app.as_caller(
+            app.demo.reception,
+            Role::Reception,
+            r#"mutation($id: ID!, $c: String!) { updateStudent(id: $id, input: { course: $c }) { course } }"#,
+            json!({ "id": id(app.demo.alice), "c": format!("Course {i}") }),
+        )
+    };
+    for round in 0..3 {
+        let reads = futures_util::future::join_all((0..12).map(|_| read(&app)));
+        let writes = futures_util::future::join_all((0..4).map(|i| write(round * 4 + i)));
+        let (_, written) = tokio::join!(reads, writes);
+        for w in written {
+            w.assert_no_errors();
+        }
+    }
+    let after = app.count("audit_event").await;
+    assert_chain_verifies(&app, after).await;
+    let practitioner_reads = entity::audit_event::Entity::find()
+        .filter(entity::audit_event::Column::Basis.eq("role:practitioner"))
+        .all(&app.db)
+        .await
+        .expect("audit rows")
+        .len();
+    assert!(practitioner_reads >= 36, "{practitioner_reads}");
+}
+
 /// Reads finishing together have their records written in one transaction
 /// (the audit batcher): each request's records stay one unbroken run of the
 /// chain, under its own request id, as if written alone.
