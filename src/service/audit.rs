@@ -324,6 +324,33 @@ fn records(caller: &Caller, origin: Origin<'_>, events: Vec<Event>) -> Vec<audit
         .collect()
 }
 
+/// What the hash of `row` covers, at position `seq` after `prev_hash`, with
+/// `lawful_basis` (the one it is being chained by, or the one it holds).
+fn chained<'a>(
+    row: &'a audit_event::Model,
+    seq: i64,
+    lawful_basis: Option<&'a str>,
+    prev_hash: &'a str,
+) -> Chained<'a> {
+    Chained {
+        seq,
+        id: row.id,
+        occurred_at: row.occurred_at,
+        actor_id: row.actor_id,
+        actor_role: &row.actor_role,
+        student_id: row.student_id,
+        action: &row.action,
+        fields: &row.fields,
+        outcome: &row.outcome,
+        basis: row.basis.as_deref(),
+        detail: row.detail.as_deref(),
+        request_id: row.request_id,
+        lawful_basis,
+        policy_version: row.policy_version.as_deref(),
+        prev_hash,
+    }
+}
+
 /// Makes `rows` the next links after `head` (each its position, lawful basis,
 /// previous hash and hash; whatever they held before is replaced), and moves
 /// `head` to the last. On an error (a record whose basis has no configured
@@ -337,24 +364,7 @@ fn link_rows(
     for row in rows {
         seq += 1;
         let lawful = bases.of(row.basis.as_deref())?;
-        let hash = Chained {
-            seq,
-            id: row.id,
-            occurred_at: row.occurred_at,
-            actor_id: row.actor_id,
-            actor_role: &row.actor_role,
-            student_id: row.student_id,
-            action: &row.action,
-            fields: &row.fields,
-            outcome: &row.outcome,
-            basis: row.basis.as_deref(),
-            detail: row.detail.as_deref(),
-            request_id: row.request_id,
-            lawful_basis: lawful.as_deref(),
-            policy_version: row.policy_version.as_deref(),
-            prev_hash: &prev,
-        }
-        .hash();
+        let hash = chained(row, seq, lawful.as_deref(), &prev).hash();
         row.seq = Some(seq);
         row.lawful_basis = lawful;
         row.prev_hash = Some(std::mem::replace(&mut prev, hash.clone()));
@@ -964,24 +974,7 @@ pub async fn verify(db: &impl ConnectionTrait) -> AppResult<Verification> {
             if row.prev_hash.as_deref() != Some(prev.as_str()) {
                 return broken(Problem::PrevHashMismatch);
             }
-            let hash = Chained {
-                seq,
-                id: row.id,
-                occurred_at: row.occurred_at,
-                actor_id: row.actor_id,
-                actor_role: &row.actor_role,
-                student_id: row.student_id,
-                action: &row.action,
-                fields: &row.fields,
-                outcome: &row.outcome,
-                basis: row.basis.as_deref(),
-                detail: row.detail.as_deref(),
-                request_id: row.request_id,
-                lawful_basis: row.lawful_basis.as_deref(),
-                policy_version: row.policy_version.as_deref(),
-                prev_hash: &prev,
-            }
-            .hash();
+            let hash = chained(&row, seq, row.lawful_basis.as_deref(), &prev).hash();
             if row.hash.as_deref() != Some(hash.as_str()) {
                 return broken(Problem::Edited);
             }
