@@ -8,8 +8,7 @@ use crate::settings::Settings;
 use crate::{db, demo};
 use actix_web::dev::Server;
 use actix_web::http::StatusCode;
-use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer, Responder};
-use async_graphql_actix_web::GraphQLResponse;
+use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use sea_orm::DatabaseConnection;
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -449,7 +448,7 @@ async fn handle(
     } else {
         &state.schema
     };
-    let mut response = graphql::execute_named(
+    let answer = graphql::execute_named(
         schema,
         state.db.clone(),
         // One snapshot of the policy decides the whole request.
@@ -465,6 +464,7 @@ async fn handle(
     if let Some(name) = &operation {
         tracing::Span::current().record("operation", name.as_str());
     }
+    let graphql::Answer { mut response, data } = answer;
     if let Some(retry_after_secs) = busy(&response) {
         // Refused before anything ran: answered as the HTTP edge's other refusals.
         return exit(AppError::Busy { retry_after_secs }, request_id, operation);
@@ -486,8 +486,17 @@ async fn handle(
         "traceId".to_owned(),
         async_graphql::Value::String(request_id.simple().to_string()),
     );
-    let body: GraphQLResponse = response.into();
-    let http_response = body.respond_to(&http).map_into_boxed_body();
+    let body = match (graphql::Answer { response, data }).to_json() {
+        Ok(body) => body,
+        Err(e) => {
+            tracing::error!(error = %e, "the response could not be serialised");
+            let err = AppError::internal("response", "the response could not be serialised");
+            return exit(err, request_id, operation);
+        }
+    };
+    let http_response = HttpResponse::Ok()
+        .content_type("application/graphql-response+json")
+        .body(body);
     (http_response, operation, code)
 }
 
