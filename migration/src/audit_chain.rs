@@ -84,84 +84,6 @@ impl Chained<'_> {
     }
 }
 
-/// A record's canonical form with everything but its place in the chain (its
-/// position, the lawful basis it is chained by, the previous hash) already
-/// serialised. A request builds its records' forms on its own thread; the
-/// one audit writer, which must hash the records one after another, then
-/// only adds those three and runs SHA-256 (BENCHMARKS.md run 30). The bytes
-/// hashed are exactly [`Chained::canonical`]'s (a unit test holds them equal).
-#[derive(Clone, Debug)]
-pub struct Unplaced {
-    v2: bool,
-    /// The elements from the id to the request id, each after its comma.
-    middle: Vec<u8>,
-    /// v2: the policy version, after its comma; v1: empty.
-    version: Vec<u8>,
-}
-
-impl Unplaced {
-    /// The form of `record`, whatever its `seq`, `lawful_basis` and
-    /// `prev_hash` (given to [`Unplaced::hash`] instead).
-    pub fn of(record: &Chained<'_>) -> serde_json::Result<Unplaced> {
-        fn element<T: serde::Serialize + ?Sized>(
-            out: &mut Vec<u8>,
-            value: &T,
-        ) -> serde_json::Result<()> {
-            out.push(b',');
-            serde_json::to_writer(out, value)
-        }
-        let r = record;
-        let mut middle = Vec::with_capacity(320);
-        element(&mut middle, &r.id)?;
-        element(
-            &mut middle,
-            &r.occurred_at
-                .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
-        )?;
-        element(&mut middle, &r.actor_id)?;
-        element(&mut middle, r.actor_role)?;
-        element(&mut middle, &r.student_id)?;
-        element(&mut middle, r.action)?;
-        element(&mut middle, r.fields)?;
-        element(&mut middle, r.outcome)?;
-        element(&mut middle, &r.basis)?;
-        element(&mut middle, &r.detail)?;
-        element(&mut middle, &r.request_id)?;
-        let mut version = Vec::new();
-        if let Some(v) = r.policy_version {
-            element(&mut version, v)?;
-        }
-        Ok(Unplaced {
-            v2: r.policy_version.is_some(),
-            middle,
-            version,
-        })
-    }
-
-    /// Hex SHA-256 of the record's canonical form at position `seq`, chained
-    /// by `lawful_basis` after `prev_hash`: the same as [`Chained::hash`] of
-    /// the record with those three.
-    pub fn hash(&self, seq: i64, lawful_basis: Option<&str>, prev_hash: &str) -> String {
-        let mut hasher = HashWriter(Sha256::new());
-        hasher.0.update(if self.v2 {
-            &b"[\"confide-audit-v2\","[..]
-        } else {
-            &b"[\"confide-audit-v1\","[..]
-        });
-        // Neither can fail: the writer never does, and an integer, a string
-        // or null always serialises.
-        let _ = serde_json::to_writer(&mut hasher, &seq);
-        hasher.0.update(&self.middle);
-        hasher.0.update(b",");
-        let _ = serde_json::to_writer(&mut hasher, &lawful_basis);
-        hasher.0.update(&self.version);
-        hasher.0.update(b",");
-        let _ = serde_json::to_writer(&mut hasher, prev_hash);
-        hasher.0.update(b"]");
-        hex::encode(hasher.0.finalize())
-    }
-}
-
 /// The canonical form as a serde sequence: the elements of
 /// [`Chained::canonical`], in its order (serde_json writes a sequence
 /// compactly, as `Value::to_string` does; a UUID serialises as its
@@ -258,39 +180,6 @@ mod tests {
                     r.request_id = request;
                     let expected = hex::encode(Sha256::digest(r.canonical().as_bytes()));
                     assert_eq!(r.hash(), expected, "{}", r.canonical());
-                }
-            }
-        }
-    }
-
-    #[test]
-    fn a_form_serialised_before_its_place_is_known_hashes_as_the_whole_record() {
-        let fields = serde_json::json!(["SUPPORT_SUMMARY", "CASE_NOTES", "</script>"]);
-        let object = serde_json::json!({"b": 1, "a": [true, null, 2.5]});
-        let prev = "ab".repeat(32);
-        for fields in [&fields, &object] {
-            for version in [None, Some("v3-abc")] {
-                let mut r = record(fields, version);
-                for (student, request, lawful) in [
-                    (
-                        r.student_id,
-                        Some(uuid::Uuid::from_u128(11)),
-                        Some("consent"),
-                    ),
-                    (None, None, None),
-                ] {
-                    r.student_id = student;
-                    r.request_id = request;
-                    r.lawful_basis = lawful;
-                    // Built with another place, then given this one.
-                    let mut elsewhere = r.clone();
-                    (elsewhere.seq, elsewhere.lawful_basis, elsewhere.prev_hash) =
-                        (7, Some("other"), "ff");
-                    let Ok(form) = Unplaced::of(&elsewhere) else {
-                        unreachable!("a record always serialises")
-                    };
-                    r.prev_hash = &prev;
-                    assert_eq!(form.hash(r.seq, r.lawful_basis, &prev), r.hash());
                 }
             }
         }

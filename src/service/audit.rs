@@ -5,7 +5,7 @@ use crate::auth::Caller;
 use crate::error::{AppError, AppResult};
 use crate::policy::ClassSet;
 use entity::audit_event;
-use migration::audit_chain::{Chained, Unplaced, GENESIS};
+use migration::audit_chain::{Chained, GENESIS};
 use sea_orm::{
     ActiveModelTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, IntoActiveModel,
     QueryFilter, QueryOrder, QuerySelect, Statement, Value,
@@ -280,22 +280,14 @@ fn chain_rows(
     origin: Origin<'_>,
     events: Vec<Event>,
 ) -> AppResult<Vec<audit_event::Model>> {
-    let mut rows = records(caller, origin, events)?;
+    let mut rows = records(caller, origin, events);
     link_rows(head, bases, &mut rows)?;
-    Ok(rows.into_iter().map(|r| r.row).collect())
-}
-
-/// An audit record not yet a link of the chain, with its hash's input
-/// serialised but for its place ([`Unplaced`]).
-struct Unlinked {
-    row: audit_event::Model,
-    form: Unplaced,
+    Ok(rows)
 }
 
 /// The events as audit records, not yet links of the chain (no position,
-/// lawful basis or hashes: [`link_rows`] gives them those), each with the
-/// rest of its hash's input serialised.
-fn records(caller: &Caller, origin: Origin<'_>, events: Vec<Event>) -> AppResult<Vec<Unlinked>> {
+/// lawful basis or hashes: [`link_rows`] gives them those).
+fn records(caller: &Caller, origin: Origin<'_>, events: Vec<Event>) -> Vec<audit_event::Model> {
     // Stored to the microsecond on both databases, so the hash computed here
     // is the hash recomputed from what is read back.
     let now = chrono::Utc::now();
@@ -303,36 +295,31 @@ fn records(caller: &Caller, origin: Origin<'_>, events: Vec<Event>) -> AppResult
     let actor_role = caller.role.as_str();
     events
         .into_iter()
-        .map(|e| {
-            let row = audit_event::Model {
-                // Time-ordered ids keep the append-only table's primary key index
-                // appending at its right edge; the time they encode is `occurred_at`.
-                id: Uuid::now_v7(),
-                occurred_at: now,
-                actor_id: caller.id,
-                actor_role: actor_role.to_owned(),
-                student_id: e.student_id,
-                action: e.action.to_owned(),
-                // The names moved into the JSON array, not copied.
-                fields: serde_json::Value::Array(
-                    e.fields
-                        .into_iter()
-                        .map(serde_json::Value::String)
-                        .collect(),
-                ),
-                outcome: e.outcome.to_owned(),
-                basis: e.basis,
-                detail: e.detail,
-                request_id: origin.request_id,
-                seq: None,
-                prev_hash: None,
-                hash: None,
-                lawful_basis: None,
-                policy_version: origin.policy_version.map(str::to_owned),
-            };
-            let form = Unplaced::of(&chained(&row, 0, None, GENESIS))
-                .map_err(|e| AppError::internal("audit record", e))?;
-            Ok(Unlinked { row, form })
+        .map(|e| audit_event::Model {
+            // Time-ordered ids keep the append-only table's primary key index
+            // appending at its right edge; the time they encode is `occurred_at`.
+            id: Uuid::now_v7(),
+            occurred_at: now,
+            actor_id: caller.id,
+            actor_role: actor_role.to_owned(),
+            student_id: e.student_id,
+            action: e.action.to_owned(),
+            // The names moved into the JSON array, not copied.
+            fields: serde_json::Value::Array(
+                e.fields
+                    .into_iter()
+                    .map(serde_json::Value::String)
+                    .collect(),
+            ),
+            outcome: e.outcome.to_owned(),
+            basis: e.basis,
+            detail: e.detail,
+            request_id: origin.request_id,
+            seq: None,
+            prev_hash: None,
+            hash: None,
+            lawful_basis: None,
+            policy_version: origin.policy_version.map(str::to_owned),
         })
         .collect()
 }
@@ -368,12 +355,16 @@ fn chained<'a>(
 /// previous hash and hash; whatever they held before is replaced), and moves
 /// `head` to the last. On an error (a record whose basis has no configured
 /// lawful basis) `head` is left where it was.
-fn link_rows(head: &mut Head, bases: &LawfulBases, rows: &mut [Unlinked]) -> AppResult<()> {
+fn link_rows(
+    head: &mut Head,
+    bases: &LawfulBases,
+    rows: &mut [audit_event::Model],
+) -> AppResult<()> {
     let (mut seq, mut prev) = (head.seq, head.hash.clone());
-    for Unlinked { row, form } in rows {
+    for row in rows {
         seq += 1;
         let lawful = bases.of(row.basis.as_deref())?;
-        let hash = form.hash(seq, lawful.as_deref(), &prev);
+        let hash = chained(row, seq, lawful.as_deref(), &prev).hash();
         row.seq = Some(seq);
         row.lawful_basis = lawful;
         row.prev_hash = Some(std::mem::replace(&mut prev, hash.clone()));
@@ -555,10 +546,11 @@ impl std::fmt::Debug for AuditBatcher {
     }
 }
 
-/// A request's records, built on its own thread (the writer only chains,
-/// hashes and writes them), and where its answer goes.
 struct Job {
-    rows: Vec<Unlinked>,
+    caller: Caller,
+    request_id: Option<Uuid>,
+    policy_version: Option<String>,
+    events: Vec<Event>,
     done: oneshot::Sender<AppResult<()>>,
 }
 
@@ -597,9 +589,14 @@ impl AuditBatcher {
             start_writer(db.clone(), rx, self.commit_interval);
             tx
         });
-        let rows = records(caller, origin, events)?;
         let (done, answer) = oneshot::channel();
-        let job = Job { rows, done };
+        let job = Job {
+            caller: caller.clone(),
+            request_id: origin.request_id,
+            policy_version: origin.policy_version.map(str::to_owned),
+            events,
+            done,
+        };
         let started = std::time::Instant::now();
         sender
             .send(job)
@@ -653,12 +650,12 @@ async fn run_batches(
             // Under load: wait out the interval, then take everything queued.
             tokio::time::sleep_until(last + commit_interval).await;
         }
-        let mut events = first.rows.len();
+        let mut events = first.events.len();
         let mut batch = vec![first];
         while events < BATCH_EVENTS {
             match jobs.try_recv() {
                 Ok(job) => {
-                    events += job.rows.len();
+                    events += job.events.len();
                     batch.push(job);
                 }
                 Err(_) => break,
@@ -684,7 +681,7 @@ struct Known {
 struct Pending {
     done: oneshot::Sender<AppResult<()>>,
     count: usize,
-    rows: Vec<Unlinked>,
+    rows: Vec<audit_event::Model>,
 }
 
 /// PostgreSQL's append after a known head, in one statement (no transaction
@@ -745,8 +742,7 @@ async fn append_after(
         }));
     }
     let total: usize = pending.iter().map(|p| p.rows.len()).sum();
-    let rows = pending.iter().flat_map(|p| p.rows.iter().map(|r| &r.row));
-    let mut values = pg_columns(total, rows);
+    let mut values = pg_columns(total, pending.iter().flat_map(|p| p.rows.iter()));
     values.extend([
         head.seq.into(),
         head.hash.clone().into(),
@@ -800,7 +796,6 @@ async fn append_locked(
         let rows = pending
             .iter_mut()
             .flat_map(|p| std::mem::take(&mut p.rows))
-            .map(|r| r.row)
             .collect();
         insert_rows(&txn, rows).await?;
         move_head(&txn, head.clone()).await?;
@@ -817,10 +812,16 @@ async fn append_locked(
 async fn write_batch(db: &DatabaseConnection, batch: Vec<Job>, known: &mut Option<Known>) {
     let mut pending: Vec<Pending> = batch
         .into_iter()
-        .map(|job| Pending {
-            count: job.rows.len(),
-            rows: job.rows,
-            done: job.done,
+        .map(|job| {
+            let origin = Origin {
+                request_id: job.request_id,
+                policy_version: job.policy_version.as_deref(),
+            };
+            Pending {
+                count: job.events.len(),
+                rows: records(&job.caller, origin, job.events),
+                done: job.done,
+            }
         })
         .collect();
     let written = match known.take() {
