@@ -448,7 +448,7 @@ async fn handle(
     } else {
         &state.schema
     };
-    let answer = graphql::execute_named(
+    let mut answer = graphql::execute_named(
         schema,
         state.db.clone(),
         // One snapshot of the policy decides the whole request.
@@ -464,12 +464,11 @@ async fn handle(
     if let Some(name) = &operation {
         tracing::Span::current().record("operation", name.as_str());
     }
-    let graphql::Answer { mut response, data } = answer;
-    if let Some(retry_after_secs) = busy(&response) {
+    if let Some(retry_after_secs) = busy(&answer.response) {
         // Refused before anything ran: answered as the HTTP edge's other refusals.
         return exit(AppError::Busy { retry_after_secs }, request_id, operation);
     }
-    let code = response.errors.first().map(|e| {
+    let code = answer.response.errors.first().map(|e| {
         e.extensions
             .as_ref()
             .and_then(|x| match x.get("code") {
@@ -478,15 +477,15 @@ async fn handle(
             })
             .unwrap_or_default()
     });
-    response.extensions.insert(
+    answer.response.extensions.insert(
         "requestId".to_owned(),
         async_graphql::Value::String(request_id.to_string()),
     );
-    response.extensions.insert(
+    answer.response.extensions.insert(
         "traceId".to_owned(),
         async_graphql::Value::String(request_id.simple().to_string()),
     );
-    let body = match (graphql::Answer { response, data }).to_json() {
+    let body = match answer.to_json() {
         Ok(body) => body,
         Err(e) => {
             tracing::error!(error = %e, "the response could not be serialised");

@@ -301,8 +301,13 @@ impl Answer {
     fn without_data(response: Response) -> Self {
         Answer {
             response,
-            data: null_json(),
+            data: serde_json::value::RawValue::NULL.to_owned(),
         }
+    }
+
+    /// An answer with no data and `err` as its one error.
+    fn refused(err: &AppError) -> Self {
+        Answer::without_data(Response::from_errors(vec![crate::error::server_error(err)]))
     }
 
     /// The body sent over HTTP: `data`, then `extensions` and `errors` when
@@ -333,11 +338,6 @@ impl Answer {
             .unwrap_or_default();
         response
     }
-}
-
-/// JSON `null`.
-fn null_json() -> Box<serde_json::value::RawValue> {
-    serde_json::value::RawValue::NULL.to_owned()
 }
 
 /// Runs one request for one authenticated caller, every decision by `policy`
@@ -475,11 +475,7 @@ async fn execute_inner(
     // read-only request, before it waits for its audit records' commit).
     let admitted = match limits.admission.admit(estimated).await {
         Ok(admitted) => admitted,
-        Err(busy) => {
-            return Answer::without_data(Response::from_errors(vec![crate::error::server_error(
-                &busy,
-            )]))
-        }
+        Err(busy) => return Answer::refused(&busy),
     };
     let rc = Arc::new(RequestContext::new(
         db,
@@ -516,18 +512,20 @@ async fn execute_inner(
         Err(e) => {
             tracing::error!(error = ?e, "audit write or commit failed; withholding the response");
             crate::telemetry::audit_withheld();
-            return Answer::without_data(Response::from_errors(vec![crate::error::server_error(
-                &AppError::internal("audit", "the audit trail could not be written"),
-            )]));
+            return Answer::refused(&AppError::internal(
+                "audit",
+                "the audit trail could not be written",
+            ));
         }
     };
     let data = match data {
         Ok(data) => data,
         Err(e) => {
             tracing::error!(error = %e, "the response's data could not be serialised");
-            return Answer::without_data(Response::from_errors(vec![crate::error::server_error(
-                &AppError::internal("response", "the response could not be serialised"),
-            )]));
+            return Answer::refused(&AppError::internal(
+                "response",
+                "the response could not be serialised",
+            ));
         }
     };
     if !finished.emergency_access.is_empty() {
